@@ -1,0 +1,492 @@
+//! The checked CSR matrix type.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use crate::error::StructureError;
+use crate::partition::{self, ChunkPolicy};
+
+/// The `sprs` matrix type this crate wraps: `f64` values, `u32` column indices (12 bytes per
+/// nonzero instead of 16) and `usize` row pointers.
+pub type SprsCsr = sprs::CsMatI<f64, u32, usize>;
+
+/// What to do with two entries at the same position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Duplicates {
+    /// Add them (the Matrix Market convention for assembled matrices).
+    #[default]
+    Sum,
+    /// Report an error.
+    Reject,
+}
+
+/// A sparse `n×d` matrix in compressed sparse row form with validated structure: row pointers
+/// consistent, column indices in range and strictly increasing within each row, every value
+/// finite. Explicit zeros are allowed (they are part of the structure).
+///
+/// Memory: `12·nnz + 8·(n+1)` bytes; [`CsrMatrix::cache_transpose`] adds as much again for
+/// `Aᵀ` (`12·nnz + 8·(d+1)`).
+#[derive(Debug, Clone)]
+pub struct CsrMatrix {
+    inner: SprsCsr,
+    policy: ChunkPolicy,
+    transpose: OnceLock<Box<CsrMatrix>>,
+}
+
+impl PartialEq for CsrMatrix {
+    /// Same shape, structure and values (the chunk policy and caches are ignored).
+    fn eq(&self, other: &Self) -> bool {
+        self.shape() == other.shape()
+            && self.indptr() == other.indptr()
+            && self.indices() == other.indices()
+            && self
+                .data()
+                .iter()
+                .zip(other.data())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
+
+impl CsrMatrix {
+    /// Build from raw CSR arrays, validating everything (`O(nnz)`).
+    ///
+    /// ```
+    /// use sparse_ops::CsrMatrix;
+    /// let a = CsrMatrix::try_from_csr(2, 3, vec![0, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, 3.0]).unwrap();
+    /// assert_eq!(a.nnz(), 3);
+    /// assert!(CsrMatrix::try_from_csr(2, 3, vec![0, 2, 3], vec![0, 7, 1], vec![1.0, 2.0, 3.0]).is_err());
+    /// ```
+    pub fn try_from_csr(
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f64>,
+    ) -> Result<Self, StructureError> {
+        check_dim(ncols)?;
+        if indptr.len() != nrows + 1 {
+            return Err(StructureError::BadIndptr(format!(
+                "length {} but nrows + 1 = {}",
+                indptr.len(),
+                nrows + 1
+            )));
+        }
+        if indptr[0] != 0 || indptr[nrows] != indices.len() || indices.len() != data.len() {
+            return Err(StructureError::BadIndptr(format!(
+                "starts at {}, ends at {}, with {} indices and {} values",
+                indptr[0],
+                indptr[nrows],
+                indices.len(),
+                data.len()
+            )));
+        }
+        for i in 0..nrows {
+            let (s, e) = (indptr[i], indptr[i + 1]);
+            if s > e {
+                return Err(StructureError::BadIndptr(format!("decreases at row {i}")));
+            }
+            let mut prev: Option<u32> = None;
+            for k in s..e {
+                let j = indices[k];
+                if j as usize >= ncols {
+                    return Err(StructureError::ColumnOutOfRange {
+                        row: i,
+                        index: j as usize,
+                        ncols,
+                    });
+                }
+                if prev.is_some_and(|p| p >= j) {
+                    return Err(StructureError::InvalidArgument(format!(
+                        "column indices of row {i} are not strictly increasing"
+                    )));
+                }
+                if !data[k].is_finite() {
+                    return Err(StructureError::NonFinite {
+                        row: i,
+                        col: j as usize,
+                        value: data[k],
+                    });
+                }
+                prev = Some(j);
+            }
+        }
+        let inner = SprsCsr::try_new((nrows, ncols), indptr, indices, data)
+            .map_err(|(_, _, _, e)| StructureError::InvalidArgument(e.to_string()))?;
+        Ok(Self::from_valid(inner))
+    }
+
+    fn from_valid(inner: SprsCsr) -> Self {
+        Self {
+            inner,
+            policy: ChunkPolicy::default(),
+            transpose: OnceLock::new(),
+        }
+    }
+
+    /// Build from `(row, col, value)` triplets in any order (0-based), summing or rejecting
+    /// duplicates. `O(nnz + n)` plus a sort of each row.
+    pub fn from_triplets(
+        nrows: usize,
+        ncols: usize,
+        triplets: &[(usize, usize, f64)],
+        duplicates: Duplicates,
+    ) -> Result<Self, StructureError> {
+        check_dim(ncols)?;
+        let mut counts = vec![0usize; nrows + 1];
+        for &(i, j, v) in triplets {
+            if i >= nrows {
+                return Err(StructureError::InvalidArgument(format!(
+                    "row index {i} >= nrows {nrows}"
+                )));
+            }
+            if j >= ncols {
+                return Err(StructureError::ColumnOutOfRange {
+                    row: i,
+                    index: j,
+                    ncols,
+                });
+            }
+            if !v.is_finite() {
+                return Err(StructureError::NonFinite {
+                    row: i,
+                    col: j,
+                    value: v,
+                });
+            }
+            counts[i + 1] += 1;
+        }
+        for i in 0..nrows {
+            counts[i + 1] += counts[i];
+        }
+        let mut next = counts.clone();
+        let mut indices = vec![0u32; triplets.len()];
+        let mut data = vec![0.0; triplets.len()];
+        for &(i, j, v) in triplets {
+            indices[next[i]] = j as u32;
+            data[next[i]] = v;
+            next[i] += 1;
+        }
+        let (indptr, indices, data) = sort_and_merge_rows(counts, indices, data, duplicates)
+            .map_err(|(row, col)| {
+                StructureError::InvalidArgument(format!("duplicate entry at ({row}, {col})"))
+            })?;
+        Self::try_from_csr(nrows, ncols, indptr, indices, data)
+    }
+
+    /// Build from a dense row-major array, keeping the nonzero entries.
+    pub fn from_dense(nrows: usize, ncols: usize, values: &[f64]) -> Result<Self, StructureError> {
+        if values.len() != nrows * ncols {
+            return Err(StructureError::DimensionMismatch {
+                what: "dense values".into(),
+                expected: nrows * ncols,
+                found: values.len(),
+            });
+        }
+        let triplets: Vec<_> = (0..nrows)
+            .flat_map(|i| (0..ncols).map(move |j| (i, j)))
+            .zip(values)
+            .filter(|&(_, &v)| v != 0.0)
+            .map(|((i, j), &v)| (i, j, v))
+            .collect();
+        Self::from_triplets(nrows, ncols, &triplets, Duplicates::Reject)
+    }
+
+    /// Wrap an `sprs` matrix (converted to CSR, `u32` indices, validated).
+    pub fn from_sprs(m: &sprs::CsMat<f64>) -> Result<Self, StructureError> {
+        let csr = m.to_csr();
+        check_dim(csr.cols())?;
+        let indices = csr
+            .indices()
+            .iter()
+            .map(|&j| {
+                u32::try_from(j).map_err(|_| StructureError::TooLarge {
+                    dim: j,
+                    max: u32::MAX as usize,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::try_from_csr(
+            csr.rows(),
+            csr.cols(),
+            csr.indptr().to_proper().into_owned(),
+            indices,
+            csr.data().to_vec(),
+        )
+    }
+
+    /// The wrapped `sprs` matrix, for use with `sprs`'s own algorithms.
+    pub fn as_sprs(&self) -> &SprsCsr {
+        &self.inner
+    }
+
+    /// Dense row-major copy (`n·d` values): for tests and small problems only.
+    pub fn to_dense(&self) -> Vec<f64> {
+        let d = self.ncols();
+        let mut out = vec![0.0; self.nrows() * d];
+        for i in 0..self.nrows() {
+            let (cols, vals) = self.row(i);
+            for (&j, &v) in cols.iter().zip(vals) {
+                out[i * d + j as usize] += v;
+            }
+        }
+        out
+    }
+
+    /// Replace the chunk policy (partitions only; values are untouched). Results of reductions
+    /// depend on the policy in their last bits, never on the thread count.
+    pub fn with_chunk_policy(mut self, policy: ChunkPolicy) -> Self {
+        self.policy = policy;
+        self.transpose = OnceLock::new();
+        self
+    }
+
+    /// The chunk policy in force.
+    pub fn chunk_policy(&self) -> ChunkPolicy {
+        self.policy
+    }
+
+    pub fn nrows(&self) -> usize {
+        self.inner.rows()
+    }
+    pub fn ncols(&self) -> usize {
+        self.inner.cols()
+    }
+    pub fn shape(&self) -> (usize, usize) {
+        (self.nrows(), self.ncols())
+    }
+    pub fn nnz(&self) -> usize {
+        self.inner.nnz()
+    }
+    /// Row pointers (`n + 1` entries).
+    pub fn indptr(&self) -> &[usize] {
+        self.inner.view().into_raw_storage().0
+    }
+    /// Column indices, row by row.
+    pub fn indices(&self) -> &[u32] {
+        self.inner.indices()
+    }
+    /// Values, row by row.
+    pub fn data(&self) -> &[f64] {
+        self.inner.data()
+    }
+    /// Column indices and values of row `i`.
+    #[track_caller]
+    pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let p = self.indptr();
+        let r = p[i]..p[i + 1];
+        (&self.indices()[r.clone()], &self.data()[r])
+    }
+    /// Bytes held by the CSR arrays (not counting a cached transpose).
+    pub fn csr_bytes(&self) -> usize {
+        self.nnz() * (std::mem::size_of::<u32>() + std::mem::size_of::<f64>())
+            + (self.nrows() + 1) * std::mem::size_of::<usize>()
+    }
+
+    /// `Aᵀ` as a new CSR matrix (`O(nnz + n + d)`, sequential counting sort: exact, no sums).
+    pub fn transpose(&self) -> CsrMatrix {
+        let (n, d) = self.shape();
+        let mut indptr = vec![0usize; d + 1];
+        for &j in self.indices() {
+            indptr[j as usize + 1] += 1;
+        }
+        for j in 0..d {
+            indptr[j + 1] += indptr[j];
+        }
+        let mut next = indptr.clone();
+        let mut indices = vec![0u32; self.nnz()];
+        let mut data = vec![0.0; self.nnz()];
+        for i in 0..n {
+            let (cols, vals) = self.row(i);
+            for (&j, &v) in cols.iter().zip(vals) {
+                let slot = &mut next[j as usize];
+                indices[*slot] = i as u32;
+                data[*slot] = v;
+                *slot += 1;
+            }
+        }
+        // SAFETY of structure: rows are visited in increasing order, so each column's row list
+        // is strictly increasing; indices < n.
+        let inner = SprsCsr::try_new((d, n), indptr, indices, data)
+            .expect("transpose of a valid CSR is valid");
+        let mut t = Self::from_valid(inner);
+        t.policy = self.policy;
+        t
+    }
+
+    /// Keep a copy of `Aᵀ` so that [`CsrMatrix::tr_mul_vec`] and
+    /// [`CsrMatrix::tr_mul_dense`] gather by rows of `Aᵀ` instead of scattering into per-block
+    /// partial sums. Costs `12·nnz + 8·(d+1)` bytes; see `docs/benchmarks.md` for when it pays.
+    /// Requires `n < 2^32`.
+    pub fn cache_transpose(&self) -> Result<(), StructureError> {
+        check_dim(self.nrows())?;
+        self.transpose.get_or_init(|| Box::new(self.transpose()));
+        Ok(())
+    }
+
+    /// Drop the cached transpose, if any.
+    pub fn drop_transpose(&mut self) {
+        self.transpose = OnceLock::new();
+    }
+
+    pub(crate) fn cached_transpose(&self) -> Option<&CsrMatrix> {
+        self.transpose.get().map(|b| &**b)
+    }
+
+    /// Apply `f(column, &mut value)` to every stored value in parallel; the structure is
+    /// unchanged, a cached transpose is dropped.
+    pub(crate) fn map_values_with_columns(&mut self, f: impl Fn(u32, &mut f64) + Sync) {
+        self.transpose = OnceLock::new();
+        let shape = self.shape();
+        let inner = std::mem::replace(&mut self.inner, SprsCsr::zero((0, 0)));
+        let (indptr, indices, mut data) = inner.into_raw_storage();
+        data.par_chunks_mut(1 << 14)
+            .zip(indices.par_chunks(1 << 14))
+            .for_each(|(vals, cols)| {
+                for (v, &j) in vals.iter_mut().zip(cols) {
+                    f(j, v);
+                }
+            });
+        self.inner = SprsCsr::try_new(shape, indptr, indices, data).expect("structure unchanged");
+    }
+
+    // ---- parallel drivers shared by the kernels -------------------------------------------
+
+    /// Run `f(rows, out_block)` over fixed row blocks in parallel; `out` has `width` entries per
+    /// row and each block receives its own rows' slice.
+    pub(crate) fn for_each_row_block<T: Send>(
+        &self,
+        out: &mut [T],
+        width: usize,
+        f: impl Fn(Range<usize>, &mut [T]) + Sync,
+    ) {
+        assert_eq!(
+            out.len(),
+            self.nrows() * width,
+            "output length must be nrows * width"
+        );
+        let tasks = self.policy.tasks(self.nrows(), self.nnz());
+        let bounds = partition::balanced_bounds(self.indptr(), tasks);
+        let blocks = partition::split_rows(out, &bounds, width);
+        let ranges: Vec<_> = partition::ranges(&bounds).collect();
+        blocks
+            .into_par_iter()
+            .zip(ranges)
+            .for_each(|(block, rows)| f(rows, block));
+    }
+
+    /// Reduction over rows into `out` (`out_len` entries): one zeroed partial per fixed block,
+    /// `f(rows, partial)` adds the block's contribution, partials are added in block order.
+    /// `cum_work` (n + 1 entries, cumulative cost) balances the blocks; `None` uses nnz.
+    pub(crate) fn reduce_rows(
+        &self,
+        out: &mut [f64],
+        cum_work: Option<&[usize]>,
+        f: impl Fn(Range<usize>, &mut [f64]) + Sync,
+    ) {
+        let n = self.nrows();
+        let work = cum_work.map_or(self.nnz(), |c| c[n]);
+        let parts = self.policy.parts(n, work, out.len());
+        let bounds = match cum_work {
+            Some(c) => partition::balanced_bounds(c, parts),
+            None => partition::balanced_bounds(self.indptr(), parts),
+        };
+        reduce_blocks(out, &bounds, f);
+    }
+}
+
+/// Shared reduction: partials over `bounds` blocks, added in block order (deterministic).
+pub(crate) fn reduce_blocks(
+    out: &mut [f64],
+    bounds: &[usize],
+    f: impl Fn(Range<usize>, &mut [f64]) + Sync,
+) {
+    let parts = bounds.len() - 1;
+    if parts <= 1 {
+        out.fill(0.0);
+        f(0..bounds[parts], out);
+        return;
+    }
+    let ranges: Vec<_> = partition::ranges(bounds).collect();
+    let len = out.len();
+    let partials: Vec<Vec<f64>> = ranges
+        .into_par_iter()
+        .map(|rows| {
+            let mut buf = vec![0.0; len];
+            f(rows, &mut buf);
+            buf
+        })
+        .collect();
+    out.par_chunks_mut(4096).enumerate().for_each(|(c, o)| {
+        let base = c * 4096;
+        for (k, v) in o.iter_mut().enumerate() {
+            let mut s = partials[0][base + k];
+            for p in &partials[1..] {
+                s += p[base + k];
+            }
+            *v = s;
+        }
+    });
+}
+
+fn check_dim(dim: usize) -> Result<(), StructureError> {
+    if dim > u32::MAX as usize {
+        return Err(StructureError::TooLarge {
+            dim,
+            max: u32::MAX as usize,
+        });
+    }
+    Ok(())
+}
+
+/// Sort each row by column and merge repeated columns (sum) or report the first repeat as
+/// `(row, col)`. Rewrites the arrays in place and returns them with the new row pointers.
+pub(crate) fn sort_and_merge_rows(
+    indptr: Vec<usize>,
+    mut indices: Vec<u32>,
+    mut data: Vec<f64>,
+    duplicates: Duplicates,
+) -> Result<(Vec<usize>, Vec<u32>, Vec<f64>), (usize, usize)> {
+    let nrows = indptr.len() - 1;
+    let mut new_ptr = Vec::with_capacity(nrows + 1);
+    new_ptr.push(0);
+    let mut w = 0usize;
+    let mut scratch: Vec<(u32, f64)> = Vec::new();
+    for i in 0..nrows {
+        let (s, e) = (indptr[i], indptr[i + 1]);
+        let sorted = indices[s..e].windows(2).all(|p| p[0] < p[1]);
+        if !sorted {
+            scratch.clear();
+            scratch.extend(
+                indices[s..e]
+                    .iter()
+                    .copied()
+                    .zip(data[s..e].iter().copied()),
+            );
+            // Stable sort keeps file order among duplicates, so sums are reproducible.
+            scratch.sort_by_key(|&(j, _)| j);
+            for (k, &(j, v)) in scratch.iter().enumerate() {
+                indices[s + k] = j;
+                data[s + k] = v;
+            }
+        }
+        let row_start = w;
+        for k in s..e {
+            if w > row_start && indices[w - 1] == indices[k] {
+                if duplicates == Duplicates::Reject {
+                    return Err((i, indices[k] as usize));
+                }
+                data[w - 1] += data[k];
+            } else {
+                indices[w] = indices[k];
+                data[w] = data[k];
+                w += 1;
+            }
+        }
+        new_ptr.push(w);
+    }
+    indices.truncate(w);
+    data.truncate(w);
+    Ok((new_ptr, indices, data))
+}

@@ -1,0 +1,10 @@
+//! The kernels every Newton iteration is made of. Each states its cost; all are parallel over
+//! fixed row blocks (see [`crate::partition`]) and give bitwise-identical results for any
+//! thread count.
+
+mod dense;
+mod gram;
+mod matvec;
+mod rows;
+
+pub use rows::{MatrixStats, Summary};

@@ -1,0 +1,176 @@
+//! Every kernel against a dense reference on random matrices with empty rows and columns,
+//! n = 1 or d = 1, explicit zeros and repeated entries.
+
+mod common;
+use common::*;
+use proptest::prelude::*;
+use sparse_ops::CsrMatrix;
+
+fn vecs(len: usize) -> impl Strategy<Value = Vec<f64>> {
+    proptest::collection::vec(-5.0f64..5.0, len)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn structure_matches_dense(t in triplets()) {
+        let a = matrix(&t);
+        prop_assert_eq!(a.to_dense(), dense(&t));
+        prop_assert!(a.indptr().windows(2).all(|w| w[0] <= w[1]));
+        let (n, d, _) = t;
+        prop_assert_eq!(a.shape(), (n, d));
+    }
+
+    #[test]
+    fn mul_vec_and_transpose(t in triplets(), seed in any::<u64>()) {
+        let (n, d, _) = t.clone();
+        let a = matrix(&t);
+        let m = dense(&t);
+        let x: Vec<f64> = (0..d).map(|j| ((seed.wrapping_add(j as u64) % 97) as f64 - 48.0) / 7.0).collect();
+        let y: Vec<f64> = (0..n).map(|i| ((seed.wrapping_mul(31).wrapping_add(i as u64) % 89) as f64 - 44.0) / 5.0).collect();
+        let mut ax = vec![f64::NAN; n];
+        a.mul_vec(&x, &mut ax);
+        let want: Vec<f64> = (0..n).map(|i| (0..d).map(|j| m[i * d + j] * x[j]).sum()).collect();
+        let scale: Vec<f64> = (0..n).map(|i| (0..d).map(|j| (m[i * d + j] * x[j]).abs()).sum()).collect();
+        assert_close(&ax, &want, &scale, "A x");
+
+        let want_t: Vec<f64> = (0..d).map(|j| (0..n).map(|i| m[i * d + j] * y[i]).sum()).collect();
+        let scale_t: Vec<f64> = (0..d).map(|j| (0..n).map(|i| (m[i * d + j] * y[i]).abs()).sum()).collect();
+        let mut aty = vec![f64::NAN; d];
+        a.tr_mul_vec(&y, &mut aty);
+        assert_close(&aty, &want_t, &scale_t, "A^T y (scatter)");
+        a.cache_transpose().unwrap();
+        let mut aty2 = vec![f64::NAN; d];
+        a.tr_mul_vec(&y, &mut aty2);
+        assert_close(&aty2, &want_t, &scale_t, "A^T y (cached transpose)");
+        prop_assert_eq!(a.transpose().transpose(), a);
+    }
+
+    #[test]
+    fn dense_blocks(t in triplets(), k in 1usize..6, g in vecs(120), z in vecs(150)) {
+        let (n, d, _) = t.clone();
+        let a = matrix(&t);
+        let m = dense(&t);
+        let g: Vec<f64> = (0..d * k).map(|i| g[i % g.len()]).collect();
+        let z: Vec<f64> = (0..n * k).map(|i| z[i % z.len()]).collect();
+        let mut ag = vec![f64::NAN; n * k];
+        a.mul_dense(&g, k, &mut ag);
+        let mut want = vec![0.0; n * k];
+        let mut scale = vec![0.0; n * k];
+        for i in 0..n { for c in 0..k { for j in 0..d {
+            want[i * k + c] += m[i * d + j] * g[j * k + c];
+            scale[i * k + c] += (m[i * d + j] * g[j * k + c]).abs();
+        }}}
+        assert_close(&ag, &want, &scale, "A G");
+        let mut atz = vec![f64::NAN; d * k];
+        a.tr_mul_dense(&z, k, &mut atz);
+        let mut want = vec![0.0; d * k];
+        let mut scale = vec![0.0; d * k];
+        for j in 0..d { for c in 0..k { for i in 0..n {
+            want[j * k + c] += m[i * d + j] * z[i * k + c];
+            scale[j * k + c] += (m[i * d + j] * z[i * k + c]).abs();
+        }}}
+        assert_close(&atz, &want, &scale, "A^T Z");
+        a.cache_transpose().unwrap();
+        let mut atz2 = vec![f64::NAN; d * k];
+        a.tr_mul_dense(&z, k, &mut atz2);
+        assert_close(&atz2, &want, &scale, "A^T Z (cached transpose)");
+    }
+
+    #[test]
+    fn grams(t in triplets(), w in vecs(30), picks in proptest::collection::vec(any::<usize>(), 0..12)) {
+        let (n, d, _) = t.clone();
+        let a = matrix(&t);
+        let m = dense(&t);
+        let w: Vec<f64> = (0..n).map(|i| w[i % w.len()]).collect();
+        let check = |got: faer::Mat<f64>, rows: &[usize], wts: &[f64], what: &str| {
+            let mut want = vec![0.0; d * d];
+            let mut scale = vec![0.0; d * d];
+            for (&i, &wi) in rows.iter().zip(wts) { for p in 0..d { for q in 0..d {
+                want[p * d + q] += wi * m[i * d + p] * m[i * d + q];
+                scale[p * d + q] += (wi * m[i * d + p] * m[i * d + q]).abs();
+            }}}
+            let got: Vec<f64> = (0..d * d).map(|k| got[(k / d, k % d)]).collect();
+            assert_close(&got, &want, &scale, what);
+            for p in 0..d { for q in 0..d { assert_eq!(got[p * d + q].to_bits(), got[q * d + p].to_bits(), "{what} symmetric"); } }
+        };
+        let all: Vec<usize> = (0..n).collect();
+        check(a.weighted_gram(&w), &all, &w, "A^T D A");
+        let rows: Vec<usize> = picks.iter().map(|p| p % n).collect();
+        let wts: Vec<f64> = rows.iter().map(|&i| w[i] * 1.5).collect();
+        check(a.sampled_gram(&rows, &wts), &rows, &wts, "sampled Gram");
+    }
+
+    #[test]
+    fn row_and_column_ops(t in triplets(), s in vecs(20)) {
+        let (n, d, _) = t.clone();
+        let mut a = matrix(&t);
+        let m = dense(&t);
+        let rn = a.row_sq_norms();
+        let want: Vec<f64> = (0..n).map(|i| (0..d).map(|j| m[i * d + j].powi(2)).sum()).collect();
+        assert_close(&rn, &want, &want, "row norms");
+        let cn = a.column_sq_norms();
+        let want: Vec<f64> = (0..d).map(|j| (0..n).map(|i| m[i * d + j].powi(2)).sum()).collect();
+        assert_close(&cn, &want, &want, "column norms");
+        let s: Vec<f64> = (0..d).map(|j| s[j % s.len()]).collect();
+        a.scale_columns(&s).unwrap();
+        let scaled = a.to_dense();
+        for i in 0..n { for j in 0..d {
+            prop_assert!(scaled[i * d + j] == m[i * d + j] * s[j], "exact product expected");
+        }}
+    }
+}
+
+#[test]
+fn explicit_zeros_are_kept_and_harmless() {
+    let a = CsrMatrix::try_from_csr(2, 3, vec![0, 2, 2], vec![0, 2], vec![0.0, 5.0]).unwrap();
+    assert_eq!(a.nnz(), 2);
+    let mut y = [9.0; 2];
+    a.mul_vec(&[1.0, 1.0, 1.0], &mut y);
+    assert_eq!(y, [5.0, 0.0]);
+}
+
+#[test]
+fn invalid_structure_is_an_error() {
+    use sparse_ops::StructureError as E;
+    assert!(matches!(
+        CsrMatrix::try_from_csr(2, 2, vec![0, 1], vec![0], vec![1.0]),
+        Err(E::BadIndptr(_))
+    ));
+    assert!(matches!(
+        CsrMatrix::try_from_csr(1, 2, vec![0, 1], vec![2], vec![1.0]),
+        Err(E::ColumnOutOfRange { .. })
+    ));
+    assert!(matches!(
+        CsrMatrix::try_from_csr(1, 2, vec![0, 1], vec![0], vec![f64::NAN]),
+        Err(E::NonFinite { .. })
+    ));
+    assert!(
+        CsrMatrix::try_from_csr(1, 3, vec![0, 2], vec![1, 1], vec![1.0, 2.0]).is_err(),
+        "repeated column"
+    );
+    assert!(
+        CsrMatrix::from_triplets(
+            1,
+            1,
+            &[(0, 0, 1.0), (0, 0, 2.0)],
+            sparse_ops::Duplicates::Reject
+        )
+        .is_err()
+    );
+    let summed = CsrMatrix::from_triplets(
+        1,
+        1,
+        &[(0, 0, 1.0), (0, 0, 2.0)],
+        sparse_ops::Duplicates::Sum,
+    )
+    .unwrap();
+    assert_eq!(summed.data(), &[3.0]);
+    let mut a = CsrMatrix::from_dense(1, 2, &[1e300, 1.0]).unwrap();
+    assert!(
+        a.scale_columns(&[1e10, 1.0]).is_err(),
+        "overflow is refused"
+    );
+    assert_eq!(a.data(), &[1e300, 1.0], "and leaves A unchanged");
+}

@@ -1,3 +1,7 @@
+//! The `spnewton` command-line program.
+
+mod cli;
+
 fn main() {
-    println!("Hello, world!");
+    std::process::exit(cli::run());
 }

@@ -1,14 +1,10 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+//! # newton
+//!
+//! The approximate Newton solver of SPEC §4 (seed 000, Algorithm 1 with errata E1 and E2):
+//! Hessian strategies (exact, Gauss–Newton, leverage-score sketch, Newton sketch), Cholesky
+//! with recorded fallbacks, line search, termination, per-iteration records and the
+//! induction-hypothesis checks.
+//!
+//! Cost model (target): one iteration costs `O(nnz(A) + d^ω)` up to log factors with a sketched
+//! Hessian. Not implemented yet: this crate is filled by the `newton` issue, and exports
+//! nothing until then.

@@ -440,6 +440,9 @@ fn check_dim(dim: usize) -> Result<(), StructureError> {
     Ok(())
 }
 
+/// Raw CSR arrays: row pointers, column indices, values.
+pub(crate) type CsrArrays = (Vec<usize>, Vec<u32>, Vec<f64>);
+
 /// Sort each row by column and merge repeated columns (sum) or report the first repeat as
 /// `(row, col)`. Rewrites the arrays in place and returns them with the new row pointers.
 pub(crate) fn sort_and_merge_rows(
@@ -447,7 +450,7 @@ pub(crate) fn sort_and_merge_rows(
     mut indices: Vec<u32>,
     mut data: Vec<f64>,
     duplicates: Duplicates,
-) -> Result<(Vec<usize>, Vec<u32>, Vec<f64>), (usize, usize)> {
+) -> Result<CsrArrays, (usize, usize)> {
     let nrows = indptr.len() - 1;
     let mut new_ptr = Vec::with_capacity(nrows + 1);
     new_ptr.push(0);

@@ -35,7 +35,8 @@ fn check(e: &ReadError, name: &str, line: Option<usize>, ok: bool) {
 
 #[test]
 fn matrix_market_corpus() {
-    let cases: Vec<(&str, Option<usize>, fn(&K) -> bool)> = vec![
+    type Case = (&'static str, Option<usize>, fn(&K) -> bool);
+    let cases: Vec<Case> = vec![
         ("empty.mtx", None, |k| matches!(k, K::Empty)),
         ("bad_banner.mtx", Some(1), |k| {
             matches!(k, K::BadBanner { .. })

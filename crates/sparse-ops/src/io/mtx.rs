@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{Lines, ReadOptions, atomic_write, parse_index, parse_value};
-use crate::csr::{CsrMatrix, Duplicates, sort_and_merge_rows};
+use crate::csr::{CsrArrays, CsrMatrix, Duplicates, sort_and_merge_rows};
 use crate::error::{ReadError, ReadErrorKind, StructureError, WriteError};
 
 /// A dense matrix, row-major (`data[i * ncols + j]`).
@@ -237,9 +237,9 @@ fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
         nnz
     } else {
         match symmetry {
-            Symmetry::General => nrows.checked_mul(ncols).unwrap_or(usize::MAX),
-            Symmetry::Symmetric => nrows * (nrows + 1) / 2,
-            Symmetry::Skew => nrows * nrows.saturating_sub(1) / 2,
+            Symmetry::General => nrows.saturating_mul(ncols),
+            Symmetry::Symmetric => nrows.saturating_mul(nrows.saturating_add(1)) / 2,
+            Symmetry::Skew => nrows.saturating_mul(nrows.saturating_sub(1)) / 2,
         }
     };
     if ncols > u32::MAX as usize || nrows > u32::MAX as usize {
@@ -322,11 +322,7 @@ impl Collector {
     }
 
     /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`.
-    fn finish(
-        self,
-        nrows: usize,
-        dup: Duplicates,
-    ) -> Result<(Vec<usize>, Vec<u32>, Vec<f64>), (usize, usize)> {
+    fn finish(self, nrows: usize, dup: Duplicates) -> Result<CsrArrays, (usize, usize)> {
         match self {
             Collector::Sorted {
                 mut indptr,

@@ -37,10 +37,8 @@ impl CsrMatrix {
         let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
         self.reduce_rows(x, None, |rows, acc| {
             for i in rows {
-                let yi = y[i];
-                for k in indptr[i]..indptr[i + 1] {
-                    acc[indices[k] as usize] += data[k] * yi;
-                }
+                let r = indptr[i]..indptr[i + 1];
+                scatter_row(&indices[r.clone()], &data[r], y[i], acc);
             }
         });
     }
@@ -63,4 +61,12 @@ pub(crate) fn dot_row(cols: &[u32], vals: &[f64], x: &[f64]) -> f64 {
         s += v * x[c as usize];
     }
     s
+}
+
+/// `acc[j_k] += v_k · s` over one row.
+#[inline]
+pub(crate) fn scatter_row(cols: &[u32], vals: &[f64], s: f64, acc: &mut [f64]) {
+    for (&c, &v) in cols.iter().zip(vals) {
+        acc[c as usize] += v * s;
+    }
 }

@@ -1,0 +1,172 @@
+//! The problem directory: the unit users pass around.
+//!
+//! ```text
+//! DIR/A.mtx        (or A.mtx.gz)  the n×d matrix, Matrix Market
+//! DIR/b.txt        n values
+//! DIR/w.txt        optional: n regulariser weights
+//! DIR/x0.txt       optional: d values, the starting point
+//! DIR/x_true.txt   optional: d values, the planted point
+//! DIR/meta.json    {"loss": "rescaled"|"hyperbolic"|"softmax"|"linear",
+//!                   "fn": "exp"|"cosh"|"sinh", "w_const": number (optional)}
+//! ```
+//! `w` is `w.txt` when present, else `w_const`, else no regulariser; both present is an error.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sparse_ops::io::{read_csr, read_vector_of_len, write_matrix_market, write_vector};
+use sparse_ops::{CsrMatrix, ReadError, ReadOptions, WriteError};
+
+use crate::kind::{Activation, LossKind, Regulariser};
+
+/// `meta.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub loss: LossKind,
+    #[serde(rename = "fn", default)]
+    pub func: Activation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub w_const: Option<f64>,
+}
+
+/// A regression problem read from (or to be written to) a problem directory.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub a: CsrMatrix,
+    pub b: Vec<f64>,
+    pub w: Regulariser,
+    pub loss: LossKind,
+    pub func: Activation,
+    pub x0: Option<Vec<f64>>,
+    pub x_true: Option<Vec<f64>>,
+}
+
+/// Why a problem directory could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProblemError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("{}: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+}
+
+fn invalid(path: &Path, reason: impl Into<String>) -> ProblemError {
+    ProblemError::Invalid {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+impl Problem {
+    /// Read a problem directory; every file is checked against `A`'s size.
+    pub fn read_dir(dir: &Path) -> Result<Self, ProblemError> {
+        if !dir.is_dir() {
+            return Err(invalid(
+                dir,
+                "not a directory (a problem directory holds A.mtx, b.txt and meta.json)",
+            ));
+        }
+        let meta_path = dir.join("meta.json");
+        let text = std::fs::read_to_string(&meta_path)
+            .map_err(|e| invalid(&meta_path, format!("cannot read: {e}")))?;
+        let meta: Meta = serde_json::from_str(&text)
+            .map_err(|e| invalid(&meta_path, format!("invalid meta.json: {e}")))?;
+        let a_path = match (dir.join("A.mtx"), dir.join("A.mtx.gz")) {
+            (p, g) if p.exists() && g.exists() => {
+                return Err(invalid(
+                    dir,
+                    "both A.mtx and A.mtx.gz are present; keep one",
+                ));
+            }
+            (p, _) if p.exists() => p,
+            (_, g) if g.exists() => g,
+            (p, _) => return Err(invalid(&p, "missing (expected A.mtx or A.mtx.gz)")),
+        };
+        let a = read_csr(&a_path, ReadOptions::default())?;
+        let (n, d) = a.shape();
+        let b = read_vector_of_len(&dir.join("b.txt"), n, "b (one entry per row of A)")?;
+        let opt = |name: &str, len: usize, what: &str| -> Result<Option<Vec<f64>>, ProblemError> {
+            let p = dir.join(name);
+            Ok(if p.exists() {
+                Some(read_vector_of_len(&p, len, what)?)
+            } else {
+                None
+            })
+        };
+        let w_vec = opt("w.txt", n, "w (one entry per row of A)")?;
+        let w = match (w_vec, meta.w_const) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    dir,
+                    "both w.txt and meta.json's w_const are given; keep one",
+                ));
+            }
+            (Some(w), None) => Regulariser::PerRow(w),
+            (None, Some(c)) if !c.is_finite() => {
+                return Err(invalid(
+                    &meta_path,
+                    format!("w_const must be finite, got {c}"),
+                ));
+            }
+            (None, Some(c)) => Regulariser::Const(c),
+            (None, None) => Regulariser::None,
+        };
+        Ok(Problem {
+            x0: opt("x0.txt", d, "x0 (one entry per column of A)")?,
+            x_true: opt("x_true.txt", d, "x_true (one entry per column of A)")?,
+            a,
+            b,
+            w,
+            loss: meta.loss,
+            func: meta.func,
+        })
+    }
+
+    /// Write the problem into `dir` (created if missing). `A` goes to `A.mtx.gz` when
+    /// `compress`, else `A.mtx`.
+    pub fn write_dir(&self, dir: &Path, compress: bool) -> Result<(), ProblemError> {
+        std::fs::create_dir_all(dir).map_err(|e| invalid(dir, format!("cannot create: {e}")))?;
+        let (a_name, other) = if compress {
+            ("A.mtx.gz", "A.mtx")
+        } else {
+            ("A.mtx", "A.mtx.gz")
+        };
+        if dir.join(other).exists() {
+            return Err(invalid(
+                &dir.join(other),
+                "already present; writing the other form would make the directory ambiguous",
+            ));
+        }
+        write_matrix_market(&dir.join(a_name), &self.a)?;
+        write_vector(&dir.join("b.txt"), &self.b)?;
+        let w_const = match &self.w {
+            Regulariser::None => None,
+            Regulariser::Const(c) => Some(*c),
+            Regulariser::PerRow(w) => {
+                write_vector(&dir.join("w.txt"), w)?;
+                None
+            }
+        };
+        for (name, v) in [("x0.txt", &self.x0), ("x_true.txt", &self.x_true)] {
+            if let Some(v) = v {
+                write_vector(&dir.join(name), v)?;
+            }
+        }
+        let meta = Meta {
+            loss: self.loss,
+            func: self.func,
+            w_const,
+        };
+        let p = dir.join("meta.json");
+        std::fs::write(
+            &p,
+            serde_json::to_string_pretty(&meta).expect("meta serialises") + "\n",
+        )
+        .map_err(|source| WriteError { path: p, source })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! `spnewton bench`: measurements users can repeat on their own machine.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use rayon::prelude::*;
+use sparse_ops::CsrMatrix;
+use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
+
+use super::timing::{Case, interleaved_medians};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// A·x and Aᵀ·y against a byte-streaming pass, sprs, a plain loop, and 1 vs 2 threads.
+    Kernels(KernelArgs),
+}
+
+#[derive(Args)]
+pub struct KernelArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    n: usize,
+    #[arg(long, default_value_t = 100)]
+    d: usize,
+    #[arg(long, default_value_t = 10)]
+    row_nnz: usize,
+    #[arg(long, default_value_t = 21)]
+    reps: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
+    match cmd {
+        BenchCommand::Kernels(a) => kernels(a),
+    }
+}
+
+/// Reads every byte of the CSR arrays once (sum of values, indices and row pointers): the
+/// floor any kernel that touches all of `A` must pay.
+fn stream(a: &CsrMatrix) -> f64 {
+    const C: usize = 1 << 15;
+    // Eight independent accumulators: the pass is bound by memory bandwidth, not by the
+    // latency of one chain of additions.
+    let sum8 = |c: &[f64]| {
+        let mut acc = [0.0f64; 8];
+        for ch in c.chunks_exact(8) {
+            for l in 0..8 {
+                acc[l] += ch[l];
+            }
+        }
+        acc.iter().sum::<f64>() + c.chunks_exact(8).remainder().iter().sum::<f64>()
+    };
+    let v: f64 = a.data().par_chunks(C).map(sum8).sum();
+    let i: u64 = a
+        .indices()
+        .par_chunks(C)
+        .map(|c| c.iter().map(|&j| j as u64).sum::<u64>())
+        .sum();
+    let p: usize = a
+        .indptr()
+        .par_chunks(C)
+        .map(|c| c.iter().sum::<usize>())
+        .sum();
+    v + i as f64 + p as f64
+}
+
+/// The textbook sequential CSR loop.
+fn plain_mul_vec(a: &CsrMatrix, x: &[f64], y: &mut [f64]) {
+    let (p, idx, val) = (a.indptr(), a.indices(), a.data());
+    for i in 0..a.nrows() {
+        let mut s = 0.0;
+        for k in p[i]..p[i + 1] {
+            s += val[k] * x[idx[k] as usize];
+        }
+        y[i] = s;
+    }
+}
+
+fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
+    let spec = GenSpec {
+        nrows: args.n,
+        ncols: args.d,
+        sparsity: Sparsity::RowNnz(args.row_nnz),
+        variant: Variant::Plain,
+        seed: args.seed,
+    };
+    let a = random_sparse(&spec)?;
+    let at = a.clone();
+    at.cache_transpose()?;
+    let (n, d) = a.shape();
+    let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
+    let yv: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
+    let pool1 = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let pool2 = rayon::ThreadPoolBuilder::new().num_threads(2).build()?;
+    let mut y1 = vec![0.0; n];
+    let mut y2 = vec![0.0; n];
+    let mut y3 = vec![0.0; n];
+    let mut y4 = vec![0.0; n];
+    let mut x1 = vec![0.0; d];
+    let mut x2 = vec![0.0; d];
+    let mut x3 = vec![0.0; d];
+    let mut x4 = vec![0.0; d];
+    let mut x5 = vec![0.0; d];
+    let sprs_t = a.as_sprs().transpose_view();
+    let mut cases: Vec<Case<'_>> = vec![
+        (
+            "stream bytes, 1 thread",
+            Box::new(|| {
+                black_box(pool1.install(|| stream(&a)));
+            }),
+        ),
+        (
+            "stream bytes, 2 threads",
+            Box::new(|| {
+                black_box(pool2.install(|| stream(&a)));
+            }),
+        ),
+        (
+            "A·x, 1 thread",
+            Box::new(|| pool1.install(|| a.mul_vec(&x, &mut y1))),
+        ),
+        (
+            "A·x, 2 threads",
+            Box::new(|| pool2.install(|| a.mul_vec(&x, &mut y2))),
+        ),
+        (
+            "A·x, sprs (sequential)",
+            Box::new(|| {
+                y3.fill(0.0);
+                sprs::prod::mul_acc_mat_vec_csr(a.as_sprs().view(), &x[..], &mut y3[..]);
+            }),
+        ),
+        (
+            "A·x, plain loop (sequential)",
+            Box::new(|| plain_mul_vec(&a, &x, &mut y4)),
+        ),
+        (
+            "Aᵀ·y scatter, 1 thread",
+            Box::new(|| pool1.install(|| a.tr_mul_vec(&yv, &mut x1))),
+        ),
+        (
+            "Aᵀ·y scatter, 2 threads",
+            Box::new(|| pool2.install(|| a.tr_mul_vec(&yv, &mut x2))),
+        ),
+        (
+            "Aᵀ·y cached transpose, 1 thread",
+            Box::new(|| pool1.install(|| at.tr_mul_vec(&yv, &mut x3))),
+        ),
+        (
+            "Aᵀ·y cached transpose, 2 threads",
+            Box::new(|| pool2.install(|| at.tr_mul_vec(&yv, &mut x4))),
+        ),
+        (
+            "Aᵀ·y, sprs (sequential)",
+            Box::new(|| {
+                x5.fill(0.0);
+                sprs::prod::mul_acc_mat_vec_csc(sprs_t.view(), &yv[..], &mut x5[..]);
+            }),
+        ),
+    ];
+    let names: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
+    let t = interleaved_medians(&mut cases, 3, args.reps);
+    drop(cases);
+    anyhow::ensure!(y1 == y2, "A·x differs between 1 and 2 threads");
+    anyhow::ensure!(x1 == x2 && x3 == x4, "Aᵀ·y differs between 1 and 2 threads");
+    let bytes = a.csr_bytes() as f64 + 8.0 * (n + d) as f64;
+    println!(
+        "A: {n} x {d}, {} nonzeros ({} per row), CSR arrays {:.1} MB; medians of {} interleaved runs",
+        a.nnz(),
+        args.row_nnz,
+        a.csr_bytes() as f64 / 1e6,
+        args.reps
+    );
+    println!("{:<36} {:>10} {:>10}", "kernel", "median ms", "GB/s");
+    for (name, s) in names.iter().zip(&t) {
+        println!("{:<36} {:>10.3} {:>10.2}", name, s * 1e3, bytes / s / 1e9);
+    }
+    let r = |a: usize, b: usize| t[a] / t[b];
+    let ratios = serde_json::json!({
+        "ax_speedup_2_over_1_threads": r(2, 3),
+        "aty_scatter_speedup_2_over_1_threads": r(6, 7),
+        "aty_transpose_speedup_2_over_1_threads": r(8, 9),
+        "ax_over_stream_1_thread": r(2, 0),
+        "ax_over_stream_2_threads": r(3, 1),
+        "aty_scatter_over_stream_1_thread": r(6, 0),
+        "aty_scatter_over_stream_2_threads": r(7, 1),
+        "aty_transpose_over_stream_2_threads": r(9, 1),
+        "sprs_ax_over_ax_1_thread": r(4, 2),
+        "plain_ax_over_ax_1_thread": r(5, 2),
+        "sprs_aty_over_aty_scatter_1_thread": r(10, 6),
+        "aty_scatter_over_transpose_2_threads": r(7, 9),
+    });
+    println!("ratios (same run):");
+    for (k, v) in ratios.as_object().unwrap() {
+        println!("  {k:<40} {:.2}", v.as_f64().unwrap());
+    }
+    if let Some(path) = args.out {
+        let obj = serde_json::json!({
+            "n": n, "d": d, "nnz": a.nnz(), "reps": args.reps,
+            "median_s": names.iter().zip(&t).map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+            "ratios": ratios,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
+    }
+    Ok(0)
+}

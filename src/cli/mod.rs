@@ -1,0 +1,86 @@
+//! Command-line interface: argument parsing, dispatch, and the exit-code policy.
+//!
+//! Exit codes: 0 success; 2 bad input (unreadable or malformed files, invalid options), with
+//! one line on stderr and no backtrace.
+
+mod bench;
+mod generate;
+mod info;
+mod timing;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "spnewton",
+    version,
+    about = "Input-sparsity-time Newton methods for sparse regression"
+)]
+struct Cli {
+    /// Worker threads for the parallel kernels (default: all cores). Results do not depend on it.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a planted problem directory (random sparse A, or plant on a given matrix).
+    Gen(generate::GenArgs),
+    /// Print the size, sparsity and norms of a matrix or problem directory.
+    Info(info::InfoArgs),
+    /// Benchmarks to run on your own machine (figures in docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Parse, run, and map the outcome to an exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = with_threads(cli.threads, || match cli.command {
+        Command::Gen(a) => generate::run(a),
+        Command::Info(a) => info::run(a),
+        Command::Bench(c) => bench::run(c),
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            2
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+fn with_threads(
+    threads: Option<usize>,
+    f: impl FnOnce() -> anyhow::Result<i32> + Send,
+) -> anyhow::Result<i32> {
+    match threads {
+        None => f(),
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()?
+            .install(f),
+    }
+}

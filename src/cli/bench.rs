@@ -14,6 +14,9 @@ use super::timing::{Case, interleaved_medians};
 pub enum BenchCommand {
     /// A·x and Aᵀ·y against a byte-streaming pass, sprs, a plain loop, and 1 vs 2 threads.
     Kernels(KernelArgs),
+    /// One value+gradient evaluation and one Hessian-vector product per loss, in units of
+    /// one A·x plus one Aᵀ·y measured in the same run.
+    Losses(KernelArgs),
 }
 
 #[derive(Args)]
@@ -36,6 +39,7 @@ pub struct KernelArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
         BenchCommand::Kernels(a) => kernels(a),
+        BenchCommand::Losses(a) => losses_bench(a),
     }
 }
 
@@ -204,6 +208,118 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
             "median_s": names.iter().zip(&t).map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "ratios": ratios,
         });
+        std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
+    }
+    Ok(0)
+}
+
+fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
+    use losses::{Activation, LossKind, Objective, Part, PlantSpec, Regulariser, What, plant};
+    let spec = GenSpec {
+        nrows: args.n,
+        ncols: args.d,
+        sparsity: Sparsity::RowNnz(args.row_nnz),
+        variant: Variant::Plain,
+        seed: args.seed,
+    };
+    let a = random_sparse(&spec)?;
+    let (n, d) = a.shape();
+    let configs = [
+        (LossKind::Rescaled, Activation::Exp),
+        (LossKind::Rescaled, Activation::Cosh),
+        (LossKind::Hyperbolic, Activation::Sinh),
+        (LossKind::Softmax, Activation::Exp),
+        (LossKind::Linear, Activation::Exp),
+    ];
+    let mut problems = Vec::new();
+    for (loss, func) in configs {
+        let (x, b) = plant(
+            &a,
+            &PlantSpec {
+                loss,
+                func,
+                scale: 0.5,
+                noise: 0.1,
+                seed: args.seed,
+            },
+        )?;
+        // Evaluate away from the planted point, where nothing cancels.
+        let x: Vec<f64> = x.iter().map(|v| 0.7 * v).collect();
+        problems.push((loss, func, x, b));
+    }
+    let objectives: Vec<Objective> = problems
+        .iter()
+        .map(|(loss, func, _, b)| Objective::new(&a, b, Regulariser::Const(0.1), *loss, *func))
+        .collect::<Result<_, _>>()?;
+    let hessians: Vec<_> = objectives
+        .iter()
+        .zip(&problems)
+        .map(|(f, p)| {
+            f.evaluate(&p.2, What::Hessian)
+                .map(|e| e.hessian.expect("requested"))
+        })
+        .collect::<Result<_, _>>()?;
+    let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
+    let y: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
+    let (mut out_n, mut out_d) = (vec![0.0; n], vec![0.0; d]);
+    let mut cases: Vec<Case<'_>> = vec![
+        ("A·x", Box::new(|| a.mul_vec(&x, &mut out_n))),
+        ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&y, &mut out_d))),
+    ];
+    let labels: Vec<String> = problems
+        .iter()
+        .map(|(l, f, _, _)| format!("{l} {f}"))
+        .collect();
+    for (f, p) in objectives.iter().zip(&problems) {
+        cases.push((
+            "value+gradient",
+            Box::new(move || {
+                black_box(f.evaluate(&p.2, What::Gradient).expect("finite"));
+            }),
+        ));
+    }
+    for h in &hessians {
+        let (xr, mut hv) = (&x, vec![0.0; d]);
+        cases.push((
+            "Hessian-vector product",
+            Box::new(move || h.apply(Part::Exact, xr, &mut hv)),
+        ));
+    }
+    let t = interleaved_medians(&mut cases, 3, args.reps);
+    drop(cases);
+    let unit = t[0] + t[1];
+    println!(
+        "A: {n} x {d}, {} nonzeros; {} threads; medians of {} interleaved runs",
+        a.nnz(),
+        rayon::current_num_threads(),
+        args.reps
+    );
+    println!(
+        "A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms",
+        t[0] * 1e3,
+        t[1] * 1e3,
+        unit * 1e3
+    );
+    println!(
+        "{:<22} {:>16} {:>10} {:>16} {:>10}",
+        "loss", "value+grad ms", "/ unit", "Hess-vec ms", "/ unit"
+    );
+    let k = labels.len();
+    let mut rows = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        let (e, h) = (t[2 + i], t[2 + k + i]);
+        println!(
+            "{:<22} {:>16.3} {:>10.2} {:>16.3} {:>10.2}",
+            label,
+            e * 1e3,
+            e / unit,
+            h * 1e3,
+            h / unit
+        );
+        rows.push(serde_json::json!({"loss": label, "eval_s": e, "eval_over_unit": e / unit, "hvp_s": h, "hvp_over_unit": h / unit}));
+    }
+    if let Some(path) = args.out {
+        let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t[0], "aty_s": t[1], "losses": rows});
         std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
     }
     Ok(0)

@@ -4,6 +4,7 @@
 //! one line on stderr and no backtrace.
 
 mod bench;
+mod eval;
 mod generate;
 mod info;
 mod timing;
@@ -30,6 +31,8 @@ enum Command {
     Gen(generate::GenArgs),
     /// Print the size, sparsity and norms of a matrix or problem directory.
     Info(info::InfoArgs),
+    /// Value, gradient and optionally the dense Hessian of a problem's loss at a point.
+    Eval(eval::EvalArgs),
     /// Benchmarks to run on your own machine (figures in docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -49,6 +52,7 @@ pub fn run() -> i32 {
         Command::Gen(a) => generate::run(a),
         Command::Info(a) => info::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Eval(a) => eval::run(a),
     });
     match result {
         Ok(code) => code,

@@ -48,14 +48,6 @@ impl Activation {
             Activation::Sinh => z.cosh(),
         }
     }
-    /// `u''(z)`: exp → exp, cosh → cosh, sinh → sinh.
-    #[inline]
-    pub fn d2u(self, z: f64) -> f64 {
-        self.u(z)
-    }
-    /// Largest `|z|` for which `u(z)`, `u'(z)` and `u(z)²` stay finite with room for sums over
-    /// `n ≤ 2^40` rows: `ln(f64::MAX)/2 − 28 ≈ 326.9`. Above it the loss's squares overflow.
-    pub const SAFE_ABS_Z: f64 = 326.0;
 }
 
 macro_rules! text_enum {

@@ -51,6 +51,7 @@ pub mod generate;
 pub mod io;
 mod kernels;
 pub mod partition;
+pub mod reduce;
 
 pub use csr::{CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};

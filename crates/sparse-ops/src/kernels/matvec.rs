@@ -34,13 +34,7 @@ impl CsrMatrix {
         if let Some(t) = self.cached_transpose() {
             return t.mul_vec(y, x);
         }
-        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
-        self.reduce_rows(x, None, |rows, acc| {
-            for i in rows {
-                let r = indptr[i]..indptr[i + 1];
-                scatter_row(&indices[r.clone()], &data[r], y[i], acc);
-            }
-        });
+        self.tr_mul_vec_map(|i| y[i], x);
     }
 }
 

@@ -3,6 +3,7 @@
 //! thread count.
 
 mod dense;
+mod fused;
 mod gram;
 mod matvec;
 mod rows;

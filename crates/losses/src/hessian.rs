@@ -1,0 +1,230 @@
+//! The structured Hessian `H = Aᵀ(D + U C Uᵀ)A` (SPEC §1) and its Gauss–Newton part
+//! `H_GN = Aᵀ(D_GN + U C_GN Uᵀ)A ⪰ 0`.
+//!
+//! Both diagonals include the regulariser `w∘w`. `D` may be negative (the exact Hessian can be
+//! indefinite); `D_GN ≥ 0` is what a sketch may sample. `U` is `n×k` with `k ≤ 3`, so
+//! `AᵀU` is one pass over `A` and the low-rank part stays exact (errata E2).
+
+use faer::dyn_stack::{MemStack, StackReq};
+use faer::matrix_free::LinOp;
+use faer::{Mat, MatMut, MatRef, Par};
+use sparse_ops::CsrMatrix;
+use sparse_ops::reduce::Neumaier;
+
+/// Which Hessian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The exact Hessian `Aᵀ(D + UCUᵀ)A`.
+    Exact,
+    /// The Gauss–Newton matrix `Aᵀ(D_GN + U C_GN Uᵀ)A`, positive semidefinite.
+    GaussNewton,
+}
+
+/// `∇²L(x)` in the form `Aᵀ(D + UCUᵀ)A`, holding a reference to `A`.
+#[derive(Debug, Clone)]
+pub struct StructuredHessian<'a> {
+    a: &'a CsrMatrix,
+    d: Vec<f64>,
+    d_gn: Vec<f64>,
+    /// `n×k`, row-major.
+    u: Vec<f64>,
+    k: usize,
+    /// `k×k`, row-major, symmetric.
+    c: Vec<f64>,
+    c_gn: Vec<f64>,
+}
+
+impl<'a> StructuredHessian<'a> {
+    /// Assemble from parts (`d`, `d_gn`: `n`; `u`: `n×k` row-major; `c`, `c_gn`: `k×k`).
+    #[track_caller]
+    pub fn new(
+        a: &'a CsrMatrix,
+        d: Vec<f64>,
+        d_gn: Vec<f64>,
+        u: Vec<f64>,
+        k: usize,
+        c: Vec<f64>,
+        c_gn: Vec<f64>,
+    ) -> Self {
+        let n = a.nrows();
+        assert!(
+            d.len() == n
+                && d_gn.len() == n
+                && u.len() == n * k
+                && c.len() == k * k
+                && c_gn.len() == k * k,
+            "inconsistent Hessian parts"
+        );
+        Self {
+            a,
+            d,
+            d_gn,
+            u,
+            k,
+            c,
+            c_gn,
+        }
+    }
+
+    pub fn matrix(&self) -> &'a CsrMatrix {
+        self.a
+    }
+    /// `d`.
+    pub fn dim(&self) -> usize {
+        self.a.ncols()
+    }
+    /// The diagonal of the chosen part (regulariser included).
+    pub fn diagonal(&self, part: Part) -> &[f64] {
+        match part {
+            Part::Exact => &self.d,
+            Part::GaussNewton => &self.d_gn,
+        }
+    }
+    /// The nonnegative diagonal a sketch may sample: `D_GN`.
+    pub fn sketch_diagonal(&self) -> &[f64] {
+        &self.d_gn
+    }
+    /// `(U, k, C)` of the chosen part; `U` is `n×k` row-major.
+    pub fn low_rank(&self, part: Part) -> (&[f64], usize, &[f64]) {
+        match part {
+            Part::Exact => (&self.u, self.k, &self.c),
+            Part::GaussNewton => (&self.u, self.k, &self.c_gn),
+        }
+    }
+    /// Rows where the exact diagonal `D` is negative.
+    pub fn negative_rows(&self) -> usize {
+        self.d.iter().filter(|&&v| v < 0.0).count()
+    }
+
+    pub(crate) fn is_finite(&self) -> bool {
+        [&self.d, &self.d_gn, &self.u, &self.c]
+            .iter()
+            .all(|v| v.iter().all(|x| x.is_finite()))
+    }
+
+    /// `out = H·v`: one pass `t = A·v` that also folds `Uᵀt`, then one `Aᵀ·y` pass computing
+    /// `y_i = D_i t_i + (U C Uᵀt)_i` on the fly. Deterministic.
+    #[track_caller]
+    pub fn apply(&self, part: Part, v: &[f64], out: &mut [f64]) {
+        let (u, k, c) = self.low_rank(part);
+        let diag = self.diagonal(part);
+        let mut t = vec![0.0; self.a.nrows()];
+        let ut = self.a.mul_vec_fold(
+            v,
+            1,
+            &mut t,
+            || [Neumaier::default(); 3],
+            |acc, i, ti, r| {
+                r[0] = ti;
+                for (j, a) in acc.iter_mut().enumerate().take(k) {
+                    a.add(u[i * k + j] * ti);
+                }
+            },
+            |mut p, q| {
+                for (a, b) in p.iter_mut().zip(&q) {
+                    a.add(b.value());
+                }
+                p
+            },
+        );
+        let mut m = [0.0f64; 3];
+        for (a, ma) in m.iter_mut().enumerate().take(k) {
+            *ma = (0..k).map(|b| c[a * k + b] * ut[b].value()).sum();
+        }
+        self.a.tr_mul_vec_map(
+            |i| diag[i] * t[i] + (0..k).map(|j| u[i * k + j] * m[j]).sum::<f64>(),
+            out,
+        );
+    }
+
+    /// `AᵀU` (`d×k`, row-major): one pass over `A`.
+    pub fn atu(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.dim() * self.k];
+        self.a.tr_mul_dense(&self.u, self.k, &mut out);
+        out
+    }
+
+    /// `(AᵀU)·C·(AᵀU)ᵀ` added into `h` (`d×d`), given `AᵀU` from [`Self::atu`].
+    pub fn add_low_rank(&self, part: Part, atu: &[f64], h: &mut Mat<f64>) {
+        let (_, k, c) = self.low_rank(part);
+        let d = self.dim();
+        let p: Vec<f64> = (0..d * k)
+            .map(|q| {
+                (0..k)
+                    .map(|b| atu[(q / k) * k + b] * c[b * k + q % k])
+                    .sum()
+            })
+            .collect();
+        for i in 0..d {
+            for j in 0..d {
+                h[(i, j)] += (0..k).map(|a| p[i * k + a] * atu[j * k + a]).sum::<f64>();
+            }
+        }
+    }
+
+    /// The dense `d×d` matrix of the chosen part: `AᵀDA` by the exact weighted Gram
+    /// (`O(Σ nnz(a_i)²)`) plus the low-rank part. For solvers at moderate `d` and for tests.
+    pub fn dense(&self, part: Part) -> Mat<f64> {
+        let mut h = self.a.weighted_gram(self.diagonal(part));
+        if self.k > 0 {
+            let atu = self.atu();
+            self.add_low_rank(part, &atu, &mut h);
+        }
+        h
+    }
+
+    /// A faer linear operator for the chosen part (e.g. for faer's conjugate gradient).
+    pub fn op(&self, part: Part) -> HessianOp<'_, 'a> {
+        HessianOp { h: self, part }
+    }
+}
+
+/// [`StructuredHessian`] as a faer [`LinOp`]: every application is one [`StructuredHessian::apply`]
+/// per right-hand side, `O(nnz)` each.
+#[derive(Debug, Clone, Copy)]
+pub struct HessianOp<'h, 'a> {
+    h: &'h StructuredHessian<'a>,
+    part: Part,
+}
+
+impl LinOp<f64> for HessianOp<'_, '_> {
+    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> StackReq {
+        StackReq::EMPTY
+    }
+    fn nrows(&self) -> usize {
+        self.h.dim()
+    }
+    fn ncols(&self) -> usize {
+        self.h.dim()
+    }
+    fn apply(
+        &self,
+        mut out: MatMut<'_, f64>,
+        rhs: MatRef<'_, f64>,
+        _par: Par,
+        _stack: &mut MemStack,
+    ) {
+        let d = self.h.dim();
+        let mut v = vec![0.0; d];
+        let mut hv = vec![0.0; d];
+        for j in 0..rhs.ncols() {
+            for (i, x) in v.iter_mut().enumerate() {
+                *x = rhs[(i, j)];
+            }
+            self.h.apply(self.part, &v, &mut hv);
+            for (i, x) in hv.iter().enumerate() {
+                out[(i, j)] = *x;
+            }
+        }
+    }
+    fn conj_apply(
+        &self,
+        out: MatMut<'_, f64>,
+        rhs: MatRef<'_, f64>,
+        par: Par,
+        stack: &mut MemStack,
+    ) {
+        // Real symmetric: the conjugate is the operator itself.
+        self.apply(out, rhs, par, stack)
+    }
+}

@@ -1,0 +1,92 @@
+//! Fused kernels: the elementwise work of a loss evaluation done inside the pass over `A`, so
+//! an evaluation streams `A` twice and its `n`-vectors as few times as possible.
+
+use crate::csr::CsrMatrix;
+use crate::kernels::matvec::{dot_row, scatter_row};
+use crate::partition;
+
+impl CsrMatrix {
+    /// One pass `z = A·x` that hands each `z_i` to `row(acc, i, z_i, rec_i)`, where `rec_i` is
+    /// row `i` of `rec` (`n×width`, row-major) for the caller to fill. Each fixed row block
+    /// folds into its own `init()` accumulator; the block accumulators are combined left to
+    /// right with `combine`, so the result is the same for any thread count (it depends on the
+    /// chunk policy only). Cost: one `A·x` plus the callbacks.
+    ///
+    /// ```
+    /// use sparse_ops::CsrMatrix;
+    /// let a = CsrMatrix::from_dense(2, 2, &[1.0, 2.0, 0.0, 3.0]).unwrap();
+    /// let mut rec = vec![0.0; 2 * 2];
+    /// // Store z_i and exp(z_i), and sum exp(z_i) on the way.
+    /// let total = a.mul_vec_fold(&[1.0, 1.0], 2, &mut rec, || 0.0, |s, _i, z, r| {
+    ///     r[0] = z;
+    ///     r[1] = z.exp();
+    ///     *s += r[1];
+    /// }, |p, q| p + q);
+    /// assert_eq!(rec[0], 3.0);
+    /// assert_eq!(total, 2.0 * 3f64.exp());
+    /// ```
+    #[track_caller]
+    pub fn mul_vec_fold<T: Send>(
+        &self,
+        x: &[f64],
+        width: usize,
+        rec: &mut [f64],
+        init: impl Fn() -> T + Sync,
+        row: impl Fn(&mut T, usize, f64, &mut [f64]) + Sync,
+        combine: impl Fn(T, T) -> T,
+    ) -> T {
+        assert_eq!(x.len(), self.ncols(), "x must have ncols entries");
+        assert!(width > 0, "width must be positive");
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        let partials = self.map_row_blocks(rec, width, |rows, block| {
+            let mut acc = init();
+            for (r, i) in block.chunks_exact_mut(width).zip(rows) {
+                let p = indptr[i]..indptr[i + 1];
+                let z = dot_row(&indices[p.clone()], &data[p], x);
+                row(&mut acc, i, z, r);
+            }
+            acc
+        });
+        partials.into_iter().reduce(combine).unwrap_or_else(init)
+    }
+
+    /// `out = Aᵀ·y` with `y_i = y(i)` computed inside the pass (never stored). Cost: one
+    /// `Aᵀ·y` plus `n` calls; deterministic like [`CsrMatrix::tr_mul_vec`].
+    #[track_caller]
+    pub fn tr_mul_vec_map(&self, y: impl Fn(usize) -> f64 + Sync, out: &mut [f64]) {
+        assert_eq!(out.len(), self.ncols(), "out must have ncols entries");
+        if let Some(t) = self.cached_transpose() {
+            // Gathering needs y in memory.
+            let yv: Vec<f64> = (0..self.nrows()).map(&y).collect();
+            return t.mul_vec(&yv, out);
+        }
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        self.reduce_rows(out, None, |rows, acc| {
+            for i in rows {
+                let p = indptr[i]..indptr[i + 1];
+                scatter_row(&indices[p.clone()], &data[p], y(i), acc);
+            }
+        });
+    }
+
+    /// Run `f(rows, rec_block)` over the fixed row-task blocks in parallel and return the
+    /// results in block order.
+    pub(crate) fn map_row_blocks<T: Send>(
+        &self,
+        rec: &mut [f64],
+        width: usize,
+        f: impl Fn(std::ops::Range<usize>, &mut [f64]) -> T + Sync,
+    ) -> Vec<T> {
+        use rayon::prelude::*;
+        assert_eq!(rec.len(), self.nrows() * width, "rec must be nrows x width");
+        let tasks = self.chunk_policy().tasks(self.nrows(), self.nnz());
+        let bounds = partition::balanced_bounds(self.indptr(), tasks);
+        let blocks = partition::split_rows(rec, &bounds, width);
+        let ranges: Vec<_> = partition::ranges(&bounds).collect();
+        blocks
+            .into_par_iter()
+            .zip(ranges)
+            .map(|(b, r)| f(r, b))
+            .collect()
+    }
+}

@@ -1,0 +1,93 @@
+//! Deterministic sums over long vectors.
+//!
+//! A sum over `n` entries is cut into fixed chunks of [`CHUNK`] entries (independent of the
+//! thread count); each chunk is summed with Neumaier compensation, and the chunk sums are
+//! combined in chunk order, again compensated. The result is bitwise the same with 1 thread or
+//! many, and accurate to a few ulps of `Σ|terms|` even when the terms cancel.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+/// Entries per chunk of every deterministic reduction over `n`.
+pub const CHUNK: usize = 8192;
+
+/// A compensated (Neumaier) accumulator.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Neumaier {
+    sum: f64,
+    comp: f64,
+}
+
+impl Neumaier {
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.comp += (self.sum - t) + x;
+        } else {
+            self.comp += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+    /// An accumulator holding `x`.
+    pub fn with(mut self, x: f64) -> Self {
+        self.add(x);
+        self
+    }
+    #[inline]
+    pub fn value(&self) -> f64 {
+        self.sum + self.comp
+    }
+}
+
+/// Add per-chunk partial sums in chunk order, compensated.
+pub fn combine<const K: usize>(partials: &[[f64; K]]) -> [f64; K] {
+    let mut acc = [Neumaier::default(); K];
+    for p in partials {
+        for (a, &x) in acc.iter_mut().zip(p) {
+            a.add(x);
+        }
+    }
+    acc.map(|a| a.value())
+}
+
+/// `K` sums at once: `f(range)` returns the chunk's `K` partial sums (it should use a
+/// [`Neumaier`] accumulator or [`sum_range`]); chunks are fixed, combined in order.
+pub fn chunked_sums<const K: usize>(
+    len: usize,
+    f: impl Fn(Range<usize>) -> [f64; K] + Sync,
+) -> [f64; K] {
+    let partials: Vec<[f64; K]> = (0..len.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| f(c * CHUNK..((c + 1) * CHUNK).min(len)))
+        .collect();
+    combine(&partials)
+}
+
+/// `Σ_{i∈range} term(i)`, compensated.
+#[inline]
+pub fn sum_range(range: Range<usize>, term: impl Fn(usize) -> f64) -> f64 {
+    let mut acc = Neumaier::default();
+    for i in range {
+        acc.add(term(i));
+    }
+    acc.value()
+}
+
+/// `Σ_i term(i)` over `0..len`, deterministic and compensated.
+///
+/// ```
+/// let v = vec![1e16, 1.0, -1e16, 1.0];
+/// assert_eq!(sparse_ops::reduce::sum(v.len(), |i| v[i]), 2.0);
+/// ```
+pub fn sum(len: usize, term: impl Fn(usize) -> f64 + Sync) -> f64 {
+    chunked_sums::<1>(len, |r| [sum_range(r, &term)])[0]
+}
+
+/// `⟨a, b⟩`, deterministic and compensated.
+#[track_caller]
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "dot: lengths differ");
+    sum(a.len(), |i| a[i] * b[i])
+}

@@ -40,6 +40,24 @@ proptest! {
         let mut aty = vec![f64::NAN; d];
         a.tr_mul_vec(&y, &mut aty);
         assert_close(&aty, &want_t, &scale_t, "A^T y (scatter)");
+        // Fused forms: the fold sees exactly A·x, the mapped transpose equals Aᵀ·y.
+        let mut rec = vec![f64::NAN; 2 * n];
+        let (sum, count) = a.mul_vec_fold(&x, 2, &mut rec, || (0.0, 0usize), |acc, i, z, r| {
+            r[0] = z;
+            r[1] = i as f64;
+            acc.0 += z;
+            acc.1 += 1;
+        }, |p, q| (p.0 + q.0, p.1 + q.1));
+        prop_assert_eq!(count, n);
+        for i in 0..n {
+            prop_assert_eq!(rec[2 * i].to_bits(), ax[i].to_bits());
+            prop_assert_eq!(rec[2 * i + 1], i as f64);
+        }
+        let total_scale: f64 = scale.iter().sum();
+        prop_assert!((sum - want.iter().sum::<f64>()).abs() <= 1e-12 * total_scale + 1e-300);
+        let mut mapped = vec![f64::NAN; d];
+        a.tr_mul_vec_map(|i| y[i], &mut mapped);
+        prop_assert_eq!(&mapped, &aty);
         a.cache_transpose().unwrap();
         let mut aty2 = vec![f64::NAN; d];
         a.tr_mul_vec(&y, &mut aty2);

@@ -41,6 +41,16 @@ fn all_kernels(a: &CsrMatrix) -> Vec<Vec<u64>> {
     let sg = a.sampled_gram(&rows, &w);
     out.push((0..d * d).map(|q| sg[(q / d, q % d)].to_bits()).collect());
     out.push(bits(&a.row_sq_norms()));
+    let mut rec = vec![0.0; n];
+    let s = a.mul_vec_fold(&x, 1, &mut rec, || 0.0, |acc, _, z, r| {
+        r[0] = z.exp();
+        *acc += r[0];
+    }, |p, q| p + q);
+    out.push(bits(&rec));
+    out.push(vec![s.to_bits()]);
+    let mut v = vec![0.0; d];
+    a.tr_mul_vec_map(|i| y[i].sin(), &mut v);
+    out.push(bits(&v));
     out.push(bits(&a.column_sq_norms()));
     let mut scaled = a.clone();
     scaled.scale_columns(&x).unwrap();

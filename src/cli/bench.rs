@@ -17,6 +17,24 @@ pub enum BenchCommand {
     /// One value+gradient evaluation and one Hessian-vector product per loss, in units of
     /// one A·x plus one Aᵀ·y measured in the same run.
     Losses(KernelArgs),
+    /// Sparsifier accuracy: ε over seeds, rows kept, leverage-estimator quality.
+    Sketch(super::bench_sketch::SketchAccuracyArgs),
+    /// Sparsifier cost: time to produce D̃ in A·x units, QR share, sampled vs exact Gram.
+    SketchCost(SketchCostArgs),
+}
+
+#[derive(Args)]
+pub struct SketchCostArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    n: usize,
+    #[arg(long, value_delimiter = ',', default_value = "50,200")]
+    d: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "10,20")]
+    row_nnz: Vec<usize>,
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -40,6 +58,8 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
         BenchCommand::Kernels(a) => kernels(a),
         BenchCommand::Losses(a) => losses_bench(a),
+        BenchCommand::Sketch(a) => super::bench_sketch::run(a),
+        BenchCommand::SketchCost(a) => sketch_cost(a),
     }
 }
 
@@ -321,6 +341,111 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     if let Some(path) = args.out {
         let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t[0], "aty_s": t[1], "losses": rows});
         std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
+    }
+    Ok(0)
+}
+
+fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
+    use sketch::{
+        LeverageParams, SparsifyParams, approximate_leverage, leverage_sample, sample_size,
+    };
+    let mut rows = Vec::new();
+    println!(
+        "n = {}; medians of {} interleaved runs; unit = one A·x in the same run",
+        args.n, args.reps
+    );
+    println!(
+        "{:>5} {:>7} {:>10} {:>9} {:>12} {:>12} {:>10} {:>14} {:>14} {:>8}",
+        "d",
+        "nnz/row",
+        "A·x ms",
+        "kept",
+        "produce D̃",
+        "(embed)",
+        "(A·Ω)",
+        "AᵀD̃A ms",
+        "AᵀDA ms",
+        "ratio"
+    );
+    for &d in &args.d {
+        for &r in &args.row_nnz {
+            let a = random_sparse(&GenSpec {
+                nrows: args.n,
+                ncols: d,
+                sparsity: Sparsity::RowNnz(r),
+                variant: Variant::Plain,
+                seed: 1,
+            })?;
+            let w: Vec<f64> = (0..args.n).map(|i| 0.5 + (i % 5) as f64 * 0.25).collect();
+            let p = SparsifyParams::default();
+            let s = sample_size(d, p.eps0, p.delta, p.oversampling)?;
+            let lp = LeverageParams::default();
+            let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
+            let mut y = vec![0.0; args.n];
+            let sample = leverage_sample(&w, &approximate_leverage(&a, &w, &lp, 0)?, s, 0)?;
+            let kept = sample.len();
+            let k = 4 * d;
+            let op = sketch::SketchOperator::new(lp.embedding, k, args.n, 0)?;
+            let omega: Vec<f64> = (0..d * 16).map(|q| (q as f64).cos()).collect();
+            let mut scores = vec![0.0; args.n];
+            let mut cases: Vec<Case<'_>> = vec![
+                ("A·x", Box::new(|| a.mul_vec(&x, &mut y))),
+                (
+                    "produce",
+                    Box::new(|| {
+                        let l = approximate_leverage(&a, &w, &lp, 0).expect("scores");
+                        black_box(leverage_sample(&w, &l, s, 0).expect("sample"));
+                    }),
+                ),
+                (
+                    "embed",
+                    Box::new(|| {
+                        black_box(op.apply(&a, Some(&w)).expect("embed"));
+                    }),
+                ),
+                (
+                    "A·Ω",
+                    Box::new(|| {
+                        a.mul_dense_row_map(
+                            &omega,
+                            16,
+                            |_, v| v.iter().map(|t| t * t).sum(),
+                            &mut scores,
+                        )
+                    }),
+                ),
+                (
+                    "sampled Gram",
+                    Box::new(|| {
+                        black_box(sample.gram(&a));
+                    }),
+                ),
+                (
+                    "exact Gram",
+                    Box::new(|| {
+                        black_box(a.weighted_gram(&w));
+                    }),
+                ),
+            ];
+            let t = interleaved_medians(&mut cases, 1, args.reps);
+            drop(cases);
+            let u = t[0];
+            println!(
+                "{d:>5} {r:>7} {:>10.2} {kept:>9} {:>10.1}×u {:>10.1}×u {:>8.1}×u {:>14.2} {:>14.2} {:>7.1}×",
+                u * 1e3,
+                t[1] / u,
+                t[2] / u,
+                t[3] / u,
+                t[4] * 1e3,
+                t[5] * 1e3,
+                t[5] / t[4]
+            );
+            rows.push(serde_json::json!({"n": args.n, "d": d, "row_nnz": r, "ax_s": u, "rows_kept": kept,
+                "produce_s": t[1], "embed_s": t[2], "a_omega_s": t[3], "sampled_gram_s": t[4], "exact_gram_s": t[5]}));
+        }
+    }
+    if let Some(path) = args.out {
+        std::fs::write(&path, serde_json::to_string_pretty(&rows)? + "\n")?;
     }
     Ok(0)
 }

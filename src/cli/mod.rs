@@ -4,9 +4,11 @@
 //! one line on stderr and no backtrace.
 
 mod bench;
+mod bench_sketch;
 mod eval;
 mod generate;
 mod info;
+mod sketch_cmd;
 mod timing;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Value, gradient and optionally the dense Hessian of a problem's loss at a point.
     Eval(eval::EvalArgs),
+    /// Sparsify AᵀDA by leverage-score sampling (or uniform / Newton sketch) and report it.
+    Sketch(sketch_cmd::SketchArgs),
     /// Benchmarks to run on your own machine (figures in docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -53,6 +57,7 @@ pub fn run() -> i32 {
         Command::Info(a) => info::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Eval(a) => eval::run(a),
+        Command::Sketch(a) => sketch_cmd::run(a),
     });
     match result {
         Ok(code) => code,

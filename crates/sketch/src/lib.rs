@@ -1,9 +1,161 @@
 //! # sketch
 //!
-//! Input-sparsity-time spectral sparsifiers of `AᵀDA` (SPEC §3, seed 000 Lemma 5.3): sparse
-//! embeddings, approximate leverage scores of `D^{1/2}A`, and a leverage-score row sampler that
-//! returns a sparse diagonal `D̃` with `(1 − ε₀)·AᵀDA ⪯ AᵀD̃A ⪯ (1 + ε₀)·AᵀDA`.
+//! Input-sparsity-time spectral sparsifiers of `AᵀDA` (SPEC §3, seed 000 Lemma 5.3): from a
+//! sparse `A` and a nonnegative diagonal `D`, a sparse diagonal `D̃` with about
+//! `s = C·d·ln(d/δ)/ε₀²` nonzeros such that, with probability `≥ 1 − δ`,
+//! `(1 − ε₀)·AᵀDA ⪯ AᵀD̃A ⪯ (1 + ε₀)·AᵀDA`.
 //!
-//! Cost model (target): `O(nnz(A)·s + k·d² + n·r)` for an embedding with `s` nonzeros per
-//! column, a `k×d` sketch and `r` projection columns. Not implemented yet: this crate is
-//! filled by the `sketch` issue, and exports nothing until then.
+//! The route ([`sparsify`] with [`Method::Leverage`]): approximate leverage scores of
+//! `D^{1/2}A` ([`approximate_leverage`]: sparse embedding → QR → Gaussian projection), then
+//! independent row sampling with `p_i = min(1, s·ℓ_i/Σℓ)` and weights `D_i/p_i`
+//! ([`leverage_sample`]). Uniform sampling and the Newton sketch `(S D^{1/2}A)ᵀ(S D^{1/2}A)` are
+//! there for comparison. [`measure_eps`] measures the achieved `ε` where the exact `AᵀDA` is
+//! affordable; [`exact_leverage`] gives exact scores for testing the estimator.
+//!
+//! ## Cost model
+//!
+//! Producing `D̃` costs `O(s_e·nnz(A))` for the embedding (`s_e` nonzeros per column, default 2),
+//! `O(k·d²)` for the QR of the `k×d` sketch (`k = 4d`), `O(r·nnz(A))` for the projection
+//! (`r = 16`, one fused pass over `A`) and `O(n)` for the sampling; forming `AᵀD̃A` then costs
+//! `O(Σ_kept nnz(a_i)²)`, independent of `n`. Every step is deterministic given the seed,
+//! whatever the thread count; no step mutates a caller's RNG (randomness is a function of
+//! `(seed, row)`).
+//!
+//! ## Example
+//!
+//! ```
+//! use sketch::{measure_eps, sparsify, Method, SparsifyParams};
+//! use sparse_ops::generate::{random_sparse, GenSpec, Sparsity, Variant};
+//! let a = random_sparse(&GenSpec { nrows: 50_000, ncols: 50, sparsity: Sparsity::RowNnz(8), variant: Variant::Plain, seed: 1 })?;
+//! let w = vec![1.0; a.nrows()];
+//! let params = SparsifyParams { eps0: 0.5, delta: 0.1, ..Default::default() };
+//! let sp = sparsify(&a, &w, Method::Leverage, &params, 3)?;
+//! assert!(sp.rows_kept() < a.nrows() / 20); // about 1,850 of 50,000 rows
+//! // With probability ≥ 1 − δ: (1 − ε₀)·AᵀDA ⪯ AᵀD̃A ⪯ (1 + ε₀)·AᵀDA.
+//! let eps = measure_eps(&a.weighted_gram(&w), &sp.gram(&a))?;
+//! assert!(eps <= 0.5);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod error;
+pub mod leverage;
+pub mod measure;
+pub mod operator;
+mod rng;
+pub mod sampler;
+
+use faer::Mat;
+use sparse_ops::CsrMatrix;
+
+pub use error::SketchError;
+pub use leverage::{LeverageParams, approximate_leverage, exact_leverage};
+pub use measure::measure_eps;
+pub use operator::{Embedding, SketchOperator};
+pub use sampler::{SampledDiagonal, leverage_sample, sample_size, uniform_sample};
+
+/// Which sparsifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Approximate leverage scores, then independent sampling.
+    Leverage,
+    /// Uniform row sampling with the same expected row count.
+    Uniform,
+    /// `(S D^{1/2}A)ᵀ(S D^{1/2}A)` with a sparse-sign embedding of `s` rows.
+    NewtonSketch,
+}
+
+/// Parameters of [`sparsify`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SparsifyParams {
+    pub eps0: f64,
+    pub delta: f64,
+    /// `C` in `s = ⌈C·d·ln(d/δ)/ε₀²⌉`.
+    pub oversampling: f64,
+    pub leverage: LeverageParams,
+}
+
+impl Default for SparsifyParams {
+    fn default() -> Self {
+        Self {
+            eps0: 0.5,
+            delta: 0.1,
+            oversampling: DEFAULT_OVERSAMPLING,
+            leverage: LeverageParams::default(),
+        }
+    }
+}
+
+/// `C` of the sample size, chosen by measurement (docs/benchmarks.md).
+pub const DEFAULT_OVERSAMPLING: f64 = 1.5;
+
+/// The result of [`sparsify`].
+#[derive(Debug, Clone)]
+pub enum Sparsifier {
+    /// A sampled diagonal `D̃`: `H̃ = AᵀD̃A`.
+    Diagonal(SampledDiagonal),
+    /// A sketch `B = S D^{1/2}A` (`m×d`): `H̃ = BᵀB`.
+    Embedded(Mat<f64>),
+}
+
+impl Sparsifier {
+    /// Rows of `A` kept (Newton sketch: rows of `B`).
+    pub fn rows_kept(&self) -> usize {
+        match self {
+            Sparsifier::Diagonal(s) => s.len(),
+            Sparsifier::Embedded(b) => b.nrows(),
+        }
+    }
+    /// `H̃` as a dense `d×d` matrix.
+    pub fn gram(&self, a: &CsrMatrix) -> Mat<f64> {
+        match self {
+            Sparsifier::Diagonal(s) => s.gram(a),
+            Sparsifier::Embedded(b) => b.transpose() * b,
+        }
+    }
+}
+
+/// Sparsify `AᵀDA` (`D = diag(w) ≥ 0`) with the chosen method; same seed, same result.
+pub fn sparsify(
+    a: &CsrMatrix,
+    w: &[f64],
+    method: Method,
+    params: &SparsifyParams,
+    seed: u64,
+) -> Result<Sparsifier, SketchError> {
+    let s = sample_size(a.ncols(), params.eps0, params.delta, params.oversampling)?;
+    match method {
+        Method::Leverage => {
+            let scores = approximate_leverage(a, w, &params.leverage, seed)?;
+            leverage_sample(w, &scores, s, seed).map(Sparsifier::Diagonal)
+        }
+        Method::Uniform => uniform_sample(w, s, seed).map(Sparsifier::Diagonal),
+        Method::NewtonSketch => {
+            let op = SketchOperator::new(
+                Embedding::SparseSign {
+                    nnz_per_col: 4.min(s),
+                },
+                s,
+                a.nrows(),
+                seed,
+            )?;
+            op.apply(a, Some(w)).map(Sparsifier::Embedded)
+        }
+    }
+}
+
+pub(crate) fn check_weights(w: &[f64], n: usize) -> Result<(), SketchError> {
+    if w.len() != n {
+        return Err(SketchError::DimensionMismatch {
+            what: "weights D (one per row of A)",
+            expected: n,
+            found: w.len(),
+        });
+    }
+    match w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        Some(index) => Err(SketchError::BadWeight {
+            index,
+            value: w[index],
+        }),
+        None => Ok(()),
+    }
+}

@@ -13,7 +13,7 @@
 //! | [`CsrMatrix::tr_mul_vec`] `x = Aᵀ·y` | `O(nnz + d·P)` (`O(nnz + d)` with a cached transpose) | `P ≤ 64` partials of `d` |
 //! | [`CsrMatrix::mul_dense`] `A·G`, `G: d×k` | `O(nnz·k)` | none |
 //! | [`CsrMatrix::tr_mul_dense`] `Aᵀ·Z`, `Z: n×k` | `O(nnz·k + d·k·P)` | partials of `d×k` |
-//! | [`CsrMatrix::weighted_gram`] `AᵀDA` | `O(Σ_i nnz(a_i)²/2 + d²·P)` | partials of `d²` (≤ 256 MiB) |
+//! | [`CsrMatrix::weighted_gram`] `AᵀDA` | `O(Σ_i nnz(a_i)²/2 + d²·P)` | partials of `d²` (≤ 64 MiB) |
 //! | [`CsrMatrix::sampled_gram`] `Σ_s w_s a_s a_sᵀ` | `O(Σ_s nnz(a_s)²/2 + d²·P)` | same |
 //! | [`CsrMatrix::row_sq_norms`], [`CsrMatrix::scale_columns`] | `O(nnz + n)` | output only |
 //!

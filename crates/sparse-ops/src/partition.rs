@@ -21,6 +21,9 @@ pub struct ChunkPolicy {
     pub max_parts: usize,
     /// Reductions: memory budget for all partial results together, in bytes.
     pub reduce_bytes: usize,
+    /// Reductions: the work must be at least this many times `P·out_len`, the cost of zeroing
+    /// and adding `P` partials (0 disables the bound).
+    pub work_per_partial_entry: usize,
 }
 
 impl Default for ChunkPolicy {
@@ -29,7 +32,8 @@ impl Default for ChunkPolicy {
             task_nnz: 1 << 15,
             part_nnz: 1 << 17,
             max_parts: 64,
-            reduce_bytes: 256 << 20,
+            reduce_bytes: 64 << 20,
+            work_per_partial_entry: 16,
         }
     }
 }
@@ -47,8 +51,14 @@ impl ChunkPolicy {
     pub(crate) fn parts(&self, nrows: usize, work: usize, out_len: usize) -> usize {
         let by_work = work.div_ceil(self.part_nnz.max(1));
         let by_mem = self.reduce_bytes / (out_len.max(1) * std::mem::size_of::<f64>());
+        // Zeroing and adding P partials costs P·out_len: keep it a small share of the work.
+        let by_overhead = match self.work_per_partial_entry {
+            0 => usize::MAX,
+            r => work / (r * out_len.max(1)),
+        };
         by_work
             .min(by_mem)
+            .min(by_overhead)
             .min(self.max_parts)
             .clamp(1, nrows.max(1))
     }
@@ -115,6 +125,11 @@ mod tests {
         };
         assert_eq!(p.parts(1 << 20, 1 << 30, 100), 3);
         assert_eq!(p.parts(2, 1 << 30, 1), 2, "never more parts than rows");
+        // Little work per output entry: few partials.
+        assert_eq!(
+            ChunkPolicy::default().parts(1 << 20, 16 * 4 * 1_000_000, 1_000_000),
+            4
+        );
         assert_eq!(p.parts(0, 0, 1), 1);
     }
 }

@@ -42,10 +42,17 @@ fn all_kernels(a: &CsrMatrix) -> Vec<Vec<u64>> {
     out.push((0..d * d).map(|q| sg[(q / d, q % d)].to_bits()).collect());
     out.push(bits(&a.row_sq_norms()));
     let mut rec = vec![0.0; n];
-    let s = a.mul_vec_fold(&x, 1, &mut rec, || 0.0, |acc, _, z, r| {
-        r[0] = z.exp();
-        *acc += r[0];
-    }, |p, q| p + q);
+    let s = a.mul_vec_fold(
+        &x,
+        1,
+        &mut rec,
+        || 0.0,
+        |acc, _, z, r| {
+            r[0] = z.exp();
+            *acc += r[0];
+        },
+        |p, q| p + q,
+    );
     out.push(bits(&rec));
     out.push(vec![s.to_bits()]);
     let mut v = vec![0.0; d];
@@ -76,6 +83,7 @@ fn one_thread_equals_two_threads() {
         part_nnz: 8_000,
         max_parts: 64,
         reduce_bytes: 64 << 20,
+        work_per_partial_entry: 0,
     };
     let a = a1.with_chunk_policy(policy);
     let r1 = in_pool(1, || all_kernels(&a));

@@ -27,7 +27,7 @@ impl CsrMatrix {
     }
 
     /// `Out = Aᵀ·Z` for a dense row-major `Z` (`n×k`) into a row-major `Out` (`d×k`).
-    /// Cost `O(nnz·k + d·k·P)` with `P` fixed partials (bounded to 256 MiB in all), or
+    /// Cost `O(nnz·k + d·k·P)` with `P` fixed partials (bounded to 64 MiB in all), or
     /// `O(nnz·k)` over the cached transpose.
     #[track_caller]
     pub fn tr_mul_dense(&self, z: &[f64], k: usize, out: &mut [f64]) {

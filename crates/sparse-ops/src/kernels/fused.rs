@@ -69,6 +69,44 @@ impl CsrMatrix {
         });
     }
 
+    /// `out_i = f(i, a_iᵀG)` for a dense row-major `G` (`d×k`): row `i` of `A·G` is formed in a
+    /// small buffer and handed to `f`, never stored. Cost `O(nnz·k)`, one pass over `A`,
+    /// `O(k)` memory per task. Deterministic.
+    #[track_caller]
+    pub fn mul_dense_row_map(
+        &self,
+        g: &[f64],
+        k: usize,
+        f: impl Fn(usize, &[f64]) -> f64 + Sync,
+        out: &mut [f64],
+    ) {
+        assert_eq!(g.len(), self.ncols() * k, "G must be ncols x k, row-major");
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        self.map_row_blocks(out, 1, |rows, block| {
+            let mut buf = vec![0.0; k];
+            for (o, i) in block.iter_mut().zip(rows) {
+                buf.fill(0.0);
+                for p in indptr[i]..indptr[i + 1] {
+                    let j = indices[p] as usize;
+                    crate::kernels::dense::axpy(data[p], &g[j * k..(j + 1) * k], &mut buf);
+                }
+                *o = f(i, &buf);
+            }
+        });
+    }
+
+    /// A deterministic reduction over the rows of `A` into `out`, for kernels built outside this
+    /// crate: `f(rows, partial)` adds the contribution of a fixed block of rows into a zeroed
+    /// partial; partials (at most 64, within 64 MiB in all) are added in block order, so the
+    /// result is the same for any thread count. `out` is overwritten.
+    pub fn reduce_rows_into(
+        &self,
+        out: &mut [f64],
+        f: impl Fn(std::ops::Range<usize>, &mut [f64]) + Sync,
+    ) {
+        self.reduce_rows(out, None, f);
+    }
+
     /// Run `f(rows, rec_block)` over the fixed row-task blocks in parallel and return the
     /// results in block order.
     pub(crate) fn map_row_blocks<T: Send>(

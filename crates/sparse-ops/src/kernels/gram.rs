@@ -6,7 +6,7 @@ use crate::partition;
 impl CsrMatrix {
     /// The exact weighted Gram matrix `AᵀDA = Σ_i D_i a_i a_iᵀ` as a dense symmetric `d×d` faer
     /// matrix. `D` may have any sign. Cost `O(Σ_i nnz(a_i)²/2)` (upper triangle, then mirrored)
-    /// plus `O(d²·P)` for `P` fixed partials (bounded to 256 MiB); allocates the partials.
+    /// plus `O(d²·P)` for `P` fixed partials (bounded to 64 MiB); allocates the partials.
     ///
     /// ```
     /// use sparse_ops::CsrMatrix;

@@ -25,7 +25,7 @@ impl CsrMatrix {
     }
 
     /// `x = Aᵀ·y`. Cost `O(nnz + d·P)` for `P` fixed partial sums (at most 64, bounded to
-    /// 256 MiB), or `O(nnz + d)` gathering over the cached transpose when
+    /// 64 MiB), or `O(nnz + d)` gathering over the cached transpose when
     /// [`CsrMatrix::cache_transpose`] was called. No allocation beyond the partials.
     #[track_caller]
     pub fn tr_mul_vec(&self, y: &[f64], x: &mut [f64]) {

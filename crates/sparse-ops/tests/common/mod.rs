@@ -12,6 +12,7 @@ pub fn tiny_chunks() -> ChunkPolicy {
         part_nnz: 3,
         max_parts: 7,
         reduce_bytes: 1 << 20,
+        work_per_partial_entry: 0,
     }
 }
 

@@ -1,0 +1,134 @@
+//! Sketching operators `S ∈ R^{k×n}`, built as values from (kind, sizes, seed).
+
+use faer::Mat;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use sparse_ops::CsrMatrix;
+
+use crate::error::SketchError;
+use crate::rng;
+
+/// The distribution of a sketching operator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Embedding {
+    /// Clarkson–Woodruff: each column of `S` has one `±1` at a random row.
+    CountSketch,
+    /// OSNAP / sparse sign: each column has `nnz_per_col` entries `±1/√s` in distinct rows
+    /// (one in each of `s` row blocks).
+    SparseSign { nnz_per_col: usize },
+    /// Dense `N(0, 1/k)` entries: `O(k·nnz)` to apply; for comparisons on small problems.
+    Gaussian,
+}
+
+/// A sketching operator `S` (`rows × cols`). Entries are a function of `(seed, column)`, so
+/// applying it is deterministic and parallel; nothing mutates a caller's RNG.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SketchOperator {
+    pub kind: Embedding,
+    pub rows: usize,
+    pub cols: usize,
+    pub seed: u64,
+}
+
+impl SketchOperator {
+    pub fn new(kind: Embedding, rows: usize, cols: usize, seed: u64) -> Result<Self, SketchError> {
+        if rows == 0 {
+            return Err(SketchError::InvalidParameter(
+                "a sketch needs at least one row".into(),
+            ));
+        }
+        if let Embedding::SparseSign { nnz_per_col: s } = kind {
+            if s == 0 || s > rows {
+                return Err(SketchError::InvalidParameter(format!(
+                    "nnz_per_col = {s} must be in 1..={rows}"
+                )));
+            }
+        }
+        Ok(Self {
+            kind,
+            rows,
+            cols,
+            seed,
+        })
+    }
+
+    /// Nonzeros per column.
+    pub fn nnz_per_col(&self) -> usize {
+        match self.kind {
+            Embedding::CountSketch => 1,
+            Embedding::SparseSign { nnz_per_col } => nnz_per_col,
+            Embedding::Gaussian => self.rows,
+        }
+    }
+
+    /// Entries `(row, value)` of column `i`, written into `out` (cleared first).
+    pub fn column(&self, i: usize, out: &mut Vec<(usize, f64)>) {
+        out.clear();
+        let (k, seed, i64) = (self.rows, self.seed, i as u64);
+        match self.kind {
+            Embedding::CountSketch | Embedding::SparseSign { .. } => {
+                let s = self.nnz_per_col();
+                let scale = 1.0 / (s as f64).sqrt();
+                for t in 0..s {
+                    // Row block t is [t·k/s, (t+1)·k/s): one entry in each, so rows are distinct.
+                    let (lo, hi) = (t * k / s, (t + 1) * k / s);
+                    let h = rng::hash(seed, rng::STREAM_BUCKET + 16 * t as u64, i64);
+                    let row = lo + (h % (hi - lo) as u64) as usize;
+                    let sign = if rng::hash(seed, rng::STREAM_SIGN + 16 * t as u64, i64) & 1 == 0 {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                    out.push((row, sign * scale));
+                }
+            }
+            Embedding::Gaussian => {
+                let mut g =
+                    Xoshiro256PlusPlus::seed_from_u64(rng::hash(seed, rng::STREAM_GAUSS, i64));
+                let scale = 1.0 / (k as f64).sqrt();
+                out.extend((0..k).map(|r| {
+                    let x: f64 = StandardNormal.sample(&mut g);
+                    (r, scale * x)
+                }));
+            }
+        }
+    }
+
+    /// `S·diag(√w)·A` as a dense `rows × d` matrix. Cost `O(s·nnz(A) + rows·d·P)` for a sparse
+    /// embedding with `s` nonzeros per column (`P` fixed partial sums), `O(rows·nnz(A))` for
+    /// Gaussian. Deterministic for any thread count.
+    pub fn apply(&self, a: &CsrMatrix, weights: Option<&[f64]>) -> Result<Mat<f64>, SketchError> {
+        let (n, d) = a.shape();
+        if self.cols != n {
+            return Err(SketchError::DimensionMismatch {
+                what: "sketch columns vs rows of A",
+                expected: n,
+                found: self.cols,
+            });
+        }
+        if let Some(w) = weights {
+            crate::check_weights(w, n)?;
+        }
+        let mut out = vec![0.0; self.rows * d];
+        a.reduce_rows_into(&mut out, |rows, acc| {
+            let mut col = Vec::new();
+            for i in rows {
+                let sw = weights.map_or(1.0, |w| w[i].sqrt());
+                if sw == 0.0 {
+                    continue;
+                }
+                let (cols, vals) = a.row(i);
+                self.column(i, &mut col);
+                for &(r, s) in &col {
+                    let f = s * sw;
+                    let dst = &mut acc[r * d..(r + 1) * d];
+                    for (&j, &v) in cols.iter().zip(vals) {
+                        dst[j as usize] += f * v;
+                    }
+                }
+            }
+        });
+        Ok(Mat::from_fn(self.rows, d, |r, j| out[r * d + j]))
+    }
+}

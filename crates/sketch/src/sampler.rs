@@ -1,0 +1,137 @@
+//! Row samplers that return a sparse diagonal `D̃` with `E[AᵀD̃A] = AᵀDA`.
+
+use rayon::prelude::*;
+use sparse_ops::CsrMatrix;
+use sparse_ops::reduce::{self, CHUNK};
+
+use crate::error::SketchError;
+use crate::rng;
+
+/// `s = ⌈C·d·ln(d/δ)/ε₀²⌉` (SPEC §3).
+pub fn sample_size(
+    d: usize,
+    eps0: f64,
+    delta: f64,
+    oversampling: f64,
+) -> Result<usize, SketchError> {
+    let valid =
+        (0.0..1.0).contains(&eps0) && eps0 > 0.0 && (0.0..1.0).contains(&delta) && delta > 0.0;
+    if !(valid && oversampling.is_finite() && oversampling > 0.0) {
+        return Err(SketchError::InvalidParameter(format!(
+            "need 0 < ε₀ < 1, 0 < δ < 1 and C > 0 (got ε₀ = {eps0}, δ = {delta}, C = {oversampling})"
+        )));
+    }
+    let s = oversampling * d as f64 * (d.max(2) as f64 / delta).ln() / (eps0 * eps0);
+    Ok(s.ceil().max(1.0) as usize)
+}
+
+/// A sparse diagonal: row `rows[t]` carries weight `weights[t]` (rows increasing, distinct).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledDiagonal {
+    pub rows: Vec<usize>,
+    pub weights: Vec<f64>,
+}
+
+impl SampledDiagonal {
+    /// Rows kept.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    /// `AᵀD̃A` (`O(Σ_kept nnz(a_i)²)`, independent of `n`).
+    pub fn gram(&self, a: &CsrMatrix) -> faer::Mat<f64> {
+        a.sampled_gram(&self.rows, &self.weights)
+    }
+}
+
+/// Independent (Bernoulli) sampling: row `i` is kept with probability `p_i = min(1, s·ℓ_i/Σℓ)`
+/// and reweighted to `D_i/p_i`. Rows whose score reaches `Σℓ/s` are always kept, so rows of
+/// leverage near 1 (with `s ≥ d`) are never lost. Expected rows kept `≤ s`.
+pub fn leverage_sample(
+    w: &[f64],
+    scores: &[f64],
+    s: usize,
+    seed: u64,
+) -> Result<SampledDiagonal, SketchError> {
+    let n = w.len();
+    crate::check_weights(w, n)?;
+    if scores.len() != n {
+        return Err(SketchError::DimensionMismatch {
+            what: "leverage scores",
+            expected: n,
+            found: scores.len(),
+        });
+    }
+    if let Some(i) = scores.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(SketchError::InvalidParameter(format!(
+            "leverage score {i} is {}",
+            scores[i]
+        )));
+    }
+    let total = reduce::sum(n, |i| scores[i]);
+    if total == 0.0 {
+        return Err(SketchError::ZeroWeights);
+    }
+    let scale = s as f64 / total;
+    Ok(bernoulli(
+        n,
+        seed,
+        |i| {
+            if w[i] > 0.0 {
+                (scale * scores[i]).min(1.0)
+            } else {
+                0.0
+            }
+        },
+        w,
+    ))
+}
+
+/// Uniform sampling of the rows with `D_i > 0`, `p = min(1, s/#rows)`, weights `D_i/p`.
+pub fn uniform_sample(w: &[f64], s: usize, seed: u64) -> Result<SampledDiagonal, SketchError> {
+    let n = w.len();
+    crate::check_weights(w, n)?;
+    let active = w.iter().filter(|&&v| v > 0.0).count();
+    if active == 0 {
+        return Err(SketchError::ZeroWeights);
+    }
+    let p = (s as f64 / active as f64).min(1.0);
+    Ok(bernoulli(n, seed, |i| if w[i] > 0.0 { p } else { 0.0 }, w))
+}
+
+/// Keep row `i` when `U_i < p_i` with `U_i` a counter-based uniform of `(seed, i)`; fixed chunks,
+/// concatenated in order.
+fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) -> SampledDiagonal {
+    let parts: Vec<(Vec<usize>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let mut rows = Vec::new();
+            let mut weights = Vec::new();
+            let start = c * CHUNK;
+            for (i, &wi) in w
+                .iter()
+                .enumerate()
+                .take(((c + 1) * CHUNK).min(n))
+                .skip(start)
+            {
+                let pi = p(i);
+                if pi > 0.0 && rng::uniform(seed, rng::STREAM_SAMPLE, i as u64) < pi {
+                    rows.push(i);
+                    weights.push(wi / pi);
+                }
+            }
+            (rows, weights)
+        })
+        .collect();
+    let mut out = SampledDiagonal {
+        rows: Vec::new(),
+        weights: Vec::new(),
+    };
+    for (r, w) in parts {
+        out.rows.extend(r);
+        out.weights.extend(w);
+    }
+    out
+}

@@ -1,0 +1,109 @@
+//! `spnewton sketch`: JSON fields, saved weights that reproduce ε independently, bad input.
+
+use std::process::Command;
+
+fn spnewton(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spnewton"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn sketch_reports_and_saves_a_checkable_diagonal() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p");
+    let ps = p.to_str().unwrap();
+    assert!(
+        spnewton(&[
+            "gen",
+            "--n",
+            "20000",
+            "--d",
+            "30",
+            "--row-nnz",
+            "6",
+            "--variant",
+            "coherent",
+            "--seed",
+            "2",
+            "--w-const",
+            "0.5",
+            "--out",
+            ps
+        ])
+        .status
+        .success()
+    );
+    let out = dir.path().join("s.json");
+    let wts = dir.path().join("w.txt");
+    let o = spnewton(&[
+        "sketch",
+        "--problem",
+        ps,
+        "--eps0",
+        "0.5",
+        "--delta",
+        "0.1",
+        "--seed",
+        "4",
+        "--measure",
+        "--save-weights",
+        wts.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let kept = v["rows_kept"].as_u64().unwrap() as usize;
+    assert!(kept > 0 && kept < 20000);
+    assert!(v["time_s"].as_f64().unwrap() > 0.0 && v["spmv_equivalents"].as_f64().unwrap() > 0.0);
+    let eps = v["eps_measured"].as_f64().unwrap();
+    // Independent check from the saved diagonal: D is the Gauss–Newton diagonal at x = 0.
+    let problem = losses::Problem::read_dir(&p).unwrap();
+    let f = losses::Objective::from_problem(&problem).unwrap();
+    let e = f.evaluate(&vec![0.0; 30], losses::What::Hessian).unwrap();
+    let dgn = e.hessian.unwrap().sketch_diagonal().to_vec();
+    let text = std::fs::read_to_string(&wts).unwrap();
+    let (rows, weights): (Vec<usize>, Vec<f64>) = text
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            (
+                it.next().unwrap().parse::<usize>().unwrap(),
+                it.next().unwrap().parse::<f64>().unwrap(),
+            )
+        })
+        .unzip();
+    assert_eq!(rows.len(), kept);
+    let approx = problem.a.sampled_gram(&rows, &weights);
+    let again = sketch::measure_eps(&problem.a.weighted_gram(&dgn), &approx).unwrap();
+    assert!((again - eps).abs() <= 1e-9, "{again} vs {eps}");
+    // --a with a weights file of the wrong length: exit 2.
+    let a = p.join("A.mtx");
+    std::fs::write(dir.path().join("short.txt"), "1\n2\n").unwrap();
+    let o = spnewton(&[
+        "sketch",
+        "--a",
+        a.to_str().unwrap(),
+        "--weights",
+        dir.path().join("short.txt").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // Negative weights are refused.
+    std::fs::write(dir.path().join("neg.txt"), "-1\n".repeat(20000)).unwrap();
+    let o = spnewton(&[
+        "sketch",
+        "--a",
+        a.to_str().unwrap(),
+        "--weights",
+        dir.path().join("neg.txt").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nonnegative"));
+}

@@ -4,10 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn spnewton(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spnewton"))
-        .args(args)
-        .output()
-        .expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_spnewton")).args(args).output().expect("runs")
 }
 
 fn root() -> PathBuf {
@@ -84,11 +81,7 @@ fn gen_then_info_roundtrip() {
     ]);
     assert!(o.status.success());
     for f in ["A.mtx", "b.txt", "x_true.txt", "meta.json"] {
-        assert_eq!(
-            std::fs::read(out.join(f)).unwrap(),
-            std::fs::read(out2.join(f)).unwrap(),
-            "{f}"
-        );
+        assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(out2.join(f)).unwrap(), "{f}");
     }
 }
 
@@ -102,24 +95,14 @@ fn bundled_kjv_problem_reads_and_matches_its_stats() {
     assert_eq!(p.a.nnz() as u64, stats["nnz"].as_u64().unwrap());
     let s = p.a.stats();
     let want = stats["frobenius_norm"].as_f64().unwrap();
-    assert!(
-        (s.frobenius_norm - want).abs() <= 1e-12 * want,
-        "{} vs {want}",
-        s.frobenius_norm
-    );
+    assert!((s.frobenius_norm - want).abs() <= 1e-12 * want, "{} vs {want}", s.frobenius_norm);
     assert_eq!(s.empty_rows, 0);
-    assert!(
-        dir.join("COPYRIGHT.bible-kjv-text").exists(),
-        "the legend travels with the data"
-    );
+    assert!(dir.join("COPYRIGHT.bible-kjv-text").exists(), "the legend travels with the data");
     let x = p.x_true.as_ref().unwrap();
     let mut z = vec![0.0; p.a.nrows()];
     p.a.mul_vec(x, &mut z);
     let zmax = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert!(
-        (zmax - 0.5).abs() < 1e-12,
-        "planted with ‖A x_true‖∞ = 0.5, got {zmax}"
-    );
+    assert!((zmax - 0.5).abs() < 1e-12, "planted with ‖A x_true‖∞ = 0.5, got {zmax}");
 }
 
 fn assert_input_error(o: &Output, needle: &str) {
@@ -133,28 +116,12 @@ fn assert_input_error(o: &Output, needle: &str) {
 #[test]
 fn input_errors_exit_2_with_one_line() {
     let bad = root().join("crates/sparse-ops/tests/data/malformed/nan_value.mtx");
-    assert_input_error(
-        &spnewton(&["info", "--a", bad.to_str().unwrap()]),
-        "nan_value.mtx:4",
-    );
-    assert_input_error(
-        &spnewton(&["info", "--problem", "/nonexistent/dir"]),
-        "/nonexistent/dir",
-    );
+    assert_input_error(&spnewton(&["info", "--a", bad.to_str().unwrap()]), "nan_value.mtx:4");
+    assert_input_error(&spnewton(&["info", "--problem", "/nonexistent/dir"]), "/nonexistent/dir");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("p");
     assert_input_error(
-        &spnewton(&[
-            "gen",
-            "--n",
-            "10",
-            "--d",
-            "5",
-            "--row-nnz",
-            "6",
-            "--out",
-            out.to_str().unwrap(),
-        ]),
+        &spnewton(&["gen", "--n", "10", "--d", "5", "--row-nnz", "6", "--out", out.to_str().unwrap()]),
         "6 nonzeros per row exceed",
     );
     assert!(!out.exists(), "nothing written on error");
@@ -162,38 +129,18 @@ fn input_errors_exit_2_with_one_line() {
     assert_eq!(o.status.code(), Some(2), "clap usage error");
     // A problem directory with a b of the wrong length.
     let p = dir.path().join("short_b");
-    let o = spnewton(&[
-        "gen",
-        "--n",
-        "50",
-        "--d",
-        "5",
-        "--density",
-        "0.5",
-        "--seed",
-        "1",
-        "--out",
-        p.to_str().unwrap(),
-    ]);
+    let o =
+        spnewton(&["gen", "--n", "50", "--d", "5", "--density", "0.5", "--seed", "1", "--out", p.to_str().unwrap()]);
     assert!(o.status.success());
     std::fs::write(p.join("b.txt"), "1\n2\n").unwrap();
-    assert_input_error(
-        &spnewton(&["info", "--problem", p.to_str().unwrap()]),
-        "expected length 50, found 2",
-    );
+    assert_input_error(&spnewton(&["info", "--problem", p.to_str().unwrap()]), "expected length 50, found 2");
     std::fs::write(p.join("w.txt"), "1\n").unwrap();
     write_meta(&p, r#"{"loss": "linear", "fn": "exp", "w_const": 1}"#);
     std::fs::write(p.join("b.txt"), "1\n".repeat(50)).unwrap();
-    assert_input_error(
-        &spnewton(&["info", "--problem", p.to_str().unwrap()]),
-        "w.txt",
-    );
+    assert_input_error(&spnewton(&["info", "--problem", p.to_str().unwrap()]), "w.txt");
     std::fs::remove_file(p.join("w.txt")).unwrap();
     write_meta(&p, r#"{"loss": "quadratic"}"#);
-    assert_input_error(
-        &spnewton(&["info", "--problem", p.to_str().unwrap()]),
-        "meta.json",
-    );
+    assert_input_error(&spnewton(&["info", "--problem", p.to_str().unwrap()]), "meta.json");
 }
 
 fn write_meta(dir: &Path, text: &str) {

@@ -3,10 +3,7 @@
 use std::process::Command;
 
 fn spnewton(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_spnewton"))
-        .args(args)
-        .output()
-        .expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_spnewton")).args(args).output().expect("runs")
 }
 
 #[test]
@@ -54,8 +51,7 @@ fn sketch_reports_and_saves_a_checkable_diagonal() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let kept = v["rows_kept"].as_u64().unwrap() as usize;
     assert!(kept > 0 && kept < 20000);
     assert!(v["time_s"].as_f64().unwrap() > 0.0 && v["spmv_equivalents"].as_f64().unwrap() > 0.0);
@@ -70,10 +66,7 @@ fn sketch_reports_and_saves_a_checkable_diagonal() {
         .lines()
         .map(|l| {
             let mut it = l.split_whitespace();
-            (
-                it.next().unwrap().parse::<usize>().unwrap(),
-                it.next().unwrap().parse::<f64>().unwrap(),
-            )
+            (it.next().unwrap().parse::<usize>().unwrap(), it.next().unwrap().parse::<f64>().unwrap())
         })
         .unzip();
     assert_eq!(rows.len(), kept);

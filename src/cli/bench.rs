@@ -79,16 +79,8 @@ fn stream(a: &CsrMatrix) -> f64 {
         acc.iter().sum::<f64>() + c.chunks_exact(8).remainder().iter().sum::<f64>()
     };
     let v: f64 = a.data().par_chunks(C).map(sum8).sum();
-    let i: u64 = a
-        .indices()
-        .par_chunks(C)
-        .map(|c| c.iter().map(|&j| j as u64).sum::<u64>())
-        .sum();
-    let p: usize = a
-        .indptr()
-        .par_chunks(C)
-        .map(|c| c.iter().sum::<usize>())
-        .sum();
+    let i: u64 = a.indices().par_chunks(C).map(|c| c.iter().map(|&j| j as u64).sum::<u64>()).sum();
+    let p: usize = a.indptr().par_chunks(C).map(|c| c.iter().sum::<usize>()).sum();
     v + i as f64 + p as f64
 }
 
@@ -143,14 +135,8 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
                 black_box(pool2.install(|| stream(&a)));
             }),
         ),
-        (
-            "A·x, 1 thread",
-            Box::new(|| pool1.install(|| a.mul_vec(&x, &mut y1))),
-        ),
-        (
-            "A·x, 2 threads",
-            Box::new(|| pool2.install(|| a.mul_vec(&x, &mut y2))),
-        ),
+        ("A·x, 1 thread", Box::new(|| pool1.install(|| a.mul_vec(&x, &mut y1)))),
+        ("A·x, 2 threads", Box::new(|| pool2.install(|| a.mul_vec(&x, &mut y2)))),
         (
             "A·x, sprs (sequential)",
             Box::new(|| {
@@ -158,26 +144,11 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
                 sprs::prod::mul_acc_mat_vec_csr(a.as_sprs().view(), &x[..], &mut y3[..]);
             }),
         ),
-        (
-            "A·x, plain loop (sequential)",
-            Box::new(|| plain_mul_vec(&a, &x, &mut y4)),
-        ),
-        (
-            "Aᵀ·y scatter, 1 thread",
-            Box::new(|| pool1.install(|| a.tr_mul_vec(&yv, &mut x1))),
-        ),
-        (
-            "Aᵀ·y scatter, 2 threads",
-            Box::new(|| pool2.install(|| a.tr_mul_vec(&yv, &mut x2))),
-        ),
-        (
-            "Aᵀ·y cached transpose, 1 thread",
-            Box::new(|| pool1.install(|| at.tr_mul_vec(&yv, &mut x3))),
-        ),
-        (
-            "Aᵀ·y cached transpose, 2 threads",
-            Box::new(|| pool2.install(|| at.tr_mul_vec(&yv, &mut x4))),
-        ),
+        ("A·x, plain loop (sequential)", Box::new(|| plain_mul_vec(&a, &x, &mut y4))),
+        ("Aᵀ·y scatter, 1 thread", Box::new(|| pool1.install(|| a.tr_mul_vec(&yv, &mut x1)))),
+        ("Aᵀ·y scatter, 2 threads", Box::new(|| pool2.install(|| a.tr_mul_vec(&yv, &mut x2)))),
+        ("Aᵀ·y cached transpose, 1 thread", Box::new(|| pool1.install(|| at.tr_mul_vec(&yv, &mut x3)))),
+        ("Aᵀ·y cached transpose, 2 threads", Box::new(|| pool2.install(|| at.tr_mul_vec(&yv, &mut x4)))),
         (
             "Aᵀ·y, sprs (sequential)",
             Box::new(|| {
@@ -253,16 +224,7 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     ];
     let mut problems = Vec::new();
     for (loss, func) in configs {
-        let (x, b) = plant(
-            &a,
-            &PlantSpec {
-                loss,
-                func,
-                scale: 0.5,
-                noise: 0.1,
-                seed: args.seed,
-            },
-        )?;
+        let (x, b) = plant(&a, &PlantSpec { loss, func, scale: 0.5, noise: 0.1, seed: args.seed })?;
         // Evaluate away from the planted point, where nothing cancels.
         let x: Vec<f64> = x.iter().map(|v| 0.7 * v).collect();
         problems.push((loss, func, x, b));
@@ -274,22 +236,14 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     let hessians: Vec<_> = objectives
         .iter()
         .zip(&problems)
-        .map(|(f, p)| {
-            f.evaluate(&p.2, What::Hessian)
-                .map(|e| e.hessian.expect("requested"))
-        })
+        .map(|(f, p)| f.evaluate(&p.2, What::Hessian).map(|e| e.hessian.expect("requested")))
         .collect::<Result<_, _>>()?;
     let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
     let y: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
     let (mut out_n, mut out_d) = (vec![0.0; n], vec![0.0; d]);
-    let mut cases: Vec<Case<'_>> = vec![
-        ("A·x", Box::new(|| a.mul_vec(&x, &mut out_n))),
-        ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&y, &mut out_d))),
-    ];
-    let labels: Vec<String> = problems
-        .iter()
-        .map(|(l, f, _, _)| format!("{l} {f}"))
-        .collect();
+    let mut cases: Vec<Case<'_>> =
+        vec![("A·x", Box::new(|| a.mul_vec(&x, &mut out_n))), ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&y, &mut out_d)))];
+    let labels: Vec<String> = problems.iter().map(|(l, f, _, _)| format!("{l} {f}")).collect();
     for (f, p) in objectives.iter().zip(&problems) {
         cases.push((
             "value+gradient",
@@ -300,10 +254,7 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     }
     for h in &hessians {
         let (xr, mut hv) = (&x, vec![0.0; d]);
-        cases.push((
-            "Hessian-vector product",
-            Box::new(move || h.apply(Part::Exact, xr, &mut hv)),
-        ));
+        cases.push(("Hessian-vector product", Box::new(move || h.apply(Part::Exact, xr, &mut hv))));
     }
     let t = interleaved_medians(&mut cases, 3, args.reps);
     drop(cases);
@@ -314,28 +265,13 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         rayon::current_num_threads(),
         args.reps
     );
-    println!(
-        "A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms",
-        t[0] * 1e3,
-        t[1] * 1e3,
-        unit * 1e3
-    );
-    println!(
-        "{:<22} {:>16} {:>10} {:>16} {:>10}",
-        "loss", "value+grad ms", "/ unit", "Hess-vec ms", "/ unit"
-    );
+    println!("A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms", t[0] * 1e3, t[1] * 1e3, unit * 1e3);
+    println!("{:<22} {:>16} {:>10} {:>16} {:>10}", "loss", "value+grad ms", "/ unit", "Hess-vec ms", "/ unit");
     let k = labels.len();
     let mut rows = Vec::new();
     for (i, label) in labels.iter().enumerate() {
         let (e, h) = (t[2 + i], t[2 + k + i]);
-        println!(
-            "{:<22} {:>16.3} {:>10.2} {:>16.3} {:>10.2}",
-            label,
-            e * 1e3,
-            e / unit,
-            h * 1e3,
-            h / unit
-        );
+        println!("{:<22} {:>16.3} {:>10.2} {:>16.3} {:>10.2}", label, e * 1e3, e / unit, h * 1e3, h / unit);
         rows.push(serde_json::json!({"loss": label, "eval_s": e, "eval_over_unit": e / unit, "hvp_s": h, "hvp_over_unit": h / unit}));
     }
     if let Some(path) = args.out {
@@ -346,16 +282,11 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
 }
 
 fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
-    use sketch::{
-        LeverageParams, SparsifyParams, approximate_leverage, leverage_sample, sample_size,
-    };
+    use sketch::{LeverageParams, SparsifyParams, approximate_leverage, leverage_sample, sample_size};
     let mut rows = Vec::new();
+    println!("n = {}; medians of {} interleaved runs; unit = one A·x in the same run", args.n, args.reps);
     println!(
-        "n = {}; medians of {} interleaved runs; unit = one A·x in the same run",
-        args.n, args.reps
-    );
-    println!(
-        "{:>5} {:>7} {:>10} {:>9} {:>12} {:>12} {:>10} {:>14} {:>14} {:>8}",
+        "{:>5} {:>7} {:>10} {:>9} {:>12} {:>10} {:>10} {:>8} {:>10} {:>14} {:>14} {:>8}",
         "d",
         "nnz/row",
         "A·x ms",
@@ -363,6 +294,8 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
         "produce D̃",
         "(embed)",
         "(A·Ω)",
+        "(QR)",
+        "(sample)",
         "AᵀD̃A ms",
         "AᵀDA ms",
         "ratio"
@@ -382,19 +315,20 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
             let lp = LeverageParams::default();
             let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
             let mut y = vec![0.0; args.n];
-            let sample = leverage_sample(&w, &approximate_leverage(&a, &w, &lp, 0)?, s, 0)?;
+            let sample = sketch::sample_by_leverage(&a, &w, &lp, s, 0)?;
             let kept = sample.len();
             let k = 4 * d;
             let op = sketch::SketchOperator::new(lp.embedding, k, args.n, 0)?;
             let omega: Vec<f64> = (0..d * 16).map(|q| (q as f64).cos()).collect();
             let mut scores = vec![0.0; args.n];
+            let b_fixed = op.apply(&a, Some(&w))?;
+            let scores_fixed = approximate_leverage(&a, &w, &lp, 0)?;
             let mut cases: Vec<Case<'_>> = vec![
                 ("A·x", Box::new(|| a.mul_vec(&x, &mut y))),
                 (
                     "produce",
                     Box::new(|| {
-                        let l = approximate_leverage(&a, &w, &lp, 0).expect("scores");
-                        black_box(leverage_sample(&w, &l, s, 0).expect("sample"));
+                        black_box(sketch::sample_by_leverage(&a, &w, &lp, s, 0).expect("sample"));
                     }),
                 ),
                 (
@@ -405,13 +339,18 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
                 ),
                 (
                     "A·Ω",
+                    Box::new(|| a.mul_dense_row_map(&omega, 16, |_, v| v.iter().map(|t| t * t).sum(), &mut scores)),
+                ),
+                (
+                    "QR",
                     Box::new(|| {
-                        a.mul_dense_row_map(
-                            &omega,
-                            16,
-                            |_, v| v.iter().map(|t| t * t).sum(),
-                            &mut scores,
-                        )
+                        black_box(b_fixed.qr().thin_R().to_owned());
+                    }),
+                ),
+                (
+                    "sample",
+                    Box::new(|| {
+                        black_box(leverage_sample(&w, &scores_fixed, s, 0).expect("sample"));
                     }),
                 ),
                 (
@@ -431,17 +370,20 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
             drop(cases);
             let u = t[0];
             println!(
-                "{d:>5} {r:>7} {:>10.2} {kept:>9} {:>10.1}×u {:>10.1}×u {:>8.1}×u {:>14.2} {:>14.2} {:>7.1}×",
+                "{d:>5} {r:>7} {:>10.2} {kept:>9} {:>10.1}×u {:>8.1}×u {:>8.1}×u {:>6.1}×u {:>8.1}×u {:>14.2} {:>14.2} {:>7.1}×",
                 u * 1e3,
                 t[1] / u,
                 t[2] / u,
                 t[3] / u,
-                t[4] * 1e3,
-                t[5] * 1e3,
-                t[5] / t[4]
+                t[4] / u,
+                t[5] / u,
+                t[6] * 1e3,
+                t[7] * 1e3,
+                t[7] / t[6]
             );
             rows.push(serde_json::json!({"n": args.n, "d": d, "row_nnz": r, "ax_s": u, "rows_kept": kept,
-                "produce_s": t[1], "embed_s": t[2], "a_omega_s": t[3], "sampled_gram_s": t[4], "exact_gram_s": t[5]}));
+                "produce_s": t[1], "embed_s": t[2], "a_omega_s": t[3], "qr_s": t[4], "sample_s": t[5],
+                "sampled_gram_s": t[6], "exact_gram_s": t[7]}));
         }
     }
     if let Some(path) = args.out {

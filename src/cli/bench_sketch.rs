@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use sketch::{
-    Embedding, LeverageParams, Method, SparsifyParams, approximate_leverage, exact_leverage,
-    measure_eps, sparsify,
+    Embedding, LeverageParams, Method, SparsifyParams, approximate_leverage, exact_leverage, measure_eps, sparsify,
 };
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 use sparse_ops::io::read_csr;
@@ -41,27 +40,15 @@ pub struct SketchAccuracyArgs {
 
 fn matrices(no_kjv: bool) -> anyhow::Result<Vec<(&'static str, CsrMatrix)>> {
     let make = |variant, seed| {
-        random_sparse(&GenSpec {
-            nrows: 50_000,
-            ncols: 50,
-            sparsity: Sparsity::RowNnz(8),
-            variant,
-            seed,
-        })
+        random_sparse(&GenSpec { nrows: 50_000, ncols: 50, sparsity: Sparsity::RowNnz(8), variant, seed })
     };
     let mut m = vec![
         ("incoherent 50000x50", make(Variant::Plain, 1)?),
-        (
-            "coherent 50000x50",
-            make(Variant::Coherent { spikes: 5 }, 2)?,
-        ),
+        ("coherent 50000x50", make(Variant::Coherent { spikes: 5 }, 2)?),
     ];
     if !no_kjv {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        m.push((
-            "KJV 31064x1000",
-            read_csr(&root.join("datasets/kjv/A.mtx.gz"), ReadOptions::default())?,
-        ));
+        m.push(("KJV 31064x1000", read_csr(&root.join("datasets/kjv/A.mtx.gz"), ReadOptions::default())?));
     }
     Ok(m)
 }
@@ -77,40 +64,23 @@ pub fn run(args: SketchAccuracyArgs) -> anyhow::Result<i32> {
         let w = vec![1.0; a.nrows()];
         let exact = a.weighted_gram(&w);
         let lev = exact_leverage(&a, &w)?;
-        println!(
-            "== {name}: nnz {}, max leverage {:.3}",
-            a.nnz(),
-            lev.iter().cloned().fold(0.0, f64::max)
-        );
+        println!("== {name}: nnz {}, max leverage {:.3}", a.nnz(), lev.iter().cloned().fold(0.0, f64::max));
         for &embed_nnz in &args.embed_nnz {
             for &rows_per_col in &args.rows_per_col {
                 for &proj in &args.proj {
                     let embedding = if embed_nnz == 1 {
                         Embedding::CountSketch
                     } else {
-                        Embedding::SparseSign {
-                            nnz_per_col: embed_nnz,
-                        }
+                        Embedding::SparseSign { nnz_per_col: embed_nnz }
                     };
-                    let lp = LeverageParams {
-                        embedding,
-                        rows_per_col,
-                        projection_cols: proj,
-                    };
+                    let lp = LeverageParams { embedding, rows_per_col, projection_cols: proj };
                     let est = approximate_leverage(&a, &w, &lp, 1)?;
-                    let within3 = est
-                        .iter()
-                        .zip(&lev)
-                        .filter(|(e, l)| **e <= 3.0 * **l && **l <= 3.0 * **e)
-                        .count() as f64
+                    let within3 = est.iter().zip(&lev).filter(|(e, l)| **e <= 3.0 * **l && **l <= 3.0 * **e).count()
+                        as f64
                         / a.nrows() as f64;
                     for &c in &args.c {
-                        let params = SparsifyParams {
-                            eps0: args.eps0,
-                            delta: args.delta,
-                            oversampling: c,
-                            leverage: lp,
-                        };
+                        let params =
+                            SparsifyParams { eps0: args.eps0, delta: args.delta, oversampling: c, leverage: lp };
                         let mut eps = Vec::new();
                         let mut eps_uniform = Vec::new();
                         let mut kept = Vec::new();
@@ -119,8 +89,7 @@ pub fn run(args: SketchAccuracyArgs) -> anyhow::Result<i32> {
                             kept.push(sp.rows_kept() as f64);
                             eps.push(measure_eps(&exact, &sp.gram(&a))?);
                             let su = sparsify(&a, &w, Method::Uniform, &params, seed)?;
-                            eps_uniform
-                                .push(measure_eps(&exact, &su.gram(&a)).unwrap_or(f64::INFINITY));
+                            eps_uniform.push(measure_eps(&exact, &su.gram(&a)).unwrap_or(f64::INFINITY));
                         }
                         let ok = eps.iter().filter(|&&e| e <= args.eps0).count();
                         let ok_u = eps_uniform.iter().filter(|&&e| e <= args.eps0).count();

@@ -31,25 +31,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         None => vec![0.0; d],
     };
     let f = Objective::from_problem(&p)?;
-    let what = if args.hessian {
-        What::Hessian
-    } else {
-        What::Gradient
-    };
-    let e = f
-        .evaluate(&x, what)
-        .context("cannot evaluate the loss at x")?;
+    let what = if args.hessian { What::Hessian } else { What::Gradient };
+    let e = f.evaluate(&x, what).context("cannot evaluate the loss at x")?;
     let mut out = serde_json::json!({
         "loss": e.value,
         "gradient": e.gradient.expect("requested"),
     });
     if let Some(h) = &e.hessian {
         let m = h.dense(Part::Exact);
-        out["hessian"] = serde_json::json!(
-            (0..d)
-                .map(|i| (0..d).map(|j| m[(i, j)]).collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-        );
+        out["hessian"] =
+            serde_json::json!((0..d).map(|i| (0..d).map(|j| m[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>());
     }
     std::fs::write(&args.out, serde_json::to_string(&out)? + "\n")
         .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -84,21 +84,11 @@ pub fn run(args: GenArgs) -> anyhow::Result<i32> {
             };
             let variant = match args.variant.unwrap_or(VariantArg::Plain) {
                 VariantArg::Plain => Variant::Plain,
-                VariantArg::IllConditioned => Variant::IllConditioned {
-                    orders: args.orders,
-                },
-                VariantArg::Coherent => Variant::Coherent {
-                    spikes: args.spikes,
-                },
+                VariantArg::IllConditioned => Variant::IllConditioned { orders: args.orders },
+                VariantArg::Coherent => Variant::Coherent { spikes: args.spikes },
             };
-            random_sparse(&GenSpec {
-                nrows: n,
-                ncols: d,
-                sparsity,
-                variant,
-                seed: args.seed,
-            })
-            .context("cannot generate A")?
+            random_sparse(&GenSpec { nrows: n, ncols: d, sparsity, variant, seed: args.seed })
+                .context("cannot generate A")?
         }
         _ => anyhow::bail!("give --n and --d with --density or --row-nnz, or --a FILE"),
     };
@@ -107,23 +97,9 @@ pub fn run(args: GenArgs) -> anyhow::Result<i32> {
         Some(c) if c.is_finite() && c >= 0.0 => Regulariser::Const(c),
         Some(c) => anyhow::bail!("--w-const must be finite and nonnegative, got {c}"),
     };
-    let spec = PlantSpec {
-        loss: args.loss,
-        func: args.func,
-        scale: args.scale,
-        noise: args.noise,
-        seed: args.seed,
-    };
+    let spec = PlantSpec { loss: args.loss, func: args.func, scale: args.scale, noise: args.noise, seed: args.seed };
     let (x_true, b) = plant(&a, &spec).context("cannot plant a solution")?;
-    let problem = Problem {
-        a,
-        b,
-        w,
-        loss: args.loss,
-        func: args.func,
-        x0: None,
-        x_true: Some(x_true),
-    };
+    let problem = Problem { a, b, w, loss: args.loss, func: args.func, x0: None, x_true: Some(x_true) };
     problem.write_dir(&args.out, args.compress)?;
     let (n, d) = problem.a.shape();
     println!(

@@ -73,30 +73,14 @@ fn print_table(s: &MatrixStats, extra: &[(&str, serde_json::Value)]) {
     let sum = |x: &Summary| format!("min {:.4} / mean {:.4} / max {:.4}", x.min, x.mean, x.max);
     println!("{:<16} {} x {}", "shape", s.nrows, s.ncols);
     println!("{:<16} {} (density {:.3e})", "nonzeros", s.nnz, s.density);
-    println!(
-        "{:<16} {} rows, {} columns",
-        "empty", s.empty_rows, s.empty_cols
-    );
+    println!("{:<16} {} rows, {} columns", "empty", s.empty_rows, s.empty_cols);
     println!("{:<16} {}", "row nnz", sum(&s.row_nnz));
     println!("{:<16} {}", "column nnz", sum(&s.col_nnz));
     println!("{:<16} {}", "row norm", sum(&s.row_norm));
     println!("{:<16} {}", "column norm", sum(&s.col_norm));
-    println!(
-        "{:<16} {:.6e} (max |a_ij| {:.6e})",
-        "Frobenius norm", s.frobenius_norm, s.max_abs
-    );
-    println!(
-        "{:<16} {:.1} MiB",
-        "CSR arrays",
-        s.csr_bytes as f64 / (1 << 20) as f64
-    );
+    println!("{:<16} {:.6e} (max |a_ij| {:.6e})", "Frobenius norm", s.frobenius_norm, s.max_abs);
+    println!("{:<16} {:.1} MiB", "CSR arrays", s.csr_bytes as f64 / (1 << 20) as f64);
     for (k, v) in extra {
-        println!(
-            "{:<16} {}",
-            k,
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string())
-        );
+        println!("{:<16} {}", k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
     }
 }

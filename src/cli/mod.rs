@@ -14,11 +14,7 @@ mod timing;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "spnewton",
-    version,
-    about = "Input-sparsity-time Newton methods for sparse regression"
-)]
+#[command(name = "spnewton", version, about = "Input-sparsity-time Newton methods for sparse regression")]
 struct Cli {
     /// Worker threads for the parallel kernels (default: all cores). Results do not depend on it.
     #[arg(long, global = true)]
@@ -80,16 +76,10 @@ fn one_line(e: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
-fn with_threads(
-    threads: Option<usize>,
-    f: impl FnOnce() -> anyhow::Result<i32> + Send,
-) -> anyhow::Result<i32> {
+fn with_threads(threads: Option<usize>, f: impl FnOnce() -> anyhow::Result<i32> + Send) -> anyhow::Result<i32> {
     match threads {
         None => f(),
         Some(0) => anyhow::bail!("--threads must be at least 1"),
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()?
-            .install(f),
+        Some(t) => rayon::ThreadPoolBuilder::new().num_threads(t).build()?.install(f),
     }
 }

@@ -61,21 +61,14 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         };
         let w = {
             let f = Objective::from_problem(&p)?;
-            let e = f
-                .evaluate(&x, What::Hessian)
-                .context("cannot evaluate the Gauss–Newton diagonal at x")?;
+            let e = f.evaluate(&x, What::Hessian).context("cannot evaluate the Gauss–Newton diagonal at x")?;
             e.hessian.expect("requested").sketch_diagonal().to_vec()
         };
         (p.a, w)
     } else {
-        let a = read_csr(
-            args.a.as_ref().expect("clap requires an input"),
-            ReadOptions::default(),
-        )?;
+        let a = read_csr(args.a.as_ref().expect("clap requires an input"), ReadOptions::default())?;
         let w = match &args.weights {
-            Some(path) => {
-                read_vector_of_len(path, a.nrows(), "weights (one entry of D per row of A)")?
-            }
+            Some(path) => read_vector_of_len(path, a.nrows(), "weights (one entry of D per row of A)")?,
             None => vec![1.0; a.nrows()],
         };
         (a, w)
@@ -85,11 +78,7 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         MethodArg::Uniform => Method::Uniform,
         MethodArg::NewtonSketch => Method::NewtonSketch,
     };
-    let params = SparsifyParams {
-        eps0: args.eps0,
-        delta: args.delta,
-        ..Default::default()
-    };
+    let params = SparsifyParams { eps0: args.eps0, delta: args.delta, ..Default::default() };
     // The unit: one A·x, median of 5, in this run.
     let xs: Vec<f64> = (0..a.ncols()).map(|j| (j as f64).sin()).collect();
     let mut y = vec![0.0; a.nrows()];
@@ -123,8 +112,7 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
             );
         };
         let mut f = std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?,
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         );
         for (r, wt) in dt.rows.iter().zip(&dt.weights) {
             writeln!(f, "{r} {wt}")?;

@@ -48,22 +48,10 @@ impl<'a> StructuredHessian<'a> {
     ) -> Self {
         let n = a.nrows();
         assert!(
-            d.len() == n
-                && d_gn.len() == n
-                && u.len() == n * k
-                && c.len() == k * k
-                && c_gn.len() == k * k,
+            d.len() == n && d_gn.len() == n && u.len() == n * k && c.len() == k * k && c_gn.len() == k * k,
             "inconsistent Hessian parts"
         );
-        Self {
-            a,
-            d,
-            d_gn,
-            u,
-            k,
-            c,
-            c_gn,
-        }
+        Self { a, d, d_gn, u, k, c, c_gn }
     }
 
     pub fn matrix(&self) -> &'a CsrMatrix {
@@ -97,9 +85,7 @@ impl<'a> StructuredHessian<'a> {
     }
 
     pub(crate) fn is_finite(&self) -> bool {
-        [&self.d, &self.d_gn, &self.u, &self.c]
-            .iter()
-            .all(|v| v.iter().all(|x| x.is_finite()))
+        [&self.d, &self.d_gn, &self.u, &self.c].iter().all(|v| v.iter().all(|x| x.is_finite()))
     }
 
     /// `out = H·v`: one pass `t = A·v` that also folds `Uᵀt`, then one `Aᵀ·y` pass computing
@@ -131,10 +117,7 @@ impl<'a> StructuredHessian<'a> {
         for (a, ma) in m.iter_mut().enumerate().take(k) {
             *ma = (0..k).map(|b| c[a * k + b] * ut[b].value()).sum();
         }
-        self.a.tr_mul_vec_map(
-            |i| diag[i] * t[i] + (0..k).map(|j| u[i * k + j] * m[j]).sum::<f64>(),
-            out,
-        );
+        self.a.tr_mul_vec_map(|i| diag[i] * t[i] + (0..k).map(|j| u[i * k + j] * m[j]).sum::<f64>(), out);
     }
 
     /// `AᵀU` (`d×k`, row-major): one pass over `A`.
@@ -148,13 +131,7 @@ impl<'a> StructuredHessian<'a> {
     pub fn add_low_rank(&self, part: Part, atu: &[f64], h: &mut Mat<f64>) {
         let (_, k, c) = self.low_rank(part);
         let d = self.dim();
-        let p: Vec<f64> = (0..d * k)
-            .map(|q| {
-                (0..k)
-                    .map(|b| atu[(q / k) * k + b] * c[b * k + q % k])
-                    .sum()
-            })
-            .collect();
+        let p: Vec<f64> = (0..d * k).map(|q| (0..k).map(|b| atu[(q / k) * k + b] * c[b * k + q % k]).sum()).collect();
         for i in 0..d {
             for j in 0..d {
                 h[(i, j)] += (0..k).map(|a| p[i * k + a] * atu[j * k + a]).sum::<f64>();
@@ -197,13 +174,7 @@ impl LinOp<f64> for HessianOp<'_, '_> {
     fn ncols(&self) -> usize {
         self.h.dim()
     }
-    fn apply(
-        &self,
-        mut out: MatMut<'_, f64>,
-        rhs: MatRef<'_, f64>,
-        _par: Par,
-        _stack: &mut MemStack,
-    ) {
+    fn apply(&self, mut out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, _par: Par, _stack: &mut MemStack) {
         let d = self.h.dim();
         let mut v = vec![0.0; d];
         let mut hv = vec![0.0; d];
@@ -217,13 +188,7 @@ impl LinOp<f64> for HessianOp<'_, '_> {
             }
         }
     }
-    fn conj_apply(
-        &self,
-        out: MatMut<'_, f64>,
-        rhs: MatRef<'_, f64>,
-        par: Par,
-        stack: &mut MemStack,
-    ) {
+    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, stack: &mut MemStack) {
         // Real symmetric: the conjugate is the operator itself.
         self.apply(out, rhs, par, stack)
     }

@@ -78,41 +78,22 @@ impl<'a> Objective<'a> {
             Regulariser::Const(c) => {
                 check_vec("w", &[c], 1)?;
                 if !(c * c).is_finite() {
-                    return Err(LossError::Overflow {
-                        max_abs_z: 0.0,
-                        row: 0,
-                        detail: "w² overflows",
-                    });
+                    return Err(LossError::Overflow { max_abs_z: 0.0, row: 0, detail: "w² overflows" });
                 }
                 W2::Const(c * c)
             }
             Regulariser::PerRow(w) => {
                 check_vec("w", &w, n)?;
                 if let Some(i) = w.iter().position(|v| !(v * v).is_finite()) {
-                    return Err(LossError::Overflow {
-                        max_abs_z: 0.0,
-                        row: i,
-                        detail: "w_i² overflows",
-                    });
+                    return Err(LossError::Overflow { max_abs_z: 0.0, row: i, detail: "w_i² overflows" });
                 }
                 W2::PerRow(w.iter().map(|v| v * v).collect())
             }
         };
         let b_sq_norm = reduce::sum(n, |i| b[i] * b[i]);
         // Softmax is always exp (SPEC §2); linear ignores u.
-        let func = if loss == LossKind::Softmax {
-            Activation::Exp
-        } else {
-            func
-        };
-        Ok(Self {
-            a,
-            b,
-            w2,
-            loss,
-            func,
-            b_sq_norm,
-        })
+        let func = if loss == LossKind::Softmax { Activation::Exp } else { func };
+        Ok(Self { a, b, w2, loss, func, b_sq_norm })
     }
 
     /// The objective of a problem directory.
@@ -165,11 +146,7 @@ impl<'a> Objective<'a> {
                         let (u, v) = (f.u(z), f.du(z));
                         r[1] = u;
                         r[2] = v;
-                        acc.s[0].add(if loss == LossKind::Rescaled {
-                            u
-                        } else {
-                            (u - b[i]) * (u - b[i])
-                        });
+                        acc.s[0].add(if loss == LossKind::Rescaled { u } else { (u - b[i]) * (u - b[i]) });
                     }
                     LossKind::Softmax => acc.logsumexp(z),
                     LossKind::Linear => acc.s[0].add((z - b[i]) * (z - b[i])),
@@ -178,11 +155,7 @@ impl<'a> Objective<'a> {
             Fold::combine,
         );
         let (max_abs_z, row) = (p1.max_abs, p1.max_row);
-        let overflow = |detail| LossError::Overflow {
-            max_abs_z,
-            row,
-            detail,
-        };
+        let overflow = |detail| LossError::Overflow { max_abs_z, row, detail };
         if !max_abs_z.is_finite() {
             return Err(overflow("A·x is not finite"));
         }
@@ -202,37 +175,29 @@ impl<'a> Objective<'a> {
                 let alpha = p1.s[0].value();
                 let [beta, cc] = chunked_sums(n, |q| {
                     let c = |i: usize| r[3 * i + 1] - alpha * b[i];
-                    [
-                        sum_range(q.clone(), |i| b[i] * c(i)),
-                        sum_range(q, |i| c(i) * c(i)),
-                    ]
+                    [sum_range(q.clone(), |i| b[i] * c(i)), sum_range(q, |i| c(i) * c(i))]
                 });
                 data_value = 0.5 * cc;
                 y = want_g.then(|| -> RowFn<'_> {
-                    Box::new(move |i| {
-                        (r[3 * i + 1] - alpha * b[i] - beta) * r[3 * i + 2] + w2.at(i) * r[3 * i]
-                    })
+                    Box::new(move |i| (r[3 * i + 1] - alpha * b[i] - beta) * r[3 * i + 2] + w2.at(i) * r[3 * i])
                 });
                 if want_h {
                     let cmat = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
-                    hess = Some(HessParts {
-                        // u'' = u for exp, cosh and sinh.
-                        d: par_map(n, |i| {
-                            let (u, v) = (r[3 * i + 1], r[3 * i + 2]);
-                            v * v + u * (u - alpha * b[i] - beta) + w2.at(i)
-                        }),
-                        d_gn: par_map(n, |i| r[3 * i + 2] * r[3 * i + 2] + w2.at(i)),
-                        u: par_map(2 * n, |q| {
-                            if q % 2 == 0 {
-                                r[3 * (q / 2) + 2]
-                            } else {
-                                r[3 * (q / 2) + 2] * b[q / 2]
-                            }
-                        }),
-                        k: 2,
-                        c_gn: cmat.clone(),
-                        c: cmat,
-                    });
+                    hess =
+                        Some(HessParts {
+                            // u'' = u for exp, cosh and sinh.
+                            d: par_map(n, |i| {
+                                let (u, v) = (r[3 * i + 1], r[3 * i + 2]);
+                                v * v + u * (u - alpha * b[i] - beta) + w2.at(i)
+                            }),
+                            d_gn: par_map(n, |i| r[3 * i + 2] * r[3 * i + 2] + w2.at(i)),
+                            u: par_map(2 * n, |q| {
+                                if q % 2 == 0 { r[3 * (q / 2) + 2] } else { r[3 * (q / 2) + 2] * b[q / 2] }
+                            }),
+                            k: 2,
+                            c_gn: cmat.clone(),
+                            c: cmat,
+                        });
                 }
             }
             LossKind::Hyperbolic => {
@@ -291,8 +256,7 @@ impl<'a> Objective<'a> {
             }
             LossKind::Linear => {
                 data_value = 0.5 * p1.s[0].value();
-                y = want_g
-                    .then(|| -> RowFn<'_> { Box::new(move |i| r[i] - b[i] + w2.at(i) * r[i]) });
+                y = want_g.then(|| -> RowFn<'_> { Box::new(move |i| r[i] - b[i] + w2.at(i) * r[i]) });
                 if want_h {
                     hess = Some(HessParts {
                         d: par_map(n, |i| 1.0 + w2.at(i)),
@@ -330,13 +294,7 @@ impl<'a> Objective<'a> {
                 Some(h)
             }
         };
-        Ok(Evaluation {
-            value,
-            gradient,
-            hessian,
-            max_abs_z,
-            max_abs_z_row: row,
-        })
+        Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row })
     }
 
     /// `L(x)` alone (one `A·x`): what a line search needs.
@@ -389,13 +347,7 @@ struct Fold {
 
 impl Default for Fold {
     fn default() -> Self {
-        Self {
-            s: [Neumaier::default(); 2],
-            max_abs: 0.0,
-            max_row: 0,
-            m: f64::NEG_INFINITY,
-            lse: Neumaier::default(),
-        }
+        Self { s: [Neumaier::default(); 2], max_abs: 0.0, max_row: 0, m: f64::NEG_INFINITY, lse: Neumaier::default() }
     }
 }
 
@@ -439,11 +391,7 @@ impl Fold {
 
 /// Over fixed chunks of rows of `rec` (`width` per row): `f(i, rec_i)` may update the record
 /// and returns three terms, summed compensated and combined in chunk order.
-fn fill_and_sum(
-    rec: &mut [f64],
-    width: usize,
-    f: impl Fn(usize, &mut [f64]) -> [f64; 3] + Sync,
-) -> [f64; 3] {
+fn fill_and_sum(rec: &mut [f64], width: usize, f: impl Fn(usize, &mut [f64]) -> [f64; 3] + Sync) -> [f64; 3] {
     let partials: Vec<[f64; 3]> = rec
         .par_chunks_mut(CHUNK * width)
         .enumerate()
@@ -474,18 +422,10 @@ pub(crate) fn par_map(len: usize, f: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
 
 fn check_vec(what: &'static str, v: &[f64], len: usize) -> Result<(), LossError> {
     if v.len() != len {
-        return Err(LossError::DimensionMismatch {
-            what,
-            expected: len,
-            found: v.len(),
-        });
+        return Err(LossError::DimensionMismatch { what, expected: len, found: v.len() });
     }
     match v.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(LossError::NonFiniteInput {
-            what,
-            index,
-            value: v[index],
-        }),
+        Some(index) => Err(LossError::NonFiniteInput { what, index, value: v[index] }),
         None => Ok(()),
     }
 }

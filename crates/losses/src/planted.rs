@@ -31,9 +31,7 @@ pub enum PlantError {
     BadScale(f64),
     #[error("noise must be finite and nonnegative, got {0}")]
     BadNoise(f64),
-    #[error(
-        "⟨u(A x_true), 1⟩ = {0:e} is too close to 0 to rescale by (sinh with a balanced x_true); try another seed"
-    )]
+    #[error("⟨u(A x_true), 1⟩ = {0:e} is too close to 0 to rescale by (sinh with a balanced x_true); try another seed")]
     DegenerateRescale(f64),
 }
 

@@ -55,32 +55,22 @@ pub enum ProblemError {
 }
 
 fn invalid(path: &Path, reason: impl Into<String>) -> ProblemError {
-    ProblemError::Invalid {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
+    ProblemError::Invalid { path: path.to_path_buf(), reason: reason.into() }
 }
 
 impl Problem {
     /// Read a problem directory; every file is checked against `A`'s size.
     pub fn read_dir(dir: &Path) -> Result<Self, ProblemError> {
         if !dir.is_dir() {
-            return Err(invalid(
-                dir,
-                "not a directory (a problem directory holds A.mtx, b.txt and meta.json)",
-            ));
+            return Err(invalid(dir, "not a directory (a problem directory holds A.mtx, b.txt and meta.json)"));
         }
         let meta_path = dir.join("meta.json");
-        let text = std::fs::read_to_string(&meta_path)
-            .map_err(|e| invalid(&meta_path, format!("cannot read: {e}")))?;
-        let meta: Meta = serde_json::from_str(&text)
-            .map_err(|e| invalid(&meta_path, format!("invalid meta.json: {e}")))?;
+        let text = std::fs::read_to_string(&meta_path).map_err(|e| invalid(&meta_path, format!("cannot read: {e}")))?;
+        let meta: Meta =
+            serde_json::from_str(&text).map_err(|e| invalid(&meta_path, format!("invalid meta.json: {e}")))?;
         let a_path = match (dir.join("A.mtx"), dir.join("A.mtx.gz")) {
             (p, g) if p.exists() && g.exists() => {
-                return Err(invalid(
-                    dir,
-                    "both A.mtx and A.mtx.gz are present; keep one",
-                ));
+                return Err(invalid(dir, "both A.mtx and A.mtx.gz are present; keep one"));
             }
             (p, _) if p.exists() => p,
             (_, g) if g.exists() => g,
@@ -91,26 +81,16 @@ impl Problem {
         let b = read_vector_of_len(&dir.join("b.txt"), n, "b (one entry per row of A)")?;
         let opt = |name: &str, len: usize, what: &str| -> Result<Option<Vec<f64>>, ProblemError> {
             let p = dir.join(name);
-            Ok(if p.exists() {
-                Some(read_vector_of_len(&p, len, what)?)
-            } else {
-                None
-            })
+            Ok(if p.exists() { Some(read_vector_of_len(&p, len, what)?) } else { None })
         };
         let w_vec = opt("w.txt", n, "w (one entry per row of A)")?;
         let w = match (w_vec, meta.w_const) {
             (Some(_), Some(_)) => {
-                return Err(invalid(
-                    dir,
-                    "both w.txt and meta.json's w_const are given; keep one",
-                ));
+                return Err(invalid(dir, "both w.txt and meta.json's w_const are given; keep one"));
             }
             (Some(w), None) => Regulariser::PerRow(w),
             (None, Some(c)) if !c.is_finite() => {
-                return Err(invalid(
-                    &meta_path,
-                    format!("w_const must be finite, got {c}"),
-                ));
+                return Err(invalid(&meta_path, format!("w_const must be finite, got {c}")));
             }
             (None, Some(c)) => Regulariser::Const(c),
             (None, None) => Regulariser::None,
@@ -130,11 +110,7 @@ impl Problem {
     /// `compress`, else `A.mtx`.
     pub fn write_dir(&self, dir: &Path, compress: bool) -> Result<(), ProblemError> {
         std::fs::create_dir_all(dir).map_err(|e| invalid(dir, format!("cannot create: {e}")))?;
-        let (a_name, other) = if compress {
-            ("A.mtx.gz", "A.mtx")
-        } else {
-            ("A.mtx", "A.mtx.gz")
-        };
+        let (a_name, other) = if compress { ("A.mtx.gz", "A.mtx") } else { ("A.mtx", "A.mtx.gz") };
         if dir.join(other).exists() {
             return Err(invalid(
                 &dir.join(other),
@@ -156,17 +132,10 @@ impl Problem {
                 write_vector(&dir.join(name), v)?;
             }
         }
-        let meta = Meta {
-            loss: self.loss,
-            func: self.func,
-            w_const,
-        };
+        let meta = Meta { loss: self.loss, func: self.func, w_const };
         let p = dir.join("meta.json");
-        std::fs::write(
-            &p,
-            serde_json::to_string_pretty(&meta).expect("meta serialises") + "\n",
-        )
-        .map_err(|source| WriteError { path: p, source })?;
+        std::fs::write(&p, serde_json::to_string_pretty(&meta).expect("meta serialises") + "\n")
+            .map_err(|source| WriteError { path: p, source })?;
         Ok(())
     }
 }

@@ -15,23 +15,14 @@ pub const DENSE_EIG_MAX_DIM: usize = 1500;
 
 /// Smallest eigenvalue of a dense symmetric matrix (faer's self-adjoint eigensolver).
 pub fn dense_lambda_min(h: &Mat<f64>) -> Result<f64, LossError> {
-    let ev = h
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|e| LossError::Spectral(format!("{e:?}")))?;
-    ev.first()
-        .copied()
-        .ok_or_else(|| LossError::Spectral("empty matrix".into()))
+    let ev = h.self_adjoint_eigenvalues(Side::Lower).map_err(|e| LossError::Spectral(format!("{e:?}")))?;
+    ev.first().copied().ok_or_else(|| LossError::Spectral("empty matrix".into()))
 }
 
 /// `λ_min` of the chosen part: dense eigenvalues for `d ≤ 1500` (`O(Σnnz(a_i)² + d³)`),
 /// else `steps` Lanczos iterations with full reorthogonalisation (`steps` Hessian-vector
 /// products). `seed` fixes the Lanczos start.
-pub fn lambda_min(
-    h: &StructuredHessian,
-    part: Part,
-    steps: usize,
-    seed: u64,
-) -> Result<f64, LossError> {
+pub fn lambda_min(h: &StructuredHessian, part: Part, steps: usize, seed: u64) -> Result<f64, LossError> {
     if h.dim() <= DENSE_EIG_MAX_DIM {
         return dense_lambda_min(&h.dense(part));
     }
@@ -85,32 +76,17 @@ pub fn lanczos_extremes(
             0.0
         }
     });
-    let ev = t
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|e| LossError::Spectral(format!("{e:?}")))?;
+    let ev = t.self_adjoint_eigenvalues(Side::Lower).map_err(|e| LossError::Spectral(format!("{e:?}")))?;
     Ok((ev[0], ev[k - 1]))
 }
 
 /// The empirical Hessian-Lipschitz ratio `‖H(x) − H(y)‖₂ / ‖x − y‖` of the exact Hessian:
 /// the spectral norm of the difference by `iters` steps of power iteration on the operator
 /// `v ↦ H(x)v − H(y)v` (two Hessian-vector products a step; no dense matrix).
-pub fn hessian_lipschitz_ratio(
-    f: &Objective,
-    x: &[f64],
-    y: &[f64],
-    iters: usize,
-    seed: u64,
-) -> Result<f64, LossError> {
-    let dist = x
-        .iter()
-        .zip(y)
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum::<f64>()
-        .sqrt();
+pub fn hessian_lipschitz_ratio(f: &Objective, x: &[f64], y: &[f64], iters: usize, seed: u64) -> Result<f64, LossError> {
+    let dist = x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
     if dist == 0.0 {
-        return Err(LossError::Spectral(
-            "x and y coincide: the ratio is undefined".into(),
-        ));
+        return Err(LossError::Spectral("x and y coincide: the ratio is undefined".into()));
     }
     let hx = f.evaluate(x, What::Hessian)?.hessian.expect("requested");
     let hy = f.evaluate(y, What::Hessian)?.hessian.expect("requested");

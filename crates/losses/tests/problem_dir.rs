@@ -4,32 +4,17 @@ use losses::{Activation, LossKind, PlantSpec, Problem, Regulariser, plant};
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 fn matrix() -> sparse_ops::CsrMatrix {
-    random_sparse(&GenSpec {
-        nrows: 400,
-        ncols: 12,
-        sparsity: Sparsity::RowNnz(4),
-        variant: Variant::Plain,
-        seed: 1,
-    })
-    .unwrap()
+    random_sparse(&GenSpec { nrows: 400, ncols: 12, sparsity: Sparsity::RowNnz(4), variant: Variant::Plain, seed: 1 })
+        .unwrap()
 }
 
 #[test]
 fn problem_roundtrip_every_optional_file() {
     let a = matrix();
-    let spec = PlantSpec {
-        loss: LossKind::Softmax,
-        func: Activation::Exp,
-        scale: 0.3,
-        noise: 0.1,
-        seed: 2,
-    };
+    let spec = PlantSpec { loss: LossKind::Softmax, func: Activation::Exp, scale: 0.3, noise: 0.1, seed: 2 };
     let (x, b) = plant(&a, &spec).unwrap();
     for (w, compress) in [
-        (
-            Regulariser::PerRow((0..400).map(|i| i as f64 / 400.0).collect()),
-            true,
-        ),
+        (Regulariser::PerRow((0..400).map(|i| i as f64 / 400.0).collect()), true),
         (Regulariser::Const(0.25), false),
         (Regulariser::None, false),
     ] {
@@ -57,20 +42,9 @@ fn problem_roundtrip_every_optional_file() {
 #[test]
 fn planted_b_zeroes_the_data_term() {
     let a = matrix();
-    for loss in [
-        LossKind::Rescaled,
-        LossKind::Hyperbolic,
-        LossKind::Softmax,
-        LossKind::Linear,
-    ] {
+    for loss in [LossKind::Rescaled, LossKind::Hyperbolic, LossKind::Softmax, LossKind::Linear] {
         for func in [Activation::Exp, Activation::Cosh, Activation::Sinh] {
-            let spec = PlantSpec {
-                loss,
-                func,
-                scale: 0.5,
-                noise: 0.0,
-                seed: 7,
-            };
+            let spec = PlantSpec { loss, func, scale: 0.5, noise: 0.0, seed: 7 };
             let (x, b) = match plant(&a, &spec) {
                 Ok(r) => r,
                 Err(losses::PlantError::DegenerateRescale(_)) => continue,
@@ -104,24 +78,9 @@ fn planted_b_zeroes_the_data_term() {
 #[test]
 fn bad_plant_specs_are_errors() {
     let a = matrix();
-    let base = PlantSpec {
-        loss: LossKind::Linear,
-        func: Activation::Exp,
-        scale: 0.5,
-        noise: 0.0,
-        seed: 0,
-    };
+    let base = PlantSpec { loss: LossKind::Linear, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 0 };
     assert!(plant(&a, &PlantSpec { scale: 0.0, ..base }).is_err());
-    assert!(
-        plant(
-            &a,
-            &PlantSpec {
-                noise: f64::NAN,
-                ..base
-            }
-        )
-        .is_err()
-    );
+    assert!(plant(&a, &PlantSpec { noise: f64::NAN, ..base }).is_err());
     let empty = sparse_ops::CsrMatrix::try_from_csr(2, 2, vec![0, 0, 0], vec![], vec![]).unwrap();
     assert_eq!(plant(&empty, &base), Err(losses::PlantError::ZeroMatrix));
 }

@@ -10,21 +10,13 @@ use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 fn positive_matrix(n: usize, d: usize, seed: u64) -> CsrMatrix {
-    let a = random_sparse(&GenSpec {
-        nrows: n,
-        ncols: d,
-        sparsity: Sparsity::Density(0.5),
-        variant: Variant::Plain,
-        seed,
-    })
-    .unwrap();
+    let a =
+        random_sparse(&GenSpec { nrows: n, ncols: d, sparsity: Sparsity::Density(0.5), variant: Variant::Plain, seed })
+            .unwrap();
     let t: Vec<_> = (0..n)
         .flat_map(|i| {
             let (c, v) = a.row(i);
-            c.iter()
-                .zip(v)
-                .map(move |(&j, &x)| (i, j as usize, x.abs() + 0.1))
-                .collect::<Vec<_>>()
+            c.iter().zip(v).map(move |(&j, &x)| (i, j as usize, x.abs() + 0.1)).collect::<Vec<_>>()
         })
         .collect();
     CsrMatrix::from_triplets(n, d, &t, sparse_ops::Duplicates::Reject).unwrap()
@@ -35,11 +27,7 @@ fn relative_spectrum(h: &Mat<f64>, b: &Mat<f64>) -> Vec<f64> {
     let llt = Llt::new(h.as_ref(), Side::Lower).expect("H positive definite");
     let d = h.nrows();
     let mut linv = Mat::<f64>::identity(d, d);
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-        llt.L(),
-        linv.as_mut(),
-        faer::Par::Seq,
-    );
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(llt.L(), linv.as_mut(), faer::Par::Seq);
     let m = &linv * b * linv.transpose();
     m.self_adjoint_eigenvalues(Side::Lower).unwrap()
 }
@@ -50,22 +38,9 @@ fn e2_diagonal_only_hessian_is_not_an_approximation_but_the_structured_one_is_ex
     // mean of every column, so the rank-two part is as large as AᵀDA itself along Aᵀ1.
     let (n, d) = (200, 8);
     let a = positive_matrix(n, d, 4);
-    let spec = PlantSpec {
-        loss: LossKind::Rescaled,
-        func: Activation::Exp,
-        scale: 0.5,
-        noise: 0.0,
-        seed: 1,
-    };
+    let spec = PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 1 };
     let (x_true, b) = plant(&a, &spec).unwrap();
-    let f = Objective::new(
-        &a,
-        &b,
-        Regulariser::Const(0.05),
-        LossKind::Rescaled,
-        Activation::Exp,
-    )
-    .unwrap();
+    let f = Objective::new(&a, &b, Regulariser::Const(0.05), LossKind::Rescaled, Activation::Exp).unwrap();
     let x: Vec<f64> = x_true.iter().map(|v| v * 0.9).collect();
     let h = f.evaluate(&x, What::Hessian).unwrap().hessian.unwrap();
     let exact = h.dense(Part::Exact);
@@ -79,17 +54,11 @@ fn e2_diagonal_only_hessian_is_not_an_approximation_but_the_structured_one_is_ex
         }
     }
     let err = (&exact - &fd).norm_l2() / exact.norm_l2();
-    assert!(
-        err < 1e-6,
-        "structured Hessian vs finite differences: relative error {err:e}"
-    );
+    assert!(err < 1e-6, "structured Hessian vs finite differences: relative error {err:e}");
     let diag_only = a.weighted_gram(h.diagonal(Part::Exact));
     let spec = relative_spectrum(&exact, &diag_only);
     let worst = spec.iter().map(|l| (l - 1.0).abs()).fold(0.0, f64::max);
-    assert!(
-        worst > 0.1,
-        "diagonal-only Hessian unexpectedly within (1 ± 0.1): {spec:?}"
-    );
+    assert!(worst > 0.1, "diagonal-only Hessian unexpectedly within (1 ± 0.1): {spec:?}");
     // On this data it is far outside: the dropped rank-two part dominates one direction.
     assert!(spec.last().unwrap() > &2.0, "{spec:?}");
     let same = relative_spectrum(&exact, &h.dense(Part::Exact));
@@ -97,10 +66,7 @@ fn e2_diagonal_only_hessian_is_not_an_approximation_but_the_structured_one_is_ex
 }
 
 fn tiny() -> (CsrMatrix, Vec<f64>) {
-    (
-        CsrMatrix::from_dense(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap(),
-        vec![0.2, 0.3, 0.5],
-    )
+    (CsrMatrix::from_dense(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap(), vec![0.2, 0.3, 0.5])
 }
 
 #[test]
@@ -130,72 +96,34 @@ fn overflow_and_non_finite_inputs_are_typed_errors() {
         other => panic!("{other:?}"),
     }
     // Softmax shifts by max z: huge logits are fine.
-    let e = f(LossKind::Softmax, Activation::Exp)
-        .evaluate(&[1e5, -1e5], What::Hessian)
-        .unwrap();
+    let e = f(LossKind::Softmax, Activation::Exp).evaluate(&[1e5, -1e5], What::Hessian).unwrap();
     assert!(e.value.is_finite() && e.gradient.unwrap().iter().all(|v| v.is_finite()));
     // Non-finite or mis-sized inputs.
-    assert!(
-        matches!(f(LossKind::Linear, Activation::Exp).evaluate(&[f64::NAN, 0.0], What::Value),
-        Err(LossError::NonFiniteInput { what: "x", index: 0, value }) if value.is_nan())
-    );
+    assert!(matches!(f(LossKind::Linear, Activation::Exp).evaluate(&[f64::NAN, 0.0], What::Value),
+        Err(LossError::NonFiniteInput { what: "x", index: 0, value }) if value.is_nan()));
     assert!(matches!(
         f(LossKind::Linear, Activation::Exp).evaluate(&[0.0], What::Value),
         Err(LossError::DimensionMismatch { what: "x", .. })
     ));
     let bad_b = vec![0.2, f64::INFINITY, 0.5];
     assert!(matches!(
-        Objective::new(
-            &a,
-            &bad_b,
-            Regulariser::None,
-            LossKind::Linear,
-            Activation::Exp
-        ),
-        Err(LossError::NonFiniteInput {
-            what: "b",
-            index: 1,
-            ..
-        })
+        Objective::new(&a, &bad_b, Regulariser::None, LossKind::Linear, Activation::Exp),
+        Err(LossError::NonFiniteInput { what: "b", index: 1, .. })
     ));
     assert!(matches!(
-        Objective::new(
-            &a,
-            &b[..2],
-            Regulariser::None,
-            LossKind::Linear,
-            Activation::Exp
-        ),
+        Objective::new(&a, &b[..2], Regulariser::None, LossKind::Linear, Activation::Exp),
         Err(LossError::DimensionMismatch { what: "b", .. })
     ));
     assert!(matches!(
-        Objective::new(
-            &a,
-            &b,
-            Regulariser::Const(f64::NAN),
-            LossKind::Linear,
-            Activation::Exp
-        ),
+        Objective::new(&a, &b, Regulariser::Const(f64::NAN), LossKind::Linear, Activation::Exp),
         Err(LossError::NonFiniteInput { what: "w", .. })
     ));
     assert!(matches!(
-        Objective::new(
-            &a,
-            &b,
-            Regulariser::PerRow(vec![1.0]),
-            LossKind::Linear,
-            Activation::Exp
-        ),
+        Objective::new(&a, &b, Regulariser::PerRow(vec![1.0]), LossKind::Linear, Activation::Exp),
         Err(LossError::DimensionMismatch { what: "w", .. })
     ));
     assert!(matches!(
-        Objective::new(
-            &a,
-            &b,
-            Regulariser::Const(1e200),
-            LossKind::Linear,
-            Activation::Exp
-        ),
+        Objective::new(&a, &b, Regulariser::Const(1e200), LossKind::Linear, Activation::Exp),
         Err(LossError::Overflow { .. })
     ));
 }
@@ -210,33 +138,20 @@ fn one_thread_equals_two_threads() {
         seed: 3,
     })
     .unwrap();
-    let (x, b) = plant(
-        &a,
-        &PlantSpec {
-            loss: LossKind::Softmax,
-            func: Activation::Exp,
-            scale: 0.5,
-            noise: 0.1,
-            seed: 2,
-        },
-    )
-    .unwrap();
+    let (x, b) =
+        plant(&a, &PlantSpec { loss: LossKind::Softmax, func: Activation::Exp, scale: 0.5, noise: 0.1, seed: 2 })
+            .unwrap();
     let run = |threads: usize, loss: LossKind| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let f = Objective::new(&a, &b, Regulariser::Const(0.1), loss, Activation::Cosh)
-                    .unwrap();
-                let e = f.evaluate(&x, What::Hessian).unwrap();
-                let mut hv = vec![0.0; 30];
-                e.hessian.as_ref().unwrap().apply(Part::Exact, &x, &mut hv);
-                let mut bits: Vec<u64> = vec![e.value.to_bits()];
-                bits.extend(e.gradient.unwrap().iter().map(|v| v.to_bits()));
-                bits.extend(hv.iter().map(|v| v.to_bits()));
-                bits
-            })
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let f = Objective::new(&a, &b, Regulariser::Const(0.1), loss, Activation::Cosh).unwrap();
+            let e = f.evaluate(&x, What::Hessian).unwrap();
+            let mut hv = vec![0.0; 30];
+            e.hessian.as_ref().unwrap().apply(Part::Exact, &x, &mut hv);
+            let mut bits: Vec<u64> = vec![e.value.to_bits()];
+            bits.extend(e.gradient.unwrap().iter().map(|v| v.to_bits()));
+            bits.extend(hv.iter().map(|v| v.to_bits()));
+            bits
+        })
     };
     for loss in LOSSES {
         assert_eq!(run(1, loss), run(2, loss), "{loss}");
@@ -253,103 +168,37 @@ fn lanczos_matches_dense_eigenvalues() {
         seed: 8,
     })
     .unwrap();
-    let (x, b) = plant(
-        &a,
-        &PlantSpec {
-            loss: LossKind::Softmax,
-            func: Activation::Exp,
-            scale: 0.5,
-            noise: 0.5,
-            seed: 1,
-        },
-    )
-    .unwrap();
-    let f = Objective::new(
-        &a,
-        &b,
-        Regulariser::None,
-        LossKind::Softmax,
-        Activation::Exp,
-    )
-    .unwrap();
+    let (x, b) =
+        plant(&a, &PlantSpec { loss: LossKind::Softmax, func: Activation::Exp, scale: 0.5, noise: 0.5, seed: 1 })
+            .unwrap();
+    let f = Objective::new(&a, &b, Regulariser::None, LossKind::Softmax, Activation::Exp).unwrap();
     let h = f.evaluate(&x, What::Hessian).unwrap().hessian.unwrap();
     let dense = h.dense(Part::Exact);
     let ev = dense.self_adjoint_eigenvalues(Side::Lower).unwrap();
     let (lo, hi) = lanczos_extremes(40, 40, 5, |v, out| h.apply(Part::Exact, v, out)).unwrap();
     let scale = ev[39].abs().max(ev[0].abs());
-    assert!(
-        (lo - ev[0]).abs() <= 1e-8 * scale,
-        "λ_min {lo} vs {}",
-        ev[0]
-    );
-    assert!(
-        (hi - ev[39]).abs() <= 1e-8 * scale,
-        "λ_max {hi} vs {}",
-        ev[39]
-    );
-    assert_eq!(
-        lambda_min(&h, Part::Exact, 40, 5).unwrap(),
-        losses::spectral::dense_lambda_min(&dense).unwrap()
-    );
+    assert!((lo - ev[0]).abs() <= 1e-8 * scale, "λ_min {lo} vs {}", ev[0]);
+    assert!((hi - ev[39]).abs() <= 1e-8 * scale, "λ_max {hi} vs {}", ev[39]);
+    assert_eq!(lambda_min(&h, Part::Exact, 40, 5).unwrap(), losses::spectral::dense_lambda_min(&dense).unwrap());
 }
 
 #[test]
 fn hessian_lipschitz_ratio_against_dense_difference() {
     let a = positive_matrix(150, 6, 2);
-    let (x, b) = plant(
-        &a,
-        &PlantSpec {
-            loss: LossKind::Rescaled,
-            func: Activation::Cosh,
-            scale: 0.5,
-            noise: 0.0,
-            seed: 3,
-        },
-    )
-    .unwrap();
-    let y: Vec<f64> = x
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v + 0.05 * (i as f64).sin())
-        .collect();
-    let f = Objective::new(
-        &a,
-        &b,
-        Regulariser::None,
-        LossKind::Rescaled,
-        Activation::Cosh,
-    )
-    .unwrap();
+    let (x, b) =
+        plant(&a, &PlantSpec { loss: LossKind::Rescaled, func: Activation::Cosh, scale: 0.5, noise: 0.0, seed: 3 })
+            .unwrap();
+    let y: Vec<f64> = x.iter().enumerate().map(|(i, v)| v + 0.05 * (i as f64).sin()).collect();
+    let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Cosh).unwrap();
     let ratio = hessian_lipschitz_ratio(&f, &x, &y, 300, 1).unwrap();
-    let hx = f
-        .evaluate(&x, What::Hessian)
-        .unwrap()
-        .hessian
-        .unwrap()
-        .dense(Part::Exact);
-    let hy = f
-        .evaluate(&y, What::Hessian)
-        .unwrap()
-        .hessian
-        .unwrap()
-        .dense(Part::Exact);
+    let hx = f.evaluate(&x, What::Hessian).unwrap().hessian.unwrap().dense(Part::Exact);
+    let hy = f.evaluate(&y, What::Hessian).unwrap().hessian.unwrap().dense(Part::Exact);
     let ev = (&hx - &hy).self_adjoint_eigenvalues(Side::Lower).unwrap();
     let spectral = ev[0].abs().max(ev[5].abs());
     let dist = norm(&sub(&x, &y));
-    assert!(
-        (ratio - spectral / dist).abs() <= 1e-6 * spectral / dist,
-        "{ratio} vs {}",
-        spectral / dist
-    );
+    assert!((ratio - spectral / dist).abs() <= 1e-6 * spectral / dist, "{ratio} vs {}", spectral / dist);
     // The linear loss has a constant Hessian.
-    let fl = Objective::new(
-        &a,
-        &b,
-        Regulariser::Const(0.3),
-        LossKind::Linear,
-        Activation::Exp,
-    )
-    .unwrap();
+    let fl = Objective::new(&a, &b, Regulariser::Const(0.3), LossKind::Linear, Activation::Exp).unwrap();
     assert_eq!(hessian_lipschitz_ratio(&fl, &x, &y, 20, 1).unwrap(), 0.0);
     assert!(hessian_lipschitz_ratio(&fl, &x, &x, 20, 1).is_err());
 }
@@ -359,37 +208,18 @@ fn errata_e7_sinh_and_cosh_at_zero() {
     let a = positive_matrix(60, 4, 9);
     let b: Vec<f64> = (0..60).map(|i| 1.0 + (i as f64).cos()).collect();
     let zero = [0.0; 4];
-    let sinh = Objective::new(
-        &a,
-        &b,
-        Regulariser::None,
-        LossKind::Rescaled,
-        Activation::Sinh,
-    )
-    .unwrap();
+    let sinh = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Sinh).unwrap();
     assert_eq!(sinh.value(&zero).unwrap(), 0.0, "L(0) = 0 for every b");
-    let cosh = Objective::new(
-        &a,
-        &b,
-        Regulariser::None,
-        LossKind::Rescaled,
-        Activation::Cosh,
-    )
-    .unwrap();
+    let cosh = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Cosh).unwrap();
     let g = gradient(&cosh, &zero);
-    assert!(
-        g.iter().all(|&v| v == 0.0),
-        "v = sinh(0) = 0 makes the gradient vanish: {g:?}"
-    );
+    assert!(g.iter().all(|&v| v == 0.0), "v = sinh(0) = 0 makes the gradient vanish: {g:?}");
 }
 
 #[test]
 fn faer_conjugate_gradient_solves_with_the_operator() {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::matrix_free::IdentityPrecond;
-    use faer::matrix_free::conjugate_gradient::{
-        CgParams, conjugate_gradient, conjugate_gradient_scratch,
-    };
+    use faer::matrix_free::conjugate_gradient::{CgParams, conjugate_gradient, conjugate_gradient_scratch};
     let a = random_sparse(&GenSpec {
         nrows: 3000,
         ncols: 25,
@@ -398,36 +228,17 @@ fn faer_conjugate_gradient_solves_with_the_operator() {
         seed: 12,
     })
     .unwrap();
-    let (x, b) = plant(
-        &a,
-        &PlantSpec {
-            loss: LossKind::Rescaled,
-            func: Activation::Exp,
-            scale: 0.5,
-            noise: 0.2,
-            seed: 4,
-        },
-    )
-    .unwrap();
-    let f = Objective::new(
-        &a,
-        &b,
-        Regulariser::Const(0.3),
-        LossKind::Rescaled,
-        Activation::Exp,
-    )
-    .unwrap();
+    let (x, b) =
+        plant(&a, &PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.2, seed: 4 })
+            .unwrap();
+    let f = Objective::new(&a, &b, Regulariser::Const(0.3), LossKind::Rescaled, Activation::Exp).unwrap();
     let h = f.evaluate(&x, What::Hessian).unwrap().hessian.unwrap();
     let op = h.op(Part::GaussNewton);
     let rhs = Mat::from_fn(25, 1, |i, _| 1.0 + i as f64 / 25.0);
     let mut sol = Mat::<f64>::zeros(25, 1);
     let pre = IdentityPrecond { dim: 25 };
     let mut mem = MemBuffer::new(conjugate_gradient_scratch(pre, op, 1, faer::Par::Seq));
-    let params = CgParams {
-        rel_tolerance: 1e-12,
-        max_iters: 500,
-        ..Default::default()
-    };
+    let params = CgParams { rel_tolerance: 1e-12, max_iters: 500, ..Default::default() };
     let info = conjugate_gradient(
         sol.as_mut(),
         pre,

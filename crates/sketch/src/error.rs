@@ -3,11 +3,7 @@
 #[non_exhaustive]
 pub enum SketchError {
     #[error("{what}: expected length {expected}, found {found}")]
-    DimensionMismatch {
-        what: &'static str,
-        expected: usize,
-        found: usize,
-    },
+    DimensionMismatch { what: &'static str, expected: usize, found: usize },
     #[error("weight D[{index}] = {value} (weights must be finite and nonnegative)")]
     BadWeight { index: usize, value: f64 },
     #[error("invalid parameter: {0}")]

@@ -5,10 +5,11 @@
 //! `s = C·d·ln(d/δ)/ε₀²` nonzeros such that, with probability `≥ 1 − δ`,
 //! `(1 − ε₀)·AᵀDA ⪯ AᵀD̃A ⪯ (1 + ε₀)·AᵀDA`.
 //!
-//! The route ([`sparsify`] with [`Method::Leverage`]): approximate leverage scores of
-//! `D^{1/2}A` ([`approximate_leverage`]: sparse embedding → QR → Gaussian projection), then
-//! independent row sampling with `p_i = min(1, s·ℓ_i/Σℓ)` and weights `D_i/p_i`
-//! ([`leverage_sample`]). Uniform sampling and the Newton sketch `(S D^{1/2}A)ᵀ(S D^{1/2}A)` are
+//! The route ([`sparsify`] with [`Method::Leverage`], i.e. [`sample_by_leverage`]):
+//! approximate leverage scores of `D^{1/2}A` (sparse embedding → QR → Gaussian projection),
+//! then independent row sampling with `p_i = min(1, s·ℓ̃_i/d)` and weights `D_i/p_i`, drawn
+//! inside the projection pass. The two steps are also available separately
+//! ([`approximate_leverage`], [`leverage_sample`] with `p_i = min(1, s·ℓ_i/Σℓ)`). Uniform sampling and the Newton sketch `(S D^{1/2}A)ᵀ(S D^{1/2}A)` are
 //! there for comparison. [`measure_eps`] measures the achieved `ε` where the exact `AᵀDA` is
 //! affordable; [`exact_leverage`] gives exact scores for testing the estimator.
 //!
@@ -48,7 +49,7 @@ use faer::Mat;
 use sparse_ops::CsrMatrix;
 
 pub use error::SketchError;
-pub use leverage::{LeverageParams, approximate_leverage, exact_leverage};
+pub use leverage::{LeverageParams, approximate_leverage, exact_leverage, sample_by_leverage};
 pub use measure::measure_eps;
 pub use operator::{Embedding, SketchOperator};
 pub use sampler::{SampledDiagonal, leverage_sample, sample_size, uniform_sample};
@@ -76,12 +77,7 @@ pub struct SparsifyParams {
 
 impl Default for SparsifyParams {
     fn default() -> Self {
-        Self {
-            eps0: 0.5,
-            delta: 0.1,
-            oversampling: DEFAULT_OVERSAMPLING,
-            leverage: LeverageParams::default(),
-        }
+        Self { eps0: 0.5, delta: 0.1, oversampling: DEFAULT_OVERSAMPLING, leverage: LeverageParams::default() }
     }
 }
 
@@ -124,20 +120,10 @@ pub fn sparsify(
 ) -> Result<Sparsifier, SketchError> {
     let s = sample_size(a.ncols(), params.eps0, params.delta, params.oversampling)?;
     match method {
-        Method::Leverage => {
-            let scores = approximate_leverage(a, w, &params.leverage, seed)?;
-            leverage_sample(w, &scores, s, seed).map(Sparsifier::Diagonal)
-        }
+        Method::Leverage => sample_by_leverage(a, w, &params.leverage, s, seed).map(Sparsifier::Diagonal),
         Method::Uniform => uniform_sample(w, s, seed).map(Sparsifier::Diagonal),
         Method::NewtonSketch => {
-            let op = SketchOperator::new(
-                Embedding::SparseSign {
-                    nnz_per_col: 4.min(s),
-                },
-                s,
-                a.nrows(),
-                seed,
-            )?;
+            let op = SketchOperator::new(Embedding::SparseSign { nnz_per_col: 4.min(s) }, s, a.nrows(), seed)?;
             op.apply(a, Some(w)).map(Sparsifier::Embedded)
         }
     }
@@ -152,10 +138,7 @@ pub(crate) fn check_weights(w: &[f64], n: usize) -> Result<(), SketchError> {
         });
     }
     match w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-        Some(index) => Err(SketchError::BadWeight {
-            index,
-            value: w[index],
-        }),
+        Some(index) => Err(SketchError::BadWeight { index, value: w[index] }),
         None => Ok(()),
     }
 }

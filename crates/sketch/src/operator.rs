@@ -23,34 +23,48 @@ pub enum Embedding {
 
 /// A sketching operator `S` (`rows × cols`). Entries are a function of `(seed, column)`, so
 /// applying it is deterministic and parallel; nothing mutates a caller's RNG.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SketchOperator {
-    pub kind: Embedding,
-    pub rows: usize,
-    pub cols: usize,
-    pub seed: u64,
+    kind: Embedding,
+    rows: usize,
+    cols: usize,
+    seed: u64,
+    /// One hash key per nonzero of a column, precomputed from the seed.
+    keys: Vec<rng::Key>,
 }
 
 impl SketchOperator {
     pub fn new(kind: Embedding, rows: usize, cols: usize, seed: u64) -> Result<Self, SketchError> {
         if rows == 0 {
-            return Err(SketchError::InvalidParameter(
-                "a sketch needs at least one row".into(),
-            ));
+            return Err(SketchError::InvalidParameter("a sketch needs at least one row".into()));
         }
-        if let Embedding::SparseSign { nnz_per_col: s } = kind {
-            if s == 0 || s > rows {
-                return Err(SketchError::InvalidParameter(format!(
-                    "nnz_per_col = {s} must be in 1..={rows}"
-                )));
-            }
+        if let Embedding::SparseSign { nnz_per_col: s } = kind
+            && (s == 0 || s > rows)
+        {
+            return Err(SketchError::InvalidParameter(format!("nnz_per_col = {s} must be in 1..={rows}")));
         }
-        Ok(Self {
-            kind,
-            rows,
-            cols,
-            seed,
-        })
+        let s = match kind {
+            Embedding::CountSketch => 1,
+            Embedding::SparseSign { nnz_per_col } => nnz_per_col,
+            Embedding::Gaussian => 0,
+        };
+        let keys = (0..s).map(|t| rng::Key::new(seed, rng::STREAM_BUCKET + 16 * t as u64)).collect();
+        Ok(Self { kind, rows, cols, seed, keys })
+    }
+
+    pub fn kind(&self) -> Embedding {
+        self.kind
+    }
+    /// `k`, the rows of `S`.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    /// `n`, the columns of `S` (rows of the matrices it applies to).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Nonzeros per column.
@@ -72,20 +86,16 @@ impl SketchOperator {
                 let scale = 1.0 / (s as f64).sqrt();
                 for t in 0..s {
                     // Row block t is [t·k/s, (t+1)·k/s): one entry in each, so rows are distinct.
+                    // One hash gives both the row (high bits) and the sign (lowest bit).
                     let (lo, hi) = (t * k / s, (t + 1) * k / s);
-                    let h = rng::hash(seed, rng::STREAM_BUCKET + 16 * t as u64, i64);
-                    let row = lo + (h % (hi - lo) as u64) as usize;
-                    let sign = if rng::hash(seed, rng::STREAM_SIGN + 16 * t as u64, i64) & 1 == 0 {
-                        1.0
-                    } else {
-                        -1.0
-                    };
+                    let h = self.keys[t].hash(i64);
+                    let row = lo + ((h >> 1) % (hi - lo) as u64) as usize;
+                    let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
                     out.push((row, sign * scale));
                 }
             }
             Embedding::Gaussian => {
-                let mut g =
-                    Xoshiro256PlusPlus::seed_from_u64(rng::hash(seed, rng::STREAM_GAUSS, i64));
+                let mut g = Xoshiro256PlusPlus::seed_from_u64(rng::hash(seed, rng::STREAM_GAUSS, i64));
                 let scale = 1.0 / (k as f64).sqrt();
                 out.extend((0..k).map(|r| {
                     let x: f64 = StandardNormal.sample(&mut g);

@@ -9,22 +9,36 @@ pub(crate) fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The key of one `(seed, stream)`, computed once: hashing a row index is then one mixing
+/// round (the per-row hash is the hot part of applying a CountSketch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key(u64);
+
+impl Key {
+    #[inline]
+    pub(crate) fn new(seed: u64, stream: u64) -> Self {
+        Key(mix(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    }
+    /// A 64-bit hash of `(seed, stream, i)`.
+    #[inline]
+    pub(crate) fn hash(self, i: u64) -> u64 {
+        mix(self.0.wrapping_add(i.wrapping_mul(0xD1B5_4A32_D192_ED03)))
+    }
+    /// A uniform number in `[0, 1)`.
+    #[inline]
+    pub(crate) fn uniform(self, i: u64) -> f64 {
+        (self.hash(i) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
 /// A 64-bit hash of `(seed, stream, i)`.
 #[inline]
 pub(crate) fn hash(seed: u64, stream: u64, i: u64) -> u64 {
-    mix(mix(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(i.wrapping_mul(0xD1B5_4A32_D192_ED03)))
-}
-
-/// A uniform number in `[0, 1)` for `(seed, stream, i)`.
-#[inline]
-pub(crate) fn uniform(seed: u64, stream: u64, i: u64) -> f64 {
-    (hash(seed, stream, i) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    Key::new(seed, stream).hash(i)
 }
 
 /// Streams, so that different uses of one seed never share draws.
 pub(crate) const STREAM_BUCKET: u64 = 1;
-pub(crate) const STREAM_SIGN: u64 = 2;
 pub(crate) const STREAM_GAUSS: u64 = 3;
 pub(crate) const STREAM_PROJECTION: u64 = 4;
 pub(crate) const STREAM_SAMPLE: u64 = 5;

@@ -8,14 +8,8 @@ use crate::error::SketchError;
 use crate::rng;
 
 /// `s = ⌈C·d·ln(d/δ)/ε₀²⌉` (SPEC §3).
-pub fn sample_size(
-    d: usize,
-    eps0: f64,
-    delta: f64,
-    oversampling: f64,
-) -> Result<usize, SketchError> {
-    let valid =
-        (0.0..1.0).contains(&eps0) && eps0 > 0.0 && (0.0..1.0).contains(&delta) && delta > 0.0;
+pub fn sample_size(d: usize, eps0: f64, delta: f64, oversampling: f64) -> Result<usize, SketchError> {
+    let valid = (0.0..1.0).contains(&eps0) && eps0 > 0.0 && (0.0..1.0).contains(&delta) && delta > 0.0;
     if !(valid && oversampling.is_finite() && oversampling > 0.0) {
         return Err(SketchError::InvalidParameter(format!(
             "need 0 < ε₀ < 1, 0 < δ < 1 and C > 0 (got ε₀ = {eps0}, δ = {delta}, C = {oversampling})"
@@ -49,26 +43,14 @@ impl SampledDiagonal {
 /// Independent (Bernoulli) sampling: row `i` is kept with probability `p_i = min(1, s·ℓ_i/Σℓ)`
 /// and reweighted to `D_i/p_i`. Rows whose score reaches `Σℓ/s` are always kept, so rows of
 /// leverage near 1 (with `s ≥ d`) are never lost. Expected rows kept `≤ s`.
-pub fn leverage_sample(
-    w: &[f64],
-    scores: &[f64],
-    s: usize,
-    seed: u64,
-) -> Result<SampledDiagonal, SketchError> {
+pub fn leverage_sample(w: &[f64], scores: &[f64], s: usize, seed: u64) -> Result<SampledDiagonal, SketchError> {
     let n = w.len();
     crate::check_weights(w, n)?;
     if scores.len() != n {
-        return Err(SketchError::DimensionMismatch {
-            what: "leverage scores",
-            expected: n,
-            found: scores.len(),
-        });
+        return Err(SketchError::DimensionMismatch { what: "leverage scores", expected: n, found: scores.len() });
     }
     if let Some(i) = scores.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-        return Err(SketchError::InvalidParameter(format!(
-            "leverage score {i} is {}",
-            scores[i]
-        )));
+        return Err(SketchError::InvalidParameter(format!("leverage score {i} is {}", scores[i])));
     }
     let total = reduce::sum(n, |i| scores[i]);
     if total == 0.0 {
@@ -79,11 +61,7 @@ pub fn leverage_sample(
         n,
         seed,
         |i| {
-            if w[i] > 0.0 {
-                (scale * scores[i]).min(1.0)
-            } else {
-                0.0
-            }
+            if w[i] > 0.0 { (scale * scores[i]).min(1.0) } else { 0.0 }
         },
         w,
     ))
@@ -104,20 +82,16 @@ pub fn uniform_sample(w: &[f64], s: usize, seed: u64) -> Result<SampledDiagonal,
 /// Keep row `i` when `U_i < p_i` with `U_i` a counter-based uniform of `(seed, i)`; fixed chunks,
 /// concatenated in order.
 fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) -> SampledDiagonal {
+    let key = rng::Key::new(seed, rng::STREAM_SAMPLE);
     let parts: Vec<(Vec<usize>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
             let mut rows = Vec::new();
             let mut weights = Vec::new();
             let start = c * CHUNK;
-            for (i, &wi) in w
-                .iter()
-                .enumerate()
-                .take(((c + 1) * CHUNK).min(n))
-                .skip(start)
-            {
+            for (i, &wi) in w.iter().enumerate().take(((c + 1) * CHUNK).min(n)).skip(start) {
                 let pi = p(i);
-                if pi > 0.0 && rng::uniform(seed, rng::STREAM_SAMPLE, i as u64) < pi {
+                if pi > 0.0 && key.uniform(i as u64) < pi {
                     rows.push(i);
                     weights.push(wi / pi);
                 }
@@ -125,10 +99,33 @@ fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) ->
             (rows, weights)
         })
         .collect();
-    let mut out = SampledDiagonal {
-        rows: Vec::new(),
-        weights: Vec::new(),
-    };
+    let mut out = SampledDiagonal { rows: Vec::new(), weights: Vec::new() };
+    for (r, w) in parts {
+        out.rows.extend(r);
+        out.weights.extend(w);
+    }
+    out
+}
+
+/// The nonzero entries of a dense weight vector as a [`SampledDiagonal`] (fixed chunks,
+/// concatenated in order).
+pub(crate) fn compact(kept: &[f64]) -> SampledDiagonal {
+    let parts: Vec<(Vec<usize>, Vec<f64>)> = kept
+        .par_chunks(CHUNK)
+        .enumerate()
+        .map(|(c, ch)| {
+            let mut rows = Vec::new();
+            let mut weights = Vec::new();
+            for (k, &v) in ch.iter().enumerate() {
+                if v > 0.0 {
+                    rows.push(c * CHUNK + k);
+                    weights.push(v);
+                }
+            }
+            (rows, weights)
+        })
+        .collect();
+    let mut out = SampledDiagonal { rows: Vec::new(), weights: Vec::new() };
     for (r, w) in parts {
         out.rows.extend(r);
         out.weights.extend(w);

@@ -39,26 +39,14 @@ fn eps_over_seeds(a: &CsrMatrix, method: Method, seeds: u64) -> Vec<f64> {
     let w = vec![1.0; a.nrows()];
     let exact = a.weighted_gram(&w);
     let params = SparsifyParams::default();
-    (0..seeds)
-        .map(|s| {
-            measure_eps(
-                &exact,
-                &sparsify(a, &w, method, &params, s).unwrap().gram(a),
-            )
-            .unwrap()
-        })
-        .collect()
+    (0..seeds).map(|s| measure_eps(&exact, &sparsify(a, &w, method, &params, s).unwrap().gram(a)).unwrap()).collect()
 }
 
 fn within_factor_3(a: &CsrMatrix) -> f64 {
     let w = vec![1.0; a.nrows()];
     let exact = exact_leverage(a, &w).unwrap();
     let est = approximate_leverage(a, &w, &LeverageParams::default(), 3).unwrap();
-    est.iter()
-        .zip(&exact)
-        .filter(|(e, l)| **e <= 3.0 * **l && **l <= 3.0 * **e)
-        .count() as f64
-        / a.nrows() as f64
+    est.iter().zip(&exact).filter(|(e, l)| **e <= 3.0 * **l && **l <= 3.0 * **e).count() as f64 / a.nrows() as f64
 }
 
 #[test]
@@ -74,22 +62,13 @@ fn coherent_twenty_seeds_and_uniform_fails() {
     assert!(eps.iter().filter(|&&e| e <= 0.5).count() >= 18, "{eps:?}");
     // Uniform sampling misses leverage-1 rows: AᵀD̃A loses a direction (ε = 1) in most seeds.
     let uni = eps_over_seeds(&a, Method::Uniform, 20);
-    assert!(
-        uni.iter().filter(|&&e| e <= 0.5).count() <= 2,
-        "uniform unexpectedly fine: {uni:?}"
-    );
+    assert!(uni.iter().filter(|&&e| e <= 0.5).count() <= 2, "uniform unexpectedly fine: {uni:?}");
     // The leverage-1 rows are always kept, with weight exactly 1 (p = 1).
     let w = vec![1.0; a.nrows()];
-    let spikes: Vec<usize> = (45..50)
-        .map(|j| {
-            (0..a.nrows())
-                .find(|&i| a.row(i).0.contains(&(j as u32)))
-                .unwrap()
-        })
-        .collect();
+    let spikes: Vec<usize> =
+        (45..50).map(|j| (0..a.nrows()).find(|&i| a.row(i).0.contains(&(j as u32))).unwrap()).collect();
     for seed in 0..20 {
-        let Sparsifier::Diagonal(dt) =
-            sparsify(&a, &w, Method::Leverage, &SparsifyParams::default(), seed).unwrap()
+        let Sparsifier::Diagonal(dt) = sparsify(&a, &w, Method::Leverage, &SparsifyParams::default(), seed).unwrap()
         else {
             unreachable!()
         };
@@ -102,17 +81,9 @@ fn coherent_twenty_seeds_and_uniform_fails() {
 
 #[test]
 fn estimator_within_factor_3_for_95_percent_of_rows() {
-    for (name, a) in [
-        ("incoherent", incoherent()),
-        ("coherent", coherent()),
-        ("kjv", kjv()),
-    ] {
+    for (name, a) in [("incoherent", incoherent()), ("coherent", coherent()), ("kjv", kjv())] {
         let f = within_factor_3(&a);
-        assert!(
-            f >= 0.95,
-            "{name}: only {:.1}% within a factor 3",
-            100.0 * f
-        );
+        assert!(f >= 0.95, "{name}: only {:.1}% within a factor 3", 100.0 * f);
     }
 }
 
@@ -135,28 +106,19 @@ fn same_seed_same_diagonal_for_one_or_two_threads() {
     let a = coherent();
     let w: Vec<f64> = (0..a.nrows()).map(|i| 0.5 + (i % 7) as f64).collect();
     let run = |threads| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let Sparsifier::Diagonal(d) =
-                    sparsify(&a, &w, Method::Leverage, &SparsifyParams::default(), 9).unwrap()
-                else {
-                    unreachable!()
-                };
-                (
-                    d.rows,
-                    d.weights.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                )
-            })
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let Sparsifier::Diagonal(d) = sparsify(&a, &w, Method::Leverage, &SparsifyParams::default(), 9).unwrap()
+            else {
+                unreachable!()
+            };
+            (d.rows, d.weights.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+        })
     };
     let one = run(1);
     assert_eq!(one, run(2));
     assert!(!one.0.is_empty());
     let other = {
-        let Sparsifier::Diagonal(d) =
-            sparsify(&a, &w, Method::Leverage, &SparsifyParams::default(), 10).unwrap()
+        let Sparsifier::Diagonal(d) = sparsify(&a, &w, Method::Leverage, &SparsifyParams::default(), 10).unwrap()
         else {
             unreachable!()
         };
@@ -176,24 +138,9 @@ fn bad_inputs_are_errors() {
     ));
     let mut w = vec![1.0; n];
     w[7] = -1.0;
-    assert!(matches!(
-        sparsify(&a, &w, Method::Leverage, &p, 0),
-        Err(SketchError::BadWeight { index: 7, .. })
-    ));
-    assert!(matches!(
-        sparsify(&a, &vec![0.0; n], Method::Leverage, &p, 0),
-        Err(SketchError::ZeroWeights)
-    ));
-    assert!(
-        sparsify(
-            &a,
-            &vec![1.0; n],
-            Method::Leverage,
-            &SparsifyParams { eps0: 1.5, ..p },
-            0
-        )
-        .is_err()
-    );
+    assert!(matches!(sparsify(&a, &w, Method::Leverage, &p, 0), Err(SketchError::BadWeight { index: 7, .. })));
+    assert!(matches!(sparsify(&a, &vec![0.0; n], Method::Leverage, &p, 0), Err(SketchError::ZeroWeights)));
+    assert!(sparsify(&a, &vec![1.0; n], Method::Leverage, &SparsifyParams { eps0: 1.5, ..p }, 0).is_err());
     assert!(SketchOperator::new(Embedding::SparseSign { nnz_per_col: 0 }, 10, n, 0).is_err());
 }
 
@@ -210,15 +157,8 @@ fn sketch_operators_are_subspace_embeddings_in_expectation() {
     })
     .unwrap();
     let exact = a.weighted_gram(&vec![1.0; 4000]);
-    for kind in [
-        Embedding::CountSketch,
-        Embedding::SparseSign { nnz_per_col: 4 },
-        Embedding::Gaussian,
-    ] {
-        let b = SketchOperator::new(kind, 400, 4000, 3)
-            .unwrap()
-            .apply(&a, None)
-            .unwrap();
+    for kind in [Embedding::CountSketch, Embedding::SparseSign { nnz_per_col: 4 }, Embedding::Gaussian] {
+        let b = SketchOperator::new(kind, 400, 4000, 3).unwrap().apply(&a, None).unwrap();
         let eps = measure_eps(&exact, &(b.transpose() * &b)).unwrap();
         assert!(eps < 0.5, "{kind:?}: ε = {eps}");
     }

@@ -41,11 +41,7 @@ impl PartialEq for CsrMatrix {
         self.shape() == other.shape()
             && self.indptr() == other.indptr()
             && self.indices() == other.indices()
-            && self
-                .data()
-                .iter()
-                .zip(other.data())
-                .all(|(a, b)| a.to_bits() == b.to_bits())
+            && self.data().iter().zip(other.data()).all(|(a, b)| a.to_bits() == b.to_bits())
     }
 }
 
@@ -67,11 +63,7 @@ impl CsrMatrix {
     ) -> Result<Self, StructureError> {
         check_dim(ncols)?;
         if indptr.len() != nrows + 1 {
-            return Err(StructureError::BadIndptr(format!(
-                "length {} but nrows + 1 = {}",
-                indptr.len(),
-                nrows + 1
-            )));
+            return Err(StructureError::BadIndptr(format!("length {} but nrows + 1 = {}", indptr.len(), nrows + 1)));
         }
         if indptr[0] != 0 || indptr[nrows] != indices.len() || indices.len() != data.len() {
             return Err(StructureError::BadIndptr(format!(
@@ -91,11 +83,7 @@ impl CsrMatrix {
             for k in s..e {
                 let j = indices[k];
                 if j as usize >= ncols {
-                    return Err(StructureError::ColumnOutOfRange {
-                        row: i,
-                        index: j as usize,
-                        ncols,
-                    });
+                    return Err(StructureError::ColumnOutOfRange { row: i, index: j as usize, ncols });
                 }
                 if prev.is_some_and(|p| p >= j) {
                     return Err(StructureError::InvalidArgument(format!(
@@ -103,11 +91,7 @@ impl CsrMatrix {
                     )));
                 }
                 if !data[k].is_finite() {
-                    return Err(StructureError::NonFinite {
-                        row: i,
-                        col: j as usize,
-                        value: data[k],
-                    });
+                    return Err(StructureError::NonFinite { row: i, col: j as usize, value: data[k] });
                 }
                 prev = Some(j);
             }
@@ -118,11 +102,7 @@ impl CsrMatrix {
     }
 
     fn from_valid(inner: SprsCsr) -> Self {
-        Self {
-            inner,
-            policy: ChunkPolicy::default(),
-            transpose: OnceLock::new(),
-        }
+        Self { inner, policy: ChunkPolicy::default(), transpose: OnceLock::new() }
     }
 
     /// Build from `(row, col, value)` triplets in any order (0-based), summing or rejecting
@@ -137,23 +117,13 @@ impl CsrMatrix {
         let mut counts = vec![0usize; nrows + 1];
         for &(i, j, v) in triplets {
             if i >= nrows {
-                return Err(StructureError::InvalidArgument(format!(
-                    "row index {i} >= nrows {nrows}"
-                )));
+                return Err(StructureError::InvalidArgument(format!("row index {i} >= nrows {nrows}")));
             }
             if j >= ncols {
-                return Err(StructureError::ColumnOutOfRange {
-                    row: i,
-                    index: j,
-                    ncols,
-                });
+                return Err(StructureError::ColumnOutOfRange { row: i, index: j, ncols });
             }
             if !v.is_finite() {
-                return Err(StructureError::NonFinite {
-                    row: i,
-                    col: j,
-                    value: v,
-                });
+                return Err(StructureError::NonFinite { row: i, col: j, value: v });
             }
             counts[i + 1] += 1;
         }
@@ -169,9 +139,7 @@ impl CsrMatrix {
             next[i] += 1;
         }
         let (indptr, indices, data) = sort_and_merge_rows(counts, indices, data, duplicates)
-            .map_err(|(row, col)| {
-                StructureError::InvalidArgument(format!("duplicate entry at ({row}, {col})"))
-            })?;
+            .map_err(|(row, col)| StructureError::InvalidArgument(format!("duplicate entry at ({row}, {col})")))?;
         Self::try_from_csr(nrows, ncols, indptr, indices, data)
     }
 
@@ -200,20 +168,9 @@ impl CsrMatrix {
         let indices = csr
             .indices()
             .iter()
-            .map(|&j| {
-                u32::try_from(j).map_err(|_| StructureError::TooLarge {
-                    dim: j,
-                    max: u32::MAX as usize,
-                })
-            })
+            .map(|&j| u32::try_from(j).map_err(|_| StructureError::TooLarge { dim: j, max: u32::MAX as usize }))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::try_from_csr(
-            csr.rows(),
-            csr.cols(),
-            csr.indptr().to_proper().into_owned(),
-            indices,
-            csr.data().to_vec(),
-        )
+        Self::try_from_csr(csr.rows(), csr.cols(), csr.indptr().to_proper().into_owned(), indices, csr.data().to_vec())
     }
 
     /// The wrapped `sprs` matrix, for use with `sprs`'s own algorithms.
@@ -308,8 +265,7 @@ impl CsrMatrix {
         }
         // SAFETY of structure: rows are visited in increasing order, so each column's row list
         // is strictly increasing; indices < n.
-        let inner = SprsCsr::try_new((d, n), indptr, indices, data)
-            .expect("transpose of a valid CSR is valid");
+        let inner = SprsCsr::try_new((d, n), indptr, indices, data).expect("transpose of a valid CSR is valid");
         let mut t = Self::from_valid(inner);
         t.policy = self.policy;
         t
@@ -341,13 +297,11 @@ impl CsrMatrix {
         let shape = self.shape();
         let inner = std::mem::replace(&mut self.inner, SprsCsr::zero((0, 0)));
         let (indptr, indices, mut data) = inner.into_raw_storage();
-        data.par_chunks_mut(1 << 14)
-            .zip(indices.par_chunks(1 << 14))
-            .for_each(|(vals, cols)| {
-                for (v, &j) in vals.iter_mut().zip(cols) {
-                    f(j, v);
-                }
-            });
+        data.par_chunks_mut(1 << 14).zip(indices.par_chunks(1 << 14)).for_each(|(vals, cols)| {
+            for (v, &j) in vals.iter_mut().zip(cols) {
+                f(j, v);
+            }
+        });
         self.inner = SprsCsr::try_new(shape, indptr, indices, data).expect("structure unchanged");
     }
 
@@ -361,19 +315,12 @@ impl CsrMatrix {
         width: usize,
         f: impl Fn(Range<usize>, &mut [T]) + Sync,
     ) {
-        assert_eq!(
-            out.len(),
-            self.nrows() * width,
-            "output length must be nrows * width"
-        );
+        assert_eq!(out.len(), self.nrows() * width, "output length must be nrows * width");
         let tasks = self.policy.tasks(self.nrows(), self.nnz());
         let bounds = partition::balanced_bounds(self.indptr(), tasks);
         let blocks = partition::split_rows(out, &bounds, width);
         let ranges: Vec<_> = partition::ranges(&bounds).collect();
-        blocks
-            .into_par_iter()
-            .zip(ranges)
-            .for_each(|(block, rows)| f(rows, block));
+        blocks.into_par_iter().zip(ranges).for_each(|(block, rows)| f(rows, block));
     }
 
     /// Reduction over rows into `out` (`out_len` entries): one zeroed partial per fixed block,
@@ -397,11 +344,7 @@ impl CsrMatrix {
 }
 
 /// Shared reduction: partials over `bounds` blocks, added in block order (deterministic).
-pub(crate) fn reduce_blocks(
-    out: &mut [f64],
-    bounds: &[usize],
-    f: impl Fn(Range<usize>, &mut [f64]) + Sync,
-) {
+pub(crate) fn reduce_blocks(out: &mut [f64], bounds: &[usize], f: impl Fn(Range<usize>, &mut [f64]) + Sync) {
     let parts = bounds.len() - 1;
     if parts <= 1 {
         out.fill(0.0);
@@ -432,10 +375,7 @@ pub(crate) fn reduce_blocks(
 
 fn check_dim(dim: usize) -> Result<(), StructureError> {
     if dim > u32::MAX as usize {
-        return Err(StructureError::TooLarge {
-            dim,
-            max: u32::MAX as usize,
-        });
+        return Err(StructureError::TooLarge { dim, max: u32::MAX as usize });
     }
     Ok(())
 }
@@ -461,12 +401,7 @@ pub(crate) fn sort_and_merge_rows(
         let sorted = indices[s..e].windows(2).all(|p| p[0] < p[1]);
         if !sorted {
             scratch.clear();
-            scratch.extend(
-                indices[s..e]
-                    .iter()
-                    .copied()
-                    .zip(data[s..e].iter().copied()),
-            );
+            scratch.extend(indices[s..e].iter().copied().zip(data[s..e].iter().copied()));
             // Stable sort keeps file order among duplicates, so sums are reproducible.
             scratch.sort_by_key(|&(j, _)| j);
             for (k, &(j, v)) in scratch.iter().enumerate() {

@@ -15,11 +15,7 @@ pub enum StructureError {
     BadIndptr(String),
     /// A column index is not below the number of columns.
     #[error("column index {index} in row {row} is out of range (ncols = {ncols})")]
-    ColumnOutOfRange {
-        row: usize,
-        index: usize,
-        ncols: usize,
-    },
+    ColumnOutOfRange { row: usize, index: usize, ncols: usize },
     /// A value is NaN or infinite.
     #[error("non-finite value {value} at row {row}, column {col}")]
     NonFinite { row: usize, col: usize, value: f64 },
@@ -28,11 +24,7 @@ pub enum StructureError {
     TooLarge { dim: usize, max: usize },
     /// Two vectors or matrices that must agree in size do not.
     #[error("{what}: expected length {expected}, found {found}")]
-    DimensionMismatch {
-        what: String,
-        expected: usize,
-        found: usize,
-    },
+    DimensionMismatch { what: String, expected: usize, found: usize },
     /// An argument outside its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -57,10 +49,7 @@ pub enum ReadErrorKind {
     #[error("unsupported Matrix Market {what} {found:?}")]
     Unsupported { what: &'static str, found: String },
     #[error("bad size line {found:?}: expected {expected}")]
-    BadSizeLine {
-        found: String,
-        expected: &'static str,
-    },
+    BadSizeLine { found: String, expected: &'static str },
     #[error("the size line promises {expected} entries but the file has only {found}")]
     TooFewEntries { expected: usize, found: usize },
     #[error("more entries than the {expected} the size line promises")]
@@ -70,43 +59,21 @@ pub enum ReadErrorKind {
     #[error("index 0 for the {what}: indices are 1-based")]
     IndexZero { what: &'static str },
     #[error("{what} index {index} is beyond the size {size}")]
-    IndexOutOfRange {
-        what: &'static str,
-        index: u64,
-        size: usize,
-    },
+    IndexOutOfRange { what: &'static str, index: u64, size: usize },
     #[error("not a number: {token:?}")]
     NonNumeric { token: String },
     #[error("non-finite value {token:?} (NaN and Inf are not accepted)")]
     NonFinite { token: String },
-    #[error(
-        "duplicate entry at row {row}, column {col} (1-based; first seen on line {first_line})"
-    )]
-    DuplicateEntry {
-        row: usize,
-        col: usize,
-        first_line: usize,
-    },
+    #[error("duplicate entry at row {row}, column {col} (1-based; first seen on line {first_line})")]
+    DuplicateEntry { row: usize, col: usize, first_line: usize },
     #[error(
         "entry ({row}, {col}) lies above the diagonal of a {symmetry} matrix (only the lower triangle may be stored)"
     )]
-    UpperTriangle {
-        row: usize,
-        col: usize,
-        symmetry: &'static str,
-    },
+    UpperTriangle { row: usize, col: usize, symmetry: &'static str },
     #[error("a {symmetry} matrix must be square, found {nrows} x {ncols}")]
-    NotSquare {
-        symmetry: &'static str,
-        nrows: usize,
-        ncols: usize,
-    },
+    NotSquare { symmetry: &'static str, nrows: usize, ncols: usize },
     #[error("{what}: expected length {expected}, found {found}")]
-    LengthMismatch {
-        what: String,
-        expected: usize,
-        found: usize,
-    },
+    LengthMismatch { what: String, expected: usize, found: usize },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -127,11 +94,7 @@ pub struct ReadError {
 
 impl ReadError {
     pub(crate) fn at(path: &std::path::Path, line: Option<usize>, kind: ReadErrorKind) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            line,
-            kind,
-        }
+        Self { path: path.to_path_buf(), line, kind }
     }
 }
 

@@ -50,9 +50,7 @@ pub struct GenSpec {
 /// Per-block stream: the seed and the block index mixed by SplitMix64 (inside
 /// `seed_from_u64`) so neighbouring blocks get unrelated states.
 pub fn block_rng(seed: u64, block: u64) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(
-        seed ^ block.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17),
-    )
+    Xoshiro256PlusPlus::seed_from_u64(seed ^ block.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17))
 }
 
 /// Generate a random sparse matrix. Cost `O(nnz·log(row nnz) + n)`, parallel over fixed blocks.
@@ -75,21 +73,15 @@ pub fn random_sparse(spec: &GenSpec) -> Result<CsrMatrix, StructureError> {
             }
             spikes
         }
-        Variant::IllConditioned { orders }
-            if !(orders.is_finite() && (0.0..=300.0).contains(&orders)) =>
-        {
-            return Err(StructureError::InvalidArgument(format!(
-                "orders must be in [0, 300], got {orders}"
-            )));
+        Variant::IllConditioned { orders } if !(orders.is_finite() && (0.0..=300.0).contains(&orders)) => {
+            return Err(StructureError::InvalidArgument(format!("orders must be in [0, 300], got {orders}")));
         }
         _ => 0,
     };
     let dense_cols = d - spikes;
     match spec.sparsity {
         Sparsity::Density(p) if !(p > 0.0 && p <= 1.0) => {
-            return Err(StructureError::InvalidArgument(format!(
-                "density must be in (0, 1], got {p}"
-            )));
+            return Err(StructureError::InvalidArgument(format!("density must be in (0, 1], got {p}")));
         }
         Sparsity::RowNnz(k) if k > dense_cols => {
             return Err(StructureError::InvalidArgument(format!(
@@ -99,10 +91,7 @@ pub fn random_sparse(spec: &GenSpec) -> Result<CsrMatrix, StructureError> {
         _ => {}
     }
     if d > u32::MAX as usize {
-        return Err(StructureError::TooLarge {
-            dim: d,
-            max: u32::MAX as usize,
-        });
+        return Err(StructureError::TooLarge { dim: d, max: u32::MAX as usize });
     }
     let blocks: Vec<(Vec<usize>, Vec<u32>, Vec<f64>)> = (0..n.div_ceil(GEN_BLOCK_ROWS))
         .into_par_iter()
@@ -142,9 +131,7 @@ pub fn random_sparse(spec: &GenSpec) -> Result<CsrMatrix, StructureError> {
         Variant::Plain => {}
         Variant::IllConditioned { orders } => {
             let denom = (d.max(2) - 1) as f64;
-            let s: Vec<f64> = (0..d)
-                .map(|j| 10f64.powf(-orders * j as f64 / denom))
-                .collect();
+            let s: Vec<f64> = (0..d).map(|j| 10f64.powf(-orders * j as f64 / denom)).collect();
             a.scale_columns(&s)?;
         }
         Variant::Coherent { spikes } => a = add_spikes(a, spikes, spec.seed)?,

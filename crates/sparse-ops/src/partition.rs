@@ -28,13 +28,7 @@ pub struct ChunkPolicy {
 
 impl Default for ChunkPolicy {
     fn default() -> Self {
-        Self {
-            task_nnz: 1 << 15,
-            part_nnz: 1 << 17,
-            max_parts: 64,
-            reduce_bytes: 64 << 20,
-            work_per_partial_entry: 16,
-        }
+        Self { task_nnz: 1 << 15, part_nnz: 1 << 17, max_parts: 64, reduce_bytes: 64 << 20, work_per_partial_entry: 4 }
     }
 }
 
@@ -56,11 +50,7 @@ impl ChunkPolicy {
             0 => usize::MAX,
             r => work / (r * out_len.max(1)),
         };
-        by_work
-            .min(by_mem)
-            .min(by_overhead)
-            .min(self.max_parts)
-            .clamp(1, nrows.max(1))
+        by_work.min(by_mem).min(by_overhead).min(self.max_parts).clamp(1, nrows.max(1))
     }
 }
 
@@ -86,11 +76,7 @@ pub(crate) fn ranges(bounds: &[usize]) -> impl Iterator<Item = Range<usize>> + '
 }
 
 /// Split `out` (rows of `width` entries) into the disjoint blocks given by `bounds`.
-pub(crate) fn split_rows<'a, T>(
-    mut out: &'a mut [T],
-    bounds: &[usize],
-    width: usize,
-) -> Vec<&'a mut [T]> {
+pub(crate) fn split_rows<'a, T>(mut out: &'a mut [T], bounds: &[usize], width: usize) -> Vec<&'a mut [T]> {
     let mut blocks = Vec::with_capacity(bounds.len().saturating_sub(1));
     for r in ranges(bounds) {
         let (head, tail) = out.split_at_mut(r.len() * width);
@@ -119,17 +105,11 @@ mod tests {
 
     #[test]
     fn parts_respect_memory_budget() {
-        let p = ChunkPolicy {
-            reduce_bytes: 8 * 100 * 3,
-            ..ChunkPolicy::default()
-        };
+        let p = ChunkPolicy { reduce_bytes: 8 * 100 * 3, ..ChunkPolicy::default() };
         assert_eq!(p.parts(1 << 20, 1 << 30, 100), 3);
         assert_eq!(p.parts(2, 1 << 30, 1), 2, "never more parts than rows");
         // Little work per output entry: few partials.
-        assert_eq!(
-            ChunkPolicy::default().parts(1 << 20, 16 * 4 * 1_000_000, 1_000_000),
-            4
-        );
+        assert_eq!(ChunkPolicy::default().parts(1 << 20, 4 * 4 * 1_000_000, 1_000_000), 4);
         assert_eq!(p.parts(0, 0, 1), 1);
     }
 }

@@ -3,13 +3,7 @@
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 fn spec(sparsity: Sparsity, variant: Variant) -> GenSpec {
-    GenSpec {
-        nrows: 5_000,
-        ncols: 50,
-        sparsity,
-        variant,
-        seed: 42,
-    }
+    GenSpec { nrows: 5_000, ncols: 50, sparsity, variant, seed: 42 }
 }
 
 #[test]
@@ -26,11 +20,7 @@ fn row_nnz_is_exact_and_density_is_close() {
 
 #[test]
 fn ill_conditioned_columns_span_the_orders() {
-    let a = random_sparse(&spec(
-        Sparsity::RowNnz(10),
-        Variant::IllConditioned { orders: 4.0 },
-    ))
-    .unwrap();
+    let a = random_sparse(&spec(Sparsity::RowNnz(10), Variant::IllConditioned { orders: 4.0 })).unwrap();
     let c = a.column_sq_norms();
     let ratio = (c[0] / c[49]).sqrt();
     // Column norms scale by 10^4 from first to last (up to sampling noise in the raw norms).
@@ -41,11 +31,7 @@ fn ill_conditioned_columns_span_the_orders() {
 fn coherent_spikes_live_in_single_rows() {
     let a = random_sparse(&spec(Sparsity::RowNnz(5), Variant::Coherent { spikes: 3 })).unwrap();
     let counts = a.column_nnz();
-    assert_eq!(
-        &counts[47..],
-        &[1, 1, 1],
-        "each spike column has one entry: its row has leverage 1"
-    );
+    assert_eq!(&counts[47..], &[1, 1, 1], "each spike column has one entry: its row has leverage 1");
     assert!(counts[..47].iter().all(|&c| c > 50));
 }
 
@@ -55,11 +41,5 @@ fn bad_specifications_are_errors() {
     assert!(random_sparse(&spec(Sparsity::Density(0.0), Variant::Plain)).is_err());
     assert!(random_sparse(&spec(Sparsity::Density(f64::NAN), Variant::Plain)).is_err());
     assert!(random_sparse(&spec(Sparsity::RowNnz(3), Variant::Coherent { spikes: 50 })).is_err());
-    assert!(
-        random_sparse(&spec(
-            Sparsity::RowNnz(3),
-            Variant::IllConditioned { orders: -1.0 }
-        ))
-        .is_err()
-    );
+    assert!(random_sparse(&spec(Sparsity::RowNnz(3), Variant::IllConditioned { orders: -1.0 })).is_err());
 }

@@ -43,100 +43,39 @@ proptest! {
 #[test]
 fn symmetric_pattern_and_skew() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        &dir,
-        "s.mtx",
-        "%%MatrixMarket matrix coordinate real symmetric\n% c\n3 3 3\n1 1 2\n3 1 5\n3 2 -1\n",
-    );
+    let p = write(&dir, "s.mtx", "%%MatrixMarket matrix coordinate real symmetric\n% c\n3 3 3\n1 1 2\n3 1 5\n3 2 -1\n");
     assert_eq!(
         read_csr(&p, ReadOptions::default()).unwrap().to_dense(),
         vec![2.0, 0.0, 5.0, 0.0, 0.0, -1.0, 5.0, -1.0, 0.0]
     );
-    let p = write(
-        &dir,
-        "p.mtx",
-        "%%MatrixMarket matrix coordinate pattern general\n2 3 2\n1 3\n2 1\n",
-    );
-    assert_eq!(
-        read_csr(&p, ReadOptions::default()).unwrap().to_dense(),
-        vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
-    );
-    let p = write(
-        &dir,
-        "k.mtx",
-        "%%MatrixMarket matrix coordinate integer skew-symmetric\n2 2 1\n2 1 4\n",
-    );
-    assert_eq!(
-        read_csr(&p, ReadOptions::default()).unwrap().to_dense(),
-        vec![0.0, -4.0, 4.0, 0.0]
-    );
-    let p = write(
-        &dir,
-        "ar.mtx",
-        "%%MatrixMarket matrix array real symmetric\n2 2\n1\n2\n3\n",
-    );
-    assert_eq!(
-        read_dense(&p, ReadOptions::default()).unwrap().data,
-        vec![1.0, 2.0, 2.0, 3.0]
-    );
+    let p = write(&dir, "p.mtx", "%%MatrixMarket matrix coordinate pattern general\n2 3 2\n1 3\n2 1\n");
+    assert_eq!(read_csr(&p, ReadOptions::default()).unwrap().to_dense(), vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    let p = write(&dir, "k.mtx", "%%MatrixMarket matrix coordinate integer skew-symmetric\n2 2 1\n2 1 4\n");
+    assert_eq!(read_csr(&p, ReadOptions::default()).unwrap().to_dense(), vec![0.0, -4.0, 4.0, 0.0]);
+    let p = write(&dir, "ar.mtx", "%%MatrixMarket matrix array real symmetric\n2 2\n1\n2\n3\n");
+    assert_eq!(read_dense(&p, ReadOptions::default()).unwrap().data, vec![1.0, 2.0, 2.0, 3.0]);
     // Array files are column-major.
-    let p = write(
-        &dir,
-        "ag.mtx",
-        "%%MatrixMarket matrix array real general\n2 3\n1\n2\n3\n4\n5\n6\n",
-    );
-    assert_eq!(
-        read_dense(&p, ReadOptions::default()).unwrap().data,
-        vec![1.0, 3.0, 5.0, 2.0, 4.0, 6.0]
-    );
+    let p = write(&dir, "ag.mtx", "%%MatrixMarket matrix array real general\n2 3\n1\n2\n3\n4\n5\n6\n");
+    assert_eq!(read_dense(&p, ReadOptions::default()).unwrap().data, vec![1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
     // Rows out of order and CRLF line endings.
-    let p = write(
-        &dir,
-        "u.mtx",
-        "%%MatrixMarket matrix coordinate real general\r\n3 2 3\r\n3 2 1\r\n1 1 2\r\n2 2 3\r\n",
-    );
-    assert_eq!(
-        read_csr(&p, ReadOptions::default()).unwrap().to_dense(),
-        vec![2.0, 0.0, 0.0, 3.0, 0.0, 1.0]
-    );
+    let p =
+        write(&dir, "u.mtx", "%%MatrixMarket matrix coordinate real general\r\n3 2 3\r\n3 2 1\r\n1 1 2\r\n2 2 3\r\n");
+    assert_eq!(read_csr(&p, ReadOptions::default()).unwrap().to_dense(), vec![2.0, 0.0, 0.0, 3.0, 0.0, 1.0]);
 }
 
 #[test]
 fn svmlight_labels_features_and_options() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(
-        &dir,
-        "d.svm",
-        "# header comment\n+1 qid:3 3:0.5 1:2 # trailing\n-1\n\n0.25 2:1e-3\n",
-    );
+    let p = write(&dir, "d.svm", "# header comment\n+1 qid:3 3:0.5 1:2 # trailing\n-1\n\n0.25 2:1e-3\n");
     let (a, b) = read_svmlight(&p, SvmlightOptions::default()).unwrap();
     assert_eq!(b, vec![1.0, -1.0, 0.25]);
     assert_eq!(a.shape(), (3, 3));
-    assert_eq!(
-        a.to_dense(),
-        vec![2.0, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 1e-3, 0.0]
-    );
-    let (a, _) = read_svmlight(
-        &p,
-        SvmlightOptions {
-            zero_based: true,
-            ncols: Some(10),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    assert_eq!(a.to_dense(), vec![2.0, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 1e-3, 0.0]);
+    let (a, _) =
+        read_svmlight(&p, SvmlightOptions { zero_based: true, ncols: Some(10), ..Default::default() }).unwrap();
     assert_eq!(a.shape(), (3, 10));
     assert_eq!(a.row(0).0, &[1, 3]);
-    assert!(
-        read_svmlight(
-            &p,
-            SvmlightOptions {
-                ncols: Some(2),
-                ..Default::default()
-            }
-        )
-        .is_err()
-    );
+    assert!(read_svmlight(&p, SvmlightOptions { ncols: Some(2), ..Default::default() }).is_err());
 }
 
 #[test]

@@ -152,43 +152,14 @@ fn explicit_zeros_are_kept_and_harmless() {
 #[test]
 fn invalid_structure_is_an_error() {
     use sparse_ops::StructureError as E;
-    assert!(matches!(
-        CsrMatrix::try_from_csr(2, 2, vec![0, 1], vec![0], vec![1.0]),
-        Err(E::BadIndptr(_))
-    ));
-    assert!(matches!(
-        CsrMatrix::try_from_csr(1, 2, vec![0, 1], vec![2], vec![1.0]),
-        Err(E::ColumnOutOfRange { .. })
-    ));
-    assert!(matches!(
-        CsrMatrix::try_from_csr(1, 2, vec![0, 1], vec![0], vec![f64::NAN]),
-        Err(E::NonFinite { .. })
-    ));
-    assert!(
-        CsrMatrix::try_from_csr(1, 3, vec![0, 2], vec![1, 1], vec![1.0, 2.0]).is_err(),
-        "repeated column"
-    );
-    assert!(
-        CsrMatrix::from_triplets(
-            1,
-            1,
-            &[(0, 0, 1.0), (0, 0, 2.0)],
-            sparse_ops::Duplicates::Reject
-        )
-        .is_err()
-    );
-    let summed = CsrMatrix::from_triplets(
-        1,
-        1,
-        &[(0, 0, 1.0), (0, 0, 2.0)],
-        sparse_ops::Duplicates::Sum,
-    )
-    .unwrap();
+    assert!(matches!(CsrMatrix::try_from_csr(2, 2, vec![0, 1], vec![0], vec![1.0]), Err(E::BadIndptr(_))));
+    assert!(matches!(CsrMatrix::try_from_csr(1, 2, vec![0, 1], vec![2], vec![1.0]), Err(E::ColumnOutOfRange { .. })));
+    assert!(matches!(CsrMatrix::try_from_csr(1, 2, vec![0, 1], vec![0], vec![f64::NAN]), Err(E::NonFinite { .. })));
+    assert!(CsrMatrix::try_from_csr(1, 3, vec![0, 2], vec![1, 1], vec![1.0, 2.0]).is_err(), "repeated column");
+    assert!(CsrMatrix::from_triplets(1, 1, &[(0, 0, 1.0), (0, 0, 2.0)], sparse_ops::Duplicates::Reject).is_err());
+    let summed = CsrMatrix::from_triplets(1, 1, &[(0, 0, 1.0), (0, 0, 2.0)], sparse_ops::Duplicates::Sum).unwrap();
     assert_eq!(summed.data(), &[3.0]);
     let mut a = CsrMatrix::from_dense(1, 2, &[1e300, 1.0]).unwrap();
-    assert!(
-        a.scale_columns(&[1e10, 1.0]).is_err(),
-        "overflow is refused"
-    );
+    assert!(a.scale_columns(&[1e10, 1.0]).is_err(), "overflow is refused");
     assert_eq!(a.data(), &[1e300, 1.0], "and leaves A unchanged");
 }

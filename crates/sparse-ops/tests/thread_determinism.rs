@@ -7,11 +7,7 @@ use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 use sparse_ops::{ChunkPolicy, CsrMatrix};
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 fn all_kernels(a: &CsrMatrix) -> Vec<Vec<u64>> {
@@ -67,13 +63,7 @@ fn all_kernels(a: &CsrMatrix) -> Vec<Vec<u64>> {
 
 #[test]
 fn one_thread_equals_two_threads() {
-    let spec = GenSpec {
-        nrows: 30_000,
-        ncols: 40,
-        sparsity: Sparsity::RowNnz(7),
-        variant: Variant::Plain,
-        seed: 11,
-    };
+    let spec = GenSpec { nrows: 30_000, ncols: 40, sparsity: Sparsity::RowNnz(7), variant: Variant::Plain, seed: 11 };
     let a1 = in_pool(1, || random_sparse(&spec).unwrap());
     let a2 = in_pool(2, || random_sparse(&spec).unwrap());
     assert_eq!(a1, a2, "generator");
@@ -94,32 +84,15 @@ fn one_thread_equals_two_threads() {
     }
     // Same with the cached transpose.
     a.cache_transpose().unwrap();
-    assert_eq!(
-        in_pool(1, || all_kernels(&a)),
-        in_pool(2, || all_kernels(&a))
-    );
+    assert_eq!(in_pool(1, || all_kernels(&a)), in_pool(2, || all_kernels(&a)));
 }
 
 #[test]
 fn generator_variants_are_seeded() {
-    for variant in [
-        Variant::Plain,
-        Variant::IllConditioned { orders: 4.0 },
-        Variant::Coherent { spikes: 3 },
-    ] {
-        let spec = GenSpec {
-            nrows: 9_000,
-            ncols: 30,
-            sparsity: Sparsity::Density(0.1),
-            variant,
-            seed: 5,
-        };
+    for variant in [Variant::Plain, Variant::IllConditioned { orders: 4.0 }, Variant::Coherent { spikes: 3 }] {
+        let spec = GenSpec { nrows: 9_000, ncols: 30, sparsity: Sparsity::Density(0.1), variant, seed: 5 };
         let a = in_pool(1, || random_sparse(&spec).unwrap());
-        assert_eq!(
-            a,
-            in_pool(2, || random_sparse(&spec).unwrap()),
-            "{variant:?}"
-        );
+        assert_eq!(a, in_pool(2, || random_sparse(&spec).unwrap()), "{variant:?}");
         let other = random_sparse(&GenSpec { seed: 6, ..spec }).unwrap();
         assert_ne!(a, other, "a different seed gives a different matrix");
     }

@@ -5,12 +5,7 @@ use losses::{Activation, LossKind, Objective, Regulariser, What};
 use proptest::prelude::*;
 use sparse_ops::CsrMatrix;
 
-pub const LOSSES: [LossKind; 4] = [
-    LossKind::Rescaled,
-    LossKind::Hyperbolic,
-    LossKind::Softmax,
-    LossKind::Linear,
-];
+pub const LOSSES: [LossKind; 4] = [LossKind::Rescaled, LossKind::Hyperbolic, LossKind::Softmax, LossKind::Linear];
 pub const FUNCS: [Activation; 3] = [Activation::Exp, Activation::Cosh, Activation::Sinh];
 
 /// A small problem: `A` with about half its entries nonzero, `b`, `w`, and a point `x` with
@@ -45,13 +40,7 @@ pub fn case() -> impl Strategy<Value = Case> {
                     Some(c) if c >= 0.0 => Regulariser::Const(c),
                     Some(_) => Regulariser::PerRow(wr),
                 };
-                Case {
-                    a,
-                    b,
-                    w,
-                    x: x.iter().map(|t| t * s).collect(),
-                    v,
-                }
+                Case { a, b, w, x: x.iter().map(|t| t * s).collect(), v }
             })
     })
 }
@@ -72,24 +61,10 @@ pub fn sub(a: &[f64], b: &[f64]) -> Vec<f64> {
 /// `(4·D(h/2) − D(h))/3` has truncation error `O(h⁴)` (here ~1e-12 for h = 1e-3) and rounding
 /// error ~`ε·|F|/h` ≈ 1e-13·|F|, far below the 1e-6 tolerance of the checks.
 pub fn directional_fd(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64], dir: &[f64], h: f64) -> Vec<f64> {
-    let at = |t: f64| {
-        f(&x.iter()
-            .zip(dir)
-            .map(|(a, b)| a + t * b)
-            .collect::<Vec<_>>())
-    };
-    let dh = |h: f64| {
-        at(h)
-            .iter()
-            .zip(at(-h))
-            .map(|(p, m)| (p - m) / (2.0 * h))
-            .collect::<Vec<_>>()
-    };
+    let at = |t: f64| f(&x.iter().zip(dir).map(|(a, b)| a + t * b).collect::<Vec<_>>());
+    let dh = |h: f64| at(h).iter().zip(at(-h)).map(|(p, m)| (p - m) / (2.0 * h)).collect::<Vec<_>>();
     let (d1, d2) = (dh(h), dh(h / 2.0));
-    d1.iter()
-        .zip(&d2)
-        .map(|(a, b)| (4.0 * b - a) / 3.0)
-        .collect()
+    d1.iter().zip(&d2).map(|(a, b)| (4.0 * b - a) / 3.0).collect()
 }
 
 pub fn gradient(f: &Objective, x: &[f64]) -> Vec<f64> {

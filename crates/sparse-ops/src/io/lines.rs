@@ -22,9 +22,7 @@ impl Lines {
         let file = File::open(path).map_err(|e| ReadError::at(path, None, ReadErrorKind::Io(e)))?;
         let len = file.metadata().ok().map(|m| m.len());
         let mut reader = BufReader::with_capacity(1 << 16, file);
-        let head = reader
-            .fill_buf()
-            .map_err(|e| ReadError::at(path, None, ReadErrorKind::Io(e)))?;
+        let head = reader.fill_buf().map_err(|e| ReadError::at(path, None, ReadErrorKind::Io(e)))?;
         let gz = head.starts_with(&[0x1f, 0x8b]);
         let (reader, plain_len): (Box<dyn BufRead>, _) = if gz {
             let dec = flate2::bufread::MultiGzDecoder::new(reader);
@@ -32,13 +30,7 @@ impl Lines {
         } else {
             (Box::new(reader), len)
         };
-        Ok(Self {
-            reader,
-            buf: Vec::with_capacity(256),
-            line: 0,
-            path: path.to_path_buf(),
-            plain_len,
-        })
+        Ok(Self { reader, buf: Vec::with_capacity(256), line: 0, path: path.to_path_buf(), plain_len })
     }
 
     /// The next line without its line ending, or `None` at the end of the file.
@@ -90,33 +82,19 @@ impl Lines {
 pub(crate) fn parse_value(token: &str) -> Result<f64, ReadErrorKind> {
     match token.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(ReadErrorKind::NonFinite {
-            token: token.to_string(),
-        }),
-        Err(_) => Err(ReadErrorKind::NonNumeric {
-            token: token.to_string(),
-        }),
+        Ok(_) => Err(ReadErrorKind::NonFinite { token: token.to_string() }),
+        Err(_) => Err(ReadErrorKind::NonNumeric { token: token.to_string() }),
     }
 }
 
 /// A 1-based index in `1..=size`, returned 0-based.
-pub(crate) fn parse_index(
-    token: &str,
-    size: usize,
-    what: &'static str,
-) -> Result<usize, ReadErrorKind> {
-    let i: u64 = token.parse().map_err(|_| ReadErrorKind::NonNumeric {
-        token: token.to_string(),
-    })?;
+pub(crate) fn parse_index(token: &str, size: usize, what: &'static str) -> Result<usize, ReadErrorKind> {
+    let i: u64 = token.parse().map_err(|_| ReadErrorKind::NonNumeric { token: token.to_string() })?;
     if i == 0 {
         return Err(ReadErrorKind::IndexZero { what });
     }
     if i > size as u64 {
-        return Err(ReadErrorKind::IndexOutOfRange {
-            what,
-            index: i,
-            size,
-        });
+        return Err(ReadErrorKind::IndexOutOfRange { what, index: i, size });
     }
     Ok(i as usize - 1)
 }
@@ -127,13 +105,8 @@ pub(crate) fn atomic_write(
     path: &Path,
     f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), WriteError> {
-    let werr = |source| WriteError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| werr(std::io::Error::other("not a file path")))?;
+    let werr = |source| WriteError { path: path.to_path_buf(), source };
+    let file_name = path.file_name().ok_or_else(|| werr(std::io::Error::other("not a file path")))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file_name);
     tmp_name.push(format!(".tmp{}", std::process::id()));
@@ -144,10 +117,7 @@ pub(crate) fn atomic_write(
         if path.extension().is_some_and(|e| e == "gz") {
             let mut enc = flate2::write::GzEncoder::new(buf, flate2::Compression::default());
             f(&mut enc)?;
-            enc.finish()?
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_all()?;
+            enc.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         } else {
             let mut buf = buf;
             f(&mut buf)?;

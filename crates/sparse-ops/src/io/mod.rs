@@ -12,8 +12,7 @@ mod svmlight;
 mod vector;
 
 pub use mtx::{
-    DenseMatrix, MatrixMarket, read_csr, read_dense, read_matrix_market, write_dense_matrix_market,
-    write_matrix_market,
+    DenseMatrix, MatrixMarket, read_csr, read_dense, read_matrix_market, write_dense_matrix_market, write_matrix_market,
 };
 pub use svmlight::{SvmlightOptions, read_svmlight};
 pub use vector::{read_vector, read_vector_of_len, write_vector};

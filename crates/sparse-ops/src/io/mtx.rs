@@ -104,8 +104,9 @@ pub fn read_matrix_market(path: &Path, opts: ReadOptions) -> Result<MatrixMarket
 pub fn read_csr(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadError> {
     match read_matrix_market(path, opts)? {
         MatrixMarket::Sparse(a) => Ok(a),
-        MatrixMarket::Dense(m) => CsrMatrix::from_dense(m.nrows, m.ncols, &m.data)
-            .map_err(|e| ReadError::at(path, None, e.into())),
+        MatrixMarket::Dense(m) => {
+            CsrMatrix::from_dense(m.nrows, m.ncols, &m.data).map_err(|e| ReadError::at(path, None, e.into()))
+        }
     }
 }
 
@@ -115,26 +116,15 @@ pub fn read_dense(path: &Path, opts: ReadOptions) -> Result<DenseMatrix, ReadErr
         MatrixMarket::Dense(m) => Ok(m),
         MatrixMarket::Sparse(a) => {
             check_dense_size(path, a.nrows(), a.ncols())?;
-            Ok(DenseMatrix {
-                nrows: a.nrows(),
-                ncols: a.ncols(),
-                data: a.to_dense(),
-            })
+            Ok(DenseMatrix { nrows: a.nrows(), ncols: a.ncols(), data: a.to_dense() })
         }
     }
 }
 
 fn check_dense_size(path: &Path, nrows: usize, ncols: usize) -> Result<usize, ReadError> {
-    nrows
-        .checked_mul(ncols)
-        .filter(|&len| len <= (isize::MAX as usize) / 8)
-        .ok_or_else(|| {
-            ReadError::at(
-                path,
-                None,
-                ReadErrorKind::Invalid(format!("a dense {nrows} x {ncols} matrix is too large")),
-            )
-        })
+    nrows.checked_mul(ncols).filter(|&len| len <= (isize::MAX as usize) / 8).ok_or_else(|| {
+        ReadError::at(path, None, ReadErrorKind::Invalid(format!("a dense {nrows} x {ncols} matrix is too large")))
+    })
 }
 
 fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
@@ -142,23 +132,13 @@ fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
         None => return Err(ReadError::at(lines.path(), None, ReadErrorKind::Empty)),
         Some(l) => l.to_string(),
     };
-    let bad = |lines: &Lines| {
-        lines.err(ReadErrorKind::BadBanner {
-            found: banner.clone(),
-        })
-    };
-    let t: Vec<String> = banner
-        .split_ascii_whitespace()
-        .map(str::to_ascii_lowercase)
-        .collect();
+    let bad = |lines: &Lines| lines.err(ReadErrorKind::BadBanner { found: banner.clone() });
+    let t: Vec<String> = banner.split_ascii_whitespace().map(str::to_ascii_lowercase).collect();
     if t.len() != 5 || t[0] != "%%matrixmarket" {
         return Err(bad(lines));
     }
     if t[1] != "matrix" {
-        return Err(lines.err(ReadErrorKind::Unsupported {
-            what: "object",
-            found: t[1].clone(),
-        }));
+        return Err(lines.err(ReadErrorKind::Unsupported { what: "object", found: t[1].clone() }));
     }
     let format = match t[2].as_str() {
         "coordinate" => Format::Coordinate,
@@ -170,10 +150,7 @@ fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
         "integer" => Field::Integer,
         "pattern" if format == Format::Coordinate => Field::Pattern,
         "complex" | "pattern" => {
-            return Err(lines.err(ReadErrorKind::Unsupported {
-                what: "field",
-                found: t[3].clone(),
-            }));
+            return Err(lines.err(ReadErrorKind::Unsupported { what: "field", found: t[3].clone() }));
         }
         _ => return Err(bad(lines)),
     };
@@ -182,19 +159,12 @@ fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
         "symmetric" => Symmetry::Symmetric,
         "skew-symmetric" => Symmetry::Skew,
         "hermitian" => {
-            return Err(lines.err(ReadErrorKind::Unsupported {
-                what: "symmetry",
-                found: t[4].clone(),
-            }));
+            return Err(lines.err(ReadErrorKind::Unsupported { what: "symmetry", found: t[4].clone() }));
         }
         _ => return Err(bad(lines)),
     };
     // Comments and blank lines, then the size line.
-    let expected = if format == Format::Coordinate {
-        "'rows columns entries'"
-    } else {
-        "'rows columns'"
-    };
+    let expected = if format == Format::Coordinate { "'rows columns entries'" } else { "'rows columns'" };
     let size_line = loop {
         match lines.next_line()? {
             None => return Err(lines.err(ReadErrorKind::Truncated)),
@@ -202,24 +172,14 @@ fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
             Some(l) => break l.to_string(),
         }
     };
-    let nums: Vec<Option<usize>> = size_line
-        .split_ascii_whitespace()
-        .map(|s| s.parse().ok())
-        .collect();
+    let nums: Vec<Option<usize>> = size_line.split_ascii_whitespace().map(|s| s.parse().ok()).collect();
     let want = if format == Format::Coordinate { 3 } else { 2 };
     if nums.len() != want || nums.iter().any(Option::is_none) {
-        return Err(lines.err(ReadErrorKind::BadSizeLine {
-            found: size_line,
-            expected,
-        }));
+        return Err(lines.err(ReadErrorKind::BadSizeLine { found: size_line, expected }));
     }
     let (nrows, ncols) = (nums[0].unwrap(), nums[1].unwrap());
     if symmetry != Symmetry::General && nrows != ncols {
-        return Err(lines.err(ReadErrorKind::NotSquare {
-            symmetry: symmetry.name(),
-            nrows,
-            ncols,
-        }));
+        return Err(lines.err(ReadErrorKind::NotSquare { symmetry: symmetry.name(), nrows, ncols }));
     }
     let entries = if format == Format::Coordinate {
         let nnz = nums[2].unwrap();
@@ -243,57 +203,28 @@ fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
         }
     };
     if ncols > u32::MAX as usize || nrows > u32::MAX as usize {
-        return Err(lines.err(
-            StructureError::TooLarge {
-                dim: nrows.max(ncols),
-                max: u32::MAX as usize,
-            }
-            .into(),
-        ));
+        return Err(lines.err(StructureError::TooLarge { dim: nrows.max(ncols), max: u32::MAX as usize }.into()));
     }
-    Ok(Header {
-        format,
-        field,
-        symmetry,
-        nrows,
-        ncols,
-        entries,
-    })
+    Ok(Header { format, field, symmetry, nrows, ncols, entries })
 }
 
 /// Collects entries straight into CSR arrays while rows arrive in nondecreasing order (the
 /// common case, and no extra memory); falls back to triplets when they do not.
 enum Collector {
-    Sorted {
-        indptr: Vec<usize>,
-        indices: Vec<u32>,
-        data: Vec<f64>,
-    },
-    Triplets {
-        rows: Vec<u32>,
-        cols: Vec<u32>,
-        vals: Vec<f64>,
-    },
+    Sorted { indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f64> },
+    Triplets { rows: Vec<u32>, cols: Vec<u32>, vals: Vec<f64> },
 }
 
 impl Collector {
     fn new(nrows: usize, reserve: usize) -> Self {
         let mut indptr = Vec::with_capacity(nrows + 1);
         indptr.push(0);
-        Collector::Sorted {
-            indptr,
-            indices: Vec::with_capacity(reserve),
-            data: Vec::with_capacity(reserve),
-        }
+        Collector::Sorted { indptr, indices: Vec::with_capacity(reserve), data: Vec::with_capacity(reserve) }
     }
 
     fn push(&mut self, i: usize, j: usize, v: f64) {
         match self {
-            Collector::Sorted {
-                indptr,
-                indices,
-                data,
-            } => {
+            Collector::Sorted { indptr, indices, data } => {
                 let cur = indptr.len() - 1;
                 if i >= cur {
                     indptr.resize(i + 1, indices.len());
@@ -305,11 +236,7 @@ impl Collector {
                         rows.extend(std::iter::repeat_n(r as u32, indptr[r + 1] - indptr[r]));
                     }
                     rows.extend(std::iter::repeat_n(cur as u32, indices.len() - indptr[cur]));
-                    *self = Collector::Triplets {
-                        rows,
-                        cols: std::mem::take(indices),
-                        vals: std::mem::take(data),
-                    };
+                    *self = Collector::Triplets { rows, cols: std::mem::take(indices), vals: std::mem::take(data) };
                     self.push(i, j, v);
                 }
             }
@@ -324,11 +251,7 @@ impl Collector {
     /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`.
     fn finish(self, nrows: usize, dup: Duplicates) -> Result<CsrArrays, (usize, usize)> {
         match self {
-            Collector::Sorted {
-                mut indptr,
-                indices,
-                data,
-            } => {
+            Collector::Sorted { mut indptr, indices, data } => {
                 indptr.resize(nrows + 1, indices.len());
                 sort_and_merge_rows(indptr, indices, data, dup)
             }
@@ -367,56 +290,27 @@ fn next_data_line(lines: &mut Lines) -> Result<bool, ReadError> {
     Ok(false)
 }
 
-fn read_coordinate(
-    lines: &mut Lines,
-    h: &Header,
-    opts: ReadOptions,
-) -> Result<CsrMatrix, ReadError> {
+fn read_coordinate(lines: &mut Lines, h: &Header, opts: ReadOptions) -> Result<CsrMatrix, ReadError> {
     let want = if h.field == Field::Pattern { 2 } else { 3 };
     let reserve_cap = lines.plain_len.map_or(1 << 24, |b| (b / 4) as usize);
-    let mirror = if h.symmetry == Symmetry::General {
-        1
-    } else {
-        2
-    };
-    let mut acc = Collector::new(
-        h.nrows,
-        h.entries
-            .min(reserve_cap)
-            .saturating_mul(mirror)
-            .min(usize::MAX / 16),
-    );
+    let mirror = if h.symmetry == Symmetry::General { 1 } else { 2 };
+    let mut acc = Collector::new(h.nrows, h.entries.min(reserve_cap).saturating_mul(mirror).min(usize::MAX / 16));
     let mut seen = 0usize;
     while next_data_line(lines)? {
         let toks: [&str; 4] = collect_fields(lines.current().split_ascii_whitespace());
         let count = toks.iter().take_while(|t| !t.is_empty()).count();
         if seen == h.entries {
-            return Err(lines.err(ReadErrorKind::TooManyEntries {
-                expected: h.entries,
-            }));
+            return Err(lines.err(ReadErrorKind::TooManyEntries { expected: h.entries }));
         }
         if count != want {
-            let expected = if want == 2 {
-                "2 (row column)"
-            } else {
-                "3 (row column value)"
-            };
-            return Err(lines.err(ReadErrorKind::WrongFieldCount {
-                expected: expected.into(),
-                found: count,
-            }));
+            let expected = if want == 2 { "2 (row column)" } else { "3 (row column value)" };
+            return Err(lines.err(ReadErrorKind::WrongFieldCount { expected: expected.into(), found: count }));
         }
         let i = parse_index(toks[0], h.nrows, "row").map_err(|k| lines.err(k))?;
         let j = parse_index(toks[1], h.ncols, "column").map_err(|k| lines.err(k))?;
-        let v = if h.field == Field::Pattern {
-            1.0
-        } else {
-            parse_value(toks[2]).map_err(|k| lines.err(k))?
-        };
+        let v = if h.field == Field::Pattern { 1.0 } else { parse_value(toks[2]).map_err(|k| lines.err(k))? };
         if h.field == Field::Integer && v.fract() != 0.0 {
-            return Err(lines.err(ReadErrorKind::NonNumeric {
-                token: toks[2].to_string(),
-            }));
+            return Err(lines.err(ReadErrorKind::NonNumeric { token: toks[2].to_string() }));
         }
         match h.symmetry {
             Symmetry::General => acc.push(i, j, v),
@@ -437,17 +331,12 @@ fn read_coordinate(
         seen += 1;
     }
     if seen < h.entries {
-        return Err(lines.err(ReadErrorKind::TooFewEntries {
-            expected: h.entries,
-            found: seen,
-        }));
+        return Err(lines.err(ReadErrorKind::TooFewEntries { expected: h.entries, found: seen }));
     }
     let path = lines.path().to_path_buf();
-    let (indptr, indices, data) = acc
-        .finish(h.nrows, opts.duplicates)
-        .map_err(|(r, c)| duplicate_error(&path, r, c))?;
-    CsrMatrix::try_from_csr(h.nrows, h.ncols, indptr, indices, data)
-        .map_err(|e| ReadError::at(&path, None, e.into()))
+    let (indptr, indices, data) =
+        acc.finish(h.nrows, opts.duplicates).map_err(|(r, c)| duplicate_error(&path, r, c))?;
+    CsrMatrix::try_from_csr(h.nrows, h.ncols, indptr, indices, data).map_err(|e| ReadError::at(&path, None, e.into()))
 }
 
 fn collect_fields<'a>(mut it: impl Iterator<Item = &'a str>) -> [&'a str; 4] {
@@ -498,11 +387,7 @@ fn duplicate_error(path: &Path, row: usize, col: usize) -> ReadError {
     ReadError::at(
         path,
         line,
-        ReadErrorKind::DuplicateEntry {
-            row: row + 1,
-            col: col + 1,
-            first_line: found.first().copied().unwrap_or(0),
-        },
+        ReadErrorKind::DuplicateEntry { row: row + 1, col: col + 1, first_line: found.first().copied().unwrap_or(0) },
     )
 }
 
@@ -523,21 +408,14 @@ fn read_array(lines: &mut Lines, h: &Header) -> Result<DenseMatrix, ReadError> {
         let tok = fields.next().unwrap_or("");
         let extra = fields.count();
         let Some((i, j)) = pos.next() else {
-            return Err(lines.err(ReadErrorKind::TooManyEntries {
-                expected: h.entries,
-            }));
+            return Err(lines.err(ReadErrorKind::TooManyEntries { expected: h.entries }));
         };
         if extra != 0 {
-            return Err(lines.err(ReadErrorKind::WrongFieldCount {
-                expected: "1 (value)".into(),
-                found: extra + 1,
-            }));
+            return Err(lines.err(ReadErrorKind::WrongFieldCount { expected: "1 (value)".into(), found: extra + 1 }));
         }
         let v = parse_value(tok).map_err(|k| lines.err(k))?;
         if h.field == Field::Integer && v.fract() != 0.0 {
-            return Err(lines.err(ReadErrorKind::NonNumeric {
-                token: tok.to_string(),
-            }));
+            return Err(lines.err(ReadErrorKind::NonNumeric { token: tok.to_string() }));
         }
         data[i * h.ncols + j] = v;
         match h.symmetry {
@@ -548,16 +426,9 @@ fn read_array(lines: &mut Lines, h: &Header) -> Result<DenseMatrix, ReadError> {
         seen += 1;
     }
     if seen < h.entries {
-        return Err(lines.err(ReadErrorKind::TooFewEntries {
-            expected: h.entries,
-            found: seen,
-        }));
+        return Err(lines.err(ReadErrorKind::TooFewEntries { expected: h.entries, found: seen }));
     }
-    Ok(DenseMatrix {
-        nrows: h.nrows,
-        ncols: h.ncols,
-        data,
-    })
+    Ok(DenseMatrix { nrows: h.nrows, ncols: h.ncols, data })
 }
 
 /// Write `A` as `coordinate real general` (1-based, by row then column), gzip-compressed

@@ -19,10 +19,7 @@ pub struct SvmlightOptions {
 
 /// Read an svmlight file: features into `A` (one row per example), labels into `b`.
 /// `qid:` fields are ignored; features may come in any order on a line.
-pub fn read_svmlight(
-    path: &Path,
-    opts: SvmlightOptions,
-) -> Result<(CsrMatrix, Vec<f64>), ReadError> {
+pub fn read_svmlight(path: &Path, opts: SvmlightOptions) -> Result<(CsrMatrix, Vec<f64>), ReadError> {
     let mut lines = Lines::open(path)?;
     let mut labels = Vec::new();
     let mut indptr = vec![0usize];
@@ -42,29 +39,19 @@ pub fn read_svmlight(
         let mut parsed = Vec::new();
         for tok in it {
             let Some((idx, val)) = tok.split_once(':') else {
-                return Err(lines.err(ReadErrorKind::Invalid(format!(
-                    "expected 'index:value', found {tok:?}"
-                ))));
+                return Err(lines.err(ReadErrorKind::Invalid(format!("expected 'index:value', found {tok:?}"))));
             };
             if idx == "qid" {
                 continue;
             }
-            let raw: u64 = idx.parse().map_err(|_| {
-                lines.err(ReadErrorKind::NonNumeric {
-                    token: idx.to_string(),
-                })
-            })?;
+            let raw: u64 = idx.parse().map_err(|_| lines.err(ReadErrorKind::NonNumeric { token: idx.to_string() }))?;
             if !opts.zero_based && raw == 0 {
                 return Err(lines.err(ReadErrorKind::IndexZero { what: "feature" }));
             }
             let j = if opts.zero_based { raw } else { raw - 1 };
             let limit = opts.ncols.unwrap_or(u32::MAX as usize);
             if j >= limit as u64 {
-                return Err(lines.err(ReadErrorKind::IndexOutOfRange {
-                    what: "feature",
-                    index: raw,
-                    size: limit,
-                }));
+                return Err(lines.err(ReadErrorKind::IndexOutOfRange { what: "feature", index: raw, size: limit }));
             }
             let v = parse_value(val).map_err(|k| lines.err(k))?;
             parsed.push((j as u32, v));
@@ -83,19 +70,14 @@ pub fn read_svmlight(
     }
     let nrows = labels.len();
     let ncols = opts.ncols.unwrap_or(max_col);
-    let (indptr, indices, data) = sort_and_merge_rows(indptr, indices, data, opts.duplicates)
-        .map_err(|(r, c)| {
-            let col = if opts.zero_based { c } else { c + 1 };
-            ReadError::at(
-                path,
-                Some(row_lines[r]),
-                ReadErrorKind::DuplicateEntry {
-                    row: r + 1,
-                    col,
-                    first_line: row_lines[r],
-                },
-            )
-        })?;
+    let (indptr, indices, data) = sort_and_merge_rows(indptr, indices, data, opts.duplicates).map_err(|(r, c)| {
+        let col = if opts.zero_based { c } else { c + 1 };
+        ReadError::at(
+            path,
+            Some(row_lines[r]),
+            ReadErrorKind::DuplicateEntry { row: r + 1, col, first_line: row_lines[r] },
+        )
+    })?;
     let a = CsrMatrix::try_from_csr(nrows, ncols, indptr, indices, data)
         .map_err(|e| ReadError::at(path, None, e.into()))?;
     Ok((a, labels))

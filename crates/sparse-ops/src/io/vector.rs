@@ -19,10 +19,8 @@ pub fn read_vector(path: &Path) -> Result<Vec<f64>, ReadError> {
         let tok = it.next().unwrap_or_default();
         let extra = it.count();
         if extra != 0 {
-            return Err(lines.err(ReadErrorKind::WrongFieldCount {
-                expected: "1 (one number a line)".into(),
-                found: extra + 1,
-            }));
+            return Err(lines
+                .err(ReadErrorKind::WrongFieldCount { expected: "1 (one number a line)".into(), found: extra + 1 }));
         }
         let v = parse_value(tok).map_err(|k| lines.err(k))?;
         out.push(v);
@@ -41,11 +39,7 @@ pub fn read_vector_of_len(path: &Path, len: usize, what: &str) -> Result<Vec<f64
         return Err(ReadError::at(
             path,
             None,
-            ReadErrorKind::LengthMismatch {
-                what: what.to_string(),
-                expected: len,
-                found: v.len(),
-            },
+            ReadErrorKind::LengthMismatch { what: what.to_string(), expected: len, found: v.len() },
         ));
     }
     Ok(v)

@@ -6,11 +6,7 @@ impl CsrMatrix {
     #[track_caller]
     pub fn mul_dense(&self, g: &[f64], k: usize, out: &mut [f64]) {
         assert_eq!(g.len(), self.ncols() * k, "G must be ncols x k, row-major");
-        assert_eq!(
-            out.len(),
-            self.nrows() * k,
-            "Out must be nrows x k, row-major"
-        );
+        assert_eq!(out.len(), self.nrows() * k, "Out must be nrows x k, row-major");
         if k == 0 {
             return;
         }
@@ -32,11 +28,7 @@ impl CsrMatrix {
     #[track_caller]
     pub fn tr_mul_dense(&self, z: &[f64], k: usize, out: &mut [f64]) {
         assert_eq!(z.len(), self.nrows() * k, "Z must be nrows x k, row-major");
-        assert_eq!(
-            out.len(),
-            self.ncols() * k,
-            "Out must be ncols x k, row-major"
-        );
+        assert_eq!(out.len(), self.ncols() * k, "Out must be ncols x k, row-major");
         if k == 0 {
             return;
         }

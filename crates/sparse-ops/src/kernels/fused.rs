@@ -73,22 +73,42 @@ impl CsrMatrix {
     /// small buffer and handed to `f`, never stored. Cost `O(nnz·k)`, one pass over `A`,
     /// `O(k)` memory per task. Deterministic.
     #[track_caller]
-    pub fn mul_dense_row_map(
-        &self,
-        g: &[f64],
-        k: usize,
-        f: impl Fn(usize, &[f64]) -> f64 + Sync,
-        out: &mut [f64],
-    ) {
+    pub fn mul_dense_row_map(&self, g: &[f64], k: usize, f: impl Fn(usize, &[f64]) -> f64 + Sync, out: &mut [f64]) {
         assert_eq!(g.len(), self.ncols() * k, "G must be ncols x k, row-major");
+        // Fixed widths let the compiler keep the row in registers and vectorise the updates.
+        match k {
+            4 => self.row_map_fixed::<4>(g, &f, out),
+            8 => self.row_map_fixed::<8>(g, &f, out),
+            16 => self.row_map_fixed::<16>(g, &f, out),
+            32 => self.row_map_fixed::<32>(g, &f, out),
+            _ => {
+                let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+                self.map_row_blocks(out, 1, |rows, block| {
+                    let mut buf = vec![0.0; k];
+                    for (o, i) in block.iter_mut().zip(rows) {
+                        buf.fill(0.0);
+                        for p in indptr[i]..indptr[i + 1] {
+                            let j = indices[p] as usize;
+                            crate::kernels::dense::axpy(data[p], &g[j * k..(j + 1) * k], &mut buf);
+                        }
+                        *o = f(i, &buf);
+                    }
+                });
+            }
+        }
+    }
+
+    fn row_map_fixed<const K: usize>(&self, g: &[f64], f: &(impl Fn(usize, &[f64]) -> f64 + Sync), out: &mut [f64]) {
         let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        let g: &[[f64; K]] = g.as_chunks::<K>().0;
         self.map_row_blocks(out, 1, |rows, block| {
-            let mut buf = vec![0.0; k];
             for (o, i) in block.iter_mut().zip(rows) {
-                buf.fill(0.0);
+                let mut buf = [0.0f64; K];
                 for p in indptr[i]..indptr[i + 1] {
-                    let j = indices[p] as usize;
-                    crate::kernels::dense::axpy(data[p], &g[j * k..(j + 1) * k], &mut buf);
+                    let (gj, v) = (&g[indices[p] as usize], data[p]);
+                    for l in 0..K {
+                        buf[l] += v * gj[l];
+                    }
                 }
                 *o = f(i, &buf);
             }
@@ -99,11 +119,7 @@ impl CsrMatrix {
     /// crate: `f(rows, partial)` adds the contribution of a fixed block of rows into a zeroed
     /// partial; partials (at most 64, within 64 MiB in all) are added in block order, so the
     /// result is the same for any thread count. `out` is overwritten.
-    pub fn reduce_rows_into(
-        &self,
-        out: &mut [f64],
-        f: impl Fn(std::ops::Range<usize>, &mut [f64]) + Sync,
-    ) {
+    pub fn reduce_rows_into(&self, out: &mut [f64], f: impl Fn(std::ops::Range<usize>, &mut [f64]) + Sync) {
         self.reduce_rows(out, None, f);
     }
 
@@ -121,10 +137,6 @@ impl CsrMatrix {
         let bounds = partition::balanced_bounds(self.indptr(), tasks);
         let blocks = partition::split_rows(rec, &bounds, width);
         let ranges: Vec<_> = partition::ranges(&bounds).collect();
-        blocks
-            .into_par_iter()
-            .zip(ranges)
-            .map(|(b, r)| f(r, b))
-            .collect()
+        blocks.into_par_iter().zip(ranges).map(|(b, r)| f(r, b)).collect()
     }
 }

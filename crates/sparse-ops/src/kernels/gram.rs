@@ -49,9 +49,7 @@ impl CsrMatrix {
             let r = indptr[i + 1] - indptr[i];
             cum.push(cum[s] + r * (r + 1) / 2 + 1);
         }
-        let parts = self
-            .chunk_policy()
-            .parts(rows.len(), cum[rows.len()], d * d);
+        let parts = self.chunk_policy().parts(rows.len(), cum[rows.len()], d * d);
         let bounds = partition::balanced_bounds(&cum, parts);
         let mut upper = vec![0.0; d * d];
         reduce_blocks(&mut upper, &bounds, |range, acc| {
@@ -79,11 +77,5 @@ impl CsrMatrix {
 }
 
 fn symmetric_from_upper(upper: &[f64], d: usize) -> Mat<f64> {
-    Mat::from_fn(d, d, |i, j| {
-        if i <= j {
-            upper[i * d + j]
-        } else {
-            upper[j * d + i]
-        }
-    })
+    Mat::from_fn(d, d, |i, j| if i <= j { upper[i * d + j] } else { upper[j * d + i] })
 }

@@ -49,20 +49,12 @@ impl CsrMatrix {
             });
         }
         if let Some(j) = s.iter().position(|v| !v.is_finite()) {
-            return Err(StructureError::InvalidArgument(format!(
-                "column scale {j} is {}",
-                s[j]
-            )));
+            return Err(StructureError::InvalidArgument(format!("column scale {j} is {}", s[j])));
         }
-        let overflow = self
-            .indices()
-            .par_iter()
-            .zip(self.data().par_iter())
-            .any(|(&j, &v)| !(v * s[j as usize]).is_finite());
+        let overflow =
+            self.indices().par_iter().zip(self.data().par_iter()).any(|(&j, &v)| !(v * s[j as usize]).is_finite());
         if overflow {
-            return Err(StructureError::InvalidArgument(
-                "column scaling overflows f64".into(),
-            ));
+            return Err(StructureError::InvalidArgument("column scaling overflows f64".into()));
         }
         self.map_values_with_columns(|j, v| *v *= s[j as usize]);
         Ok(())
@@ -70,11 +62,7 @@ impl CsrMatrix {
 
     /// Shape, counts and norms, as printed by `spnewton info`. Cost `O(nnz + n + d)`.
     pub fn stats(&self) -> MatrixStats {
-        let row_nnz: Vec<f64> = self
-            .indptr()
-            .windows(2)
-            .map(|w| (w[1] - w[0]) as f64)
-            .collect();
+        let row_nnz: Vec<f64> = self.indptr().windows(2).map(|w| (w[1] - w[0]) as f64).collect();
         let col_nnz: Vec<f64> = self.column_nnz().into_iter().map(|c| c as f64).collect();
         let row_norms: Vec<f64> = self.row_sq_norms().into_iter().map(f64::sqrt).collect();
         let col_norms: Vec<f64> = self.column_sq_norms().into_iter().map(f64::sqrt).collect();
@@ -85,11 +73,7 @@ impl CsrMatrix {
             nrows: n,
             ncols: d,
             nnz: self.nnz(),
-            density: if n * d == 0 {
-                0.0
-            } else {
-                self.nnz() as f64 / (n as f64 * d as f64)
-            },
+            density: if n * d == 0 { 0.0 } else { self.nnz() as f64 / (n as f64 * d as f64) },
             empty_rows: row_nnz.iter().filter(|&&c| c == 0.0).count(),
             empty_cols: col_nnz.iter().filter(|&&c| c == 0.0).count(),
             row_nnz: Summary::of(&row_nnz),
@@ -136,10 +120,6 @@ impl Summary {
         }
         let min = v.iter().copied().fold(f64::INFINITY, f64::min);
         let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Self {
-            min,
-            mean: v.iter().sum::<f64>() / v.len() as f64,
-            max,
-        }
+        Self { min, mean: v.iter().sum::<f64>() / v.len() as f64, max }
     }
 }

@@ -1,0 +1,88 @@
+//! Solver parameters.
+
+use serde::{Deserialize, Serialize};
+
+/// How the Newton system's matrix is formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The exact Hessian `Aᵀ(D + UCUᵀ)A`, assembled densely (`O(Σnnz(a_i)² + d³)`).
+    Exact,
+    /// The Gauss–Newton matrix `Aᵀ(D_GN + U C_GN Uᵀ)A ⪰ 0`.
+    GaussNewton,
+    /// `AᵀD̃A + (AᵀU)C(AᵀU)ᵀ` with `D̃` a leverage-score sample of `D₊` (SPEC §3–4, errata E2).
+    Leverage,
+    /// The exact Newton step by conjugate gradients on Hessian-vector products, preconditioned
+    /// by the Cholesky factor of the `Leverage` matrix.
+    LeveragePcg,
+    /// `(S D₊^{1/2}A)ᵀ(S D₊^{1/2}A) + (AᵀU)C(AᵀU)ᵀ` with a sparse-sign embedding `S`.
+    NewtonSketch,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Exact => "exact",
+            Strategy::GaussNewton => "gauss-newton",
+            Strategy::Leverage => "leverage",
+            Strategy::LeveragePcg => "leverage-pcg",
+            Strategy::NewtonSketch => "newton-sketch",
+        }
+    }
+    pub fn is_sketched(self) -> bool {
+        matches!(self, Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch)
+    }
+    /// A default from the shape: sketching pays when forming `AᵀDA` exactly (about `r/2`
+    /// SpMV-equivalents for `r` nonzeros per row) dominates and there are many more rows than
+    /// the sample needs (`n ≥ 40·d·ln d`); otherwise the exact Hessian is cheaper and better.
+    pub fn default_for(n: usize, d: usize, nnz: usize) -> Strategy {
+        let r = nnz as f64 / n.max(1) as f64;
+        let sample = 40.0 * d as f64 * (d.max(2) as f64).ln();
+        if r >= 16.0 && n as f64 >= sample { Strategy::LeveragePcg } else { Strategy::Exact }
+    }
+}
+
+/// Parameters of [`crate::solve`]. `Default` gives a solver that works on the bundled data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SolverParams {
+    pub strategy: Strategy,
+    /// Sketch accuracy `ε₀` and failure probability `δ` (sketched strategies).
+    pub eps0: f64,
+    pub delta: f64,
+    pub seed: u64,
+    /// Stop when `‖g‖ ≤ max(tol·‖g(x₀)‖, atol)` (relative: errata E8).
+    pub tol: f64,
+    pub atol: f64,
+    pub max_iter: usize,
+    /// Wall-clock budget in seconds.
+    pub max_time: f64,
+    /// Recompute the leverage scores every `k` iterations (1 = every iteration); in between the
+    /// sampled rows are kept and reweighted by the current `D₊`.
+    pub refresh_every: usize,
+    /// Armijo constant.
+    pub armijo: f64,
+    /// Compute the SPEC §4 checks (λ_min and Hessian-Lipschitz estimates) each iteration; they
+    /// cost extra passes over `A` that are timed separately.
+    pub checks: bool,
+    /// Maximum CG iterations per step (`leverage-pcg`).
+    pub max_cg: usize,
+}
+
+impl Default for SolverParams {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Exact,
+            eps0: 0.5,
+            delta: 0.1,
+            seed: 0,
+            tol: 1e-8,
+            atol: 0.0,
+            max_iter: 100,
+            max_time: f64::INFINITY,
+            refresh_every: 1,
+            armijo: 1e-4,
+            checks: true,
+            max_cg: 200,
+        }
+    }
+}

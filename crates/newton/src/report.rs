@@ -1,0 +1,132 @@
+//! What the solver reports: the status, the per-iteration records and the checks.
+
+use serde::Serialize;
+
+/// Why the solver stopped. Only `Converged` means the gradient test passed at a point that is
+/// not a saddle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Converged,
+    MaxIterations,
+    MaxTime,
+    /// No step decreases the loss any more (line search failed) before the tolerance.
+    Stalled,
+    /// A stationary point with negative curvature that could not be left.
+    Saddle,
+    /// The loss overflowed or became non-finite where no step could avoid it.
+    NumericalError,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Converged => "converged",
+            Status::MaxIterations => "max_iterations",
+            Status::MaxTime => "max_time",
+            Status::Stalled => "stalled",
+            Status::Saddle => "saddle",
+            Status::NumericalError => "numerical_error",
+        }
+    }
+}
+
+/// Seconds spent in each phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timing {
+    /// Loss, gradient and Hessian parts (including line-search evaluations).
+    pub eval_s: f64,
+    /// Leverage scores and sampling / embedding.
+    pub sketch_s: f64,
+    /// Forming the `d×d` matrix (Gram of kept rows, low-rank part).
+    pub hessian_s: f64,
+    /// Cholesky, damping, triangular solves, CG.
+    pub solve_s: f64,
+    /// The SPEC §4 diagnostics (not part of the solver's cost).
+    pub checks_s: f64,
+}
+
+impl Timing {
+    pub fn add(&mut self, o: &Timing) {
+        self.eval_s += o.eval_s;
+        self.sketch_s += o.sketch_s;
+        self.hessian_s += o.hessian_s;
+        self.solve_s += o.solve_s;
+        self.checks_s += o.checks_s;
+    }
+    /// Solver time without the diagnostics.
+    pub fn solver_s(&self) -> f64 {
+        self.eval_s + self.sketch_s + self.hessian_s + self.solve_s
+    }
+}
+
+/// The SPEC §4 induction-hypothesis quantities at one iteration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Checks {
+    /// `l`: smallest eigenvalue of the exact Hessian at `x_t`.
+    pub l_est: Option<f64>,
+    /// `M`: `‖H(x_{t+1}) − H(x_t)‖₂ / ‖x_{t+1} − x_t‖`.
+    pub m_est: Option<f64>,
+    /// `r_t = ‖x_t − x*‖` (with `x*` known) or `‖x_{t+1} − x_t‖` (successive steps).
+    pub r: Option<f64>,
+    /// `r_{t+1}/r_t`.
+    pub contraction: Option<f64>,
+    /// `r_{t+1} ≤ 0.4·r_t`.
+    pub contraction_ok: Option<bool>,
+    /// `M·r_t ≤ 0.1·l`.
+    pub lipschitz_ok: Option<bool>,
+}
+
+/// A step that did not go as plain Newton would.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fallback {
+    /// Rows where the exact diagonal `D` was negative got the Gauss–Newton `D_GN` in the sketch.
+    NegativeDiagonal { rows: usize },
+    /// `H̃` was not positive definite: `H̃ + μI` was factorised instead.
+    Damped { mu: f64 },
+    /// CG met negative curvature or did not converge: the preconditioner's step was used.
+    PcgFallback { reason: String },
+    /// A stationary point with negative curvature: a step along the eigenvector was taken.
+    NegativeCurvatureStep { lambda_min: f64 },
+}
+
+/// One iteration, as delivered to the observer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IterRecord {
+    pub iteration: usize,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub step_norm: f64,
+    pub step_length: f64,
+    /// `sqrt(−gᵀp)` for the step `p`.
+    pub newton_decrement: f64,
+    pub rows_kept: Option<usize>,
+    pub cg_iterations: Option<usize>,
+    /// Passes over `A` made by the solver in this iteration (diagnostics excluded).
+    pub passes_over_a: usize,
+    pub timing: Timing,
+    pub fallbacks: Vec<Fallback>,
+    pub checks: Checks,
+}
+
+/// The outcome of [`crate::solve`]. Non-convergence is a report with a status, not an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub status: Status,
+    pub x: Vec<f64>,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub grad_norm0: f64,
+    pub iterations: usize,
+    pub history: Vec<IterRecord>,
+    pub timing: Timing,
+    pub total_s: f64,
+    /// First iteration from which every later iteration satisfied both checks (SPEC §4), or
+    /// `None` if that never happened (or checks were off).
+    pub regime_from_iteration: Option<usize>,
+    /// Whether `r_t` was measured against a known `x*`.
+    pub r_against_x_star: bool,
+    /// A message for `numerical_error` / `stalled`.
+    pub message: Option<String>,
+}

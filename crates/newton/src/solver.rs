@@ -1,0 +1,489 @@
+//! The solver loop: evaluate → check termination → form `H̃` → solve → line search → record.
+
+use std::time::Instant;
+
+use faer::{Mat, Side};
+use losses::{Evaluation, LossError, Objective, Part, StructuredHessian, What, lambda_min};
+use sketch::{Method, Sparsifier, SparsifyParams, sparsify};
+
+use crate::error::SolveError;
+use crate::linalg::{chol_solve, damped_cholesky, dot, norm, pcg};
+use crate::params::{SolverParams, Strategy};
+use crate::report::{Checks, Fallback, IterRecord, Report, Status, Timing};
+
+/// Below this dimension `λ_min` and saddle directions come from dense eigenvalues, above it
+/// from Lanczos.
+const DENSE_CHECK_DIM: usize = 200;
+
+/// Minimise `f` from `x0`. `x_star`, when known (e.g. `x_true`), is what `r_t = ‖x_t − x*‖` is
+/// measured against; otherwise successive steps stand in for it. Every iteration's record is
+/// handed to `observer` as it completes.
+///
+/// Returns `Err` only when the solver cannot run (bad parameters, `x0` of the wrong size or
+/// non-finite, the loss not finite at `x0`); every other outcome is a [`Report`] whose status
+/// says what happened. The result never holds a NaN.
+pub fn solve(
+    f: &Objective,
+    x0: &[f64],
+    params: &SolverParams,
+    x_star: Option<&[f64]>,
+    observer: &mut dyn FnMut(&IterRecord),
+) -> Result<Report, SolveError> {
+    let (_, d) = f.shape();
+    validate(params, x0, d, x_star)?;
+    let start = Instant::now();
+    let mut total = Timing::default();
+    let t = Instant::now();
+    let mut cur = f.evaluate(x0, What::Hessian).map_err(SolveError::AtStart)?;
+    total.eval_s += t.elapsed().as_secs_f64();
+    let mut x = x0.to_vec();
+    let mut g_ref = norm(grad(&cur));
+    let grad_norm0 = g_ref;
+    let mut history: Vec<IterRecord> = Vec::new();
+    let mut sample: Option<SampleMemo> = None;
+    let mut prev_step_norm: Option<f64> = None;
+    let mut escaped_here = false;
+    let (status, message) = loop {
+        let it = history.len();
+        let g = grad(&cur).to_vec();
+        let gn = norm(&g);
+        let hess = cur.hessian.as_ref().expect("requested");
+        if gn <= (params.tol * g_ref).max(params.atol) {
+            if escaped_here {
+                break (Status::Saddle, Some("the negative-curvature step led back to a stationary point".into()));
+            }
+            // Stationary: a minimum, or a saddle to leave (errata E7: cosh at 0).
+            let t = Instant::now();
+            let escape = negative_curvature(hess, params.seed);
+            total.checks_s += t.elapsed().as_secs_f64();
+            match escape {
+                None => break (Status::Converged, None),
+                Some((lambda, v)) => match curvature_step(f, &x, cur.value, &g, &v, lambda) {
+                    Some(xn) => {
+                        let t = Instant::now();
+                        let Ok(next) = f.evaluate(&xn, What::Hessian) else {
+                            break (Status::NumericalError, Some("the loss overflows beyond the saddle".into()));
+                        };
+                        let mut timing = Timing { eval_s: t.elapsed().as_secs_f64(), ..Default::default() };
+                        total.add(&timing);
+                        timing.checks_s = 0.0;
+                        let rec = IterRecord {
+                            iteration: it,
+                            loss: cur.value,
+                            grad_norm: gn,
+                            step_norm: dist(&x, &xn),
+                            step_length: 1.0,
+                            newton_decrement: 0.0,
+                            rows_kept: None,
+                            cg_iterations: None,
+                            passes_over_a: 2,
+                            timing,
+                            fallbacks: vec![Fallback::NegativeCurvatureStep { lambda_min: lambda }],
+                            checks: Checks::default(),
+                        };
+                        observer(&rec);
+                        history.push(rec);
+                        x = xn;
+                        cur = next;
+                        // The gradient vanished at the saddle: measure progress from here.
+                        g_ref = norm(grad(&cur)).max(params.atol);
+                        escaped_here = true;
+                        continue;
+                    }
+                    None => break (Status::Saddle, Some(format!("stationary point with λ_min = {lambda:.3e}"))),
+                },
+            }
+        }
+        if it >= params.max_iter {
+            break (Status::MaxIterations, None);
+        }
+        if start.elapsed().as_secs_f64() > params.max_time {
+            break (Status::MaxTime, None);
+        }
+        escaped_here = false;
+        let mut timing = Timing::default();
+        let mut fallbacks = Vec::new();
+        let mut passes = 2; // the evaluation that produced `cur`
+        let step = match newton_step(f, hess, &g, gn / g_ref.max(f64::MIN_POSITIVE), params, it, &mut sample) {
+            Ok(s) => s,
+            Err(msg) => break (Status::NumericalError, Some(msg)),
+        };
+        timing.add(&step.timing);
+        passes += step.passes;
+        fallbacks.extend(step.fallbacks);
+        let p = step.p;
+        let gtp = dot(&g, &p);
+        // Armijo backtracking from the full step; overflow counts as +∞.
+        let t = Instant::now();
+        let mut alpha = 1.0;
+        let accepted = loop {
+            let xn: Vec<f64> = x.iter().zip(&p).map(|(a, b)| a + alpha * b).collect();
+            passes += 1;
+            match f.value(&xn) {
+                Ok(v) if v <= cur.value + params.armijo * alpha * gtp => break Some(xn),
+                _ => {}
+            }
+            alpha *= 0.5;
+            if alpha < 1e-14 {
+                break None;
+            }
+        };
+        timing.eval_s += t.elapsed().as_secs_f64();
+        let Some(xn) = accepted else {
+            total.add(&timing);
+            break (Status::Stalled, Some("the line search found no decrease along the Newton direction".into()));
+        };
+        let t = Instant::now();
+        let next = match f.evaluate(&xn, What::Hessian) {
+            Ok(e) => e,
+            Err(e) => break (Status::NumericalError, Some(e.to_string())),
+        };
+        timing.eval_s += t.elapsed().as_secs_f64();
+        // SPEC §4 checks for the step x_t → x_{t+1}.
+        let step_norm = dist(&x, &xn);
+        let checks = if params.checks {
+            let t = Instant::now();
+            let c = induction_checks(
+                hess,
+                next.hessian.as_ref().expect("requested"),
+                &x,
+                &xn,
+                x_star,
+                prev_step_norm,
+                params.seed,
+            );
+            timing.checks_s = t.elapsed().as_secs_f64();
+            c
+        } else {
+            Checks::default()
+        };
+        prev_step_norm = Some(step_norm);
+        total.add(&timing);
+        let rec = IterRecord {
+            iteration: it,
+            loss: cur.value,
+            grad_norm: gn,
+            step_norm,
+            step_length: alpha,
+            newton_decrement: (-gtp).max(0.0).sqrt(),
+            rows_kept: step.rows_kept,
+            cg_iterations: step.cg_iterations,
+            passes_over_a: passes,
+            timing,
+            fallbacks,
+            checks,
+        };
+        observer(&rec);
+        history.push(rec);
+        x = xn;
+        cur = next;
+    };
+    let grad_norm = norm(grad(&cur));
+    Ok(Report {
+        status,
+        regime_from_iteration: if params.checks { regime_from(&history) } else { None },
+        r_against_x_star: x_star.is_some(),
+        x,
+        loss: cur.value,
+        grad_norm,
+        grad_norm0,
+        iterations: history.len(),
+        history,
+        timing: total,
+        total_s: start.elapsed().as_secs_f64(),
+        message,
+    })
+}
+
+fn validate(params: &SolverParams, x0: &[f64], d: usize, x_star: Option<&[f64]>) -> Result<(), SolveError> {
+    if x0.len() != d {
+        return Err(SolveError::DimensionMismatch { what: "x0", expected: d, found: x0.len() });
+    }
+    if let Some(xs) = x_star
+        && xs.len() != d
+    {
+        return Err(SolveError::DimensionMismatch { what: "x*", expected: d, found: xs.len() });
+    }
+    if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
+        return Err(SolveError::AtStart(LossError::NonFiniteInput { what: "x0", index: i, value: x0[i] }));
+    }
+    let ok = params.tol >= 0.0
+        && params.atol >= 0.0
+        && params.refresh_every >= 1
+        && params.armijo > 0.0
+        && params.armijo < 0.5
+        && params.max_time > 0.0
+        && (!params.strategy.is_sketched()
+            || (params.eps0 > 0.0 && params.eps0 < 1.0 && params.delta > 0.0 && params.delta < 1.0));
+    if !ok {
+        return Err(SolveError::InvalidParameter(format!("{params:?}")));
+    }
+    Ok(())
+}
+
+fn grad<'e>(e: &'e Evaluation) -> &'e [f64] {
+    e.gradient.as_deref().expect("requested")
+}
+
+fn dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
+}
+
+/// Sampled rows kept between leverage refreshes, with their inclusion probabilities.
+struct SampleMemo {
+    rows: Vec<usize>,
+    probs: Vec<f64>,
+}
+
+struct Step {
+    p: Vec<f64>,
+    timing: Timing,
+    passes: usize,
+    rows_kept: Option<usize>,
+    cg_iterations: Option<usize>,
+    fallbacks: Vec<Fallback>,
+}
+
+/// The sketch's nonnegative diagonal `D₊`: `D` where `D ≥ 0`, else the Gauss–Newton `D_GN`.
+fn positive_diagonal(h: &StructuredHessian) -> (Vec<f64>, usize) {
+    let (d, dgn) = (h.diagonal(Part::Exact), h.diagonal(Part::GaussNewton));
+    let negative = d.iter().filter(|&&v| v < 0.0).count();
+    (d.iter().zip(dgn).map(|(&a, &b)| if a >= 0.0 { a } else { b }).collect(), negative)
+}
+
+/// Form `H̃` per strategy, factor it (damped if needed) and solve for `p = −H̃⁻¹g`
+/// (`leverage-pcg`: CG on the exact Hessian preconditioned by it).
+fn newton_step(
+    f: &Objective,
+    h: &StructuredHessian,
+    g: &[f64],
+    rel_grad: f64,
+    params: &SolverParams,
+    it: usize,
+    memo: &mut Option<SampleMemo>,
+) -> Result<Step, String> {
+    let a = f.matrix();
+    let mut timing = Timing::default();
+    let mut passes = 0;
+    let mut fallbacks = Vec::new();
+    let mut rows_kept = None;
+    let part = if params.strategy == Strategy::GaussNewton { Part::GaussNewton } else { Part::Exact };
+    let mut m: Mat<f64> = match params.strategy {
+        Strategy::Exact | Strategy::GaussNewton => {
+            let t = Instant::now();
+            let m = h.dense(part);
+            timing.hessian_s += t.elapsed().as_secs_f64();
+            passes += 1 + usize::from(h.low_rank(part).1 > 0);
+            m
+        }
+        Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch => {
+            let t = Instant::now();
+            let (dplus, negative) = positive_diagonal(h);
+            if negative > 0 {
+                fallbacks.push(Fallback::NegativeDiagonal { rows: negative });
+            }
+            let sp_params = SparsifyParams { eps0: params.eps0, delta: params.delta, ..Default::default() };
+            let seed = params.seed.wrapping_add(it as u64);
+            let sparsifier = if params.strategy == Strategy::NewtonSketch {
+                passes += 1;
+                sparsify(a, &dplus, Method::NewtonSketch, &sp_params, seed).map_err(|e| e.to_string())?
+            } else {
+                let refresh = memo.is_none() || it.is_multiple_of(params.refresh_every);
+                if refresh {
+                    passes += 2;
+                    let sp = sparsify(a, &dplus, Method::Leverage, &sp_params, seed).map_err(|e| e.to_string())?;
+                    if let Sparsifier::Diagonal(s) = &sp {
+                        let probs = s.rows.iter().zip(&s.weights).map(|(&i, &w)| dplus[i] / w).collect();
+                        *memo = Some(SampleMemo { rows: s.rows.clone(), probs });
+                    }
+                    sp
+                } else {
+                    // Reuse the rows; reweight by the current D₊.
+                    let s = memo.as_ref().expect("checked");
+                    let weights = s.rows.iter().zip(&s.probs).map(|(&i, &p)| dplus[i] / p).collect();
+                    Sparsifier::Diagonal(sketch::SampledDiagonal { rows: s.rows.clone(), weights })
+                }
+            };
+            timing.sketch_s += t.elapsed().as_secs_f64();
+            rows_kept = Some(sparsifier.rows_kept());
+            let t = Instant::now();
+            let mut m = sparsifier.gram(a);
+            if h.low_rank(Part::Exact).1 > 0 {
+                passes += 1;
+                let atu = h.atu();
+                h.add_low_rank(Part::Exact, &atu, &mut m);
+            }
+            timing.hessian_s += t.elapsed().as_secs_f64();
+            m
+        }
+    };
+    let t = Instant::now();
+    let d = g.len();
+    for i in 0..d {
+        for j in 0..i {
+            let s = 0.5 * (m[(i, j)] + m[(j, i)]);
+            m[(i, j)] = s;
+            m[(j, i)] = s;
+        }
+    }
+    let (l, mu) = damped_cholesky(&m).ok_or("the Newton matrix could not be factorised even with damping")?;
+    if let Some(mu) = mu {
+        fallbacks.push(Fallback::Damped { mu });
+    }
+    let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
+    let mut cg_iterations = None;
+    let p = if params.strategy == Strategy::LeveragePcg {
+        // Inexact Newton: forcing term η = min(0.1, √(‖g‖/‖g₀‖)) gives superlinear convergence.
+        let eta = 0.1f64.min(rel_grad.sqrt()).max(1e-12);
+        let res = pcg(&neg_g, eta, params.max_cg, |v, out| h.apply(Part::Exact, v, out), |r| chol_solve(&l, r));
+        cg_iterations = Some(res.iterations);
+        passes += 2 * res.iterations;
+        let descent = dot(&res.x, g) < 0.0;
+        match res.failure {
+            Some(reason) if !descent || res.iterations == 0 => {
+                fallbacks.push(Fallback::PcgFallback { reason });
+                chol_solve(&l, &neg_g)
+            }
+            Some(reason) => {
+                fallbacks.push(Fallback::PcgFallback { reason });
+                res.x
+            }
+            None => res.x,
+        }
+    } else {
+        chol_solve(&l, &neg_g)
+    };
+    timing.solve_s += t.elapsed().as_secs_f64();
+    if !p.iter().all(|v| v.is_finite()) {
+        return Err("the Newton step is not finite".into());
+    }
+    Ok(Step { p, timing, passes, rows_kept, cg_iterations, fallbacks })
+}
+
+/// `(λ_min, unit eigenvector)` of the exact Hessian when it is clearly negative (relative to
+/// its largest eigenvalue), else `None`.
+fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>)> {
+    let d = h.dim();
+    if d <= DENSE_CHECK_DIM {
+        let m = h.dense(Part::Exact);
+        let eig = m.self_adjoint_eigen(Side::Lower).ok()?;
+        let s = eig.S();
+        let (lo, hi) = (s[0], s[d - 1]);
+        if lo < -1e-10 * hi.abs().max(lo.abs()) {
+            return Some((lo, (0..d).map(|i| eig.U()[(i, 0)]).collect()));
+        }
+        return None;
+    }
+    let (lo, hi) = losses::lanczos_extremes(d, 60, seed, |v, out| h.apply(Part::Exact, v, out)).ok()?;
+    (lo < -1e-10 * hi.abs().max(lo.abs())).then(|| (lo, lowest_eigenvector(h, hi.max(0.0), seed)))
+}
+
+/// The eigenvector of the most negative eigenvalue for large `d`: power iteration on
+/// `σI − H` with `σ ≥ λ_max`, whose dominant eigenvector it is (`O(nnz)` per step).
+fn lowest_eigenvector(h: &StructuredHessian, sigma: f64, seed: u64) -> Vec<f64> {
+    let d = h.dim();
+    let mut v: Vec<f64> =
+        (0..d).map(|i| (((i as u64 + 1).wrapping_mul(0x9E37_79B9 ^ seed)) % 1009) as f64 - 504.0).collect();
+    let mut hv = vec![0.0; d];
+    for _ in 0..100 {
+        let n = norm(&v);
+        v.iter_mut().for_each(|x| *x /= n);
+        h.apply(Part::Exact, &v, &mut hv);
+        v = v.iter().zip(&hv).map(|(a, b)| sigma * a - b).collect();
+    }
+    let n = norm(&v);
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+/// A step along `±v` that decreases `f` by at least a quarter of the quadratic model's
+/// prediction `½α²λ`; `None` if no such step is found.
+fn curvature_step(f: &Objective, x: &[f64], fx: f64, g: &[f64], v: &[f64], lambda: f64) -> Option<Vec<f64>> {
+    let sign = if dot(g, v) > 0.0 { -1.0 } else { 1.0 };
+    let mut alpha = 1.0f64.max(norm(x));
+    for _ in 0..40 {
+        let xn: Vec<f64> = x.iter().zip(v).map(|(a, b)| a + sign * alpha * b).collect();
+        if let Ok(val) = f.value(&xn)
+            && val - fx <= 0.25 * 0.5 * alpha * alpha * lambda
+        {
+            return Some(xn);
+        }
+        alpha *= 0.5;
+    }
+    None
+}
+
+/// The SPEC §4 quantities for the step `x → xn`.
+fn induction_checks(
+    h: &StructuredHessian,
+    hn: &StructuredHessian,
+    x: &[f64],
+    xn: &[f64],
+    x_star: Option<&[f64]>,
+    prev_step: Option<f64>,
+    seed: u64,
+) -> Checks {
+    let d = x.len();
+    let l = if d <= DENSE_CHECK_DIM {
+        losses::spectral::dense_lambda_min(&h.dense(Part::Exact)).ok()
+    } else {
+        lambda_min(h, Part::Exact, 60, seed).ok()
+    };
+    let step = dist(x, xn);
+    let m = (step > 0.0).then(|| hessian_difference_norm(h, hn, seed) / step);
+    let (r, r_next) = match x_star {
+        Some(xs) => (Some(dist(x, xs)), Some(dist(xn, xs))),
+        None => (prev_step, Some(step)),
+    };
+    let contraction = match (r, r_next) {
+        (Some(a), Some(b)) if a > 0.0 => Some(b / a),
+        _ => None,
+    };
+    Checks {
+        l_est: l,
+        m_est: m,
+        r,
+        contraction,
+        contraction_ok: contraction.map(|c| c <= 0.4),
+        lipschitz_ok: match (m, r, l) {
+            (Some(m), Some(r), Some(l)) => Some(l > 0.0 && m * r <= 0.1 * l),
+            _ => None,
+        },
+    }
+}
+
+/// `‖H(x) − H(y)‖₂` by 12 steps of power iteration on the difference operator.
+fn hessian_difference_norm(h: &StructuredHessian, hn: &StructuredHessian, seed: u64) -> f64 {
+    let d = h.dim();
+    let mut v: Vec<f64> =
+        (0..d).map(|i| (((i as u64 + 1).wrapping_mul(0x9E37_79B9 ^ seed)) % 1009) as f64 / 1009.0 - 0.5).collect();
+    let (mut a, mut b) = (vec![0.0; d], vec![0.0; d]);
+    let mut est = 0.0;
+    for _ in 0..12 {
+        let n = norm(&v);
+        if n == 0.0 {
+            return 0.0;
+        }
+        v.iter_mut().for_each(|x| *x /= n);
+        h.apply(Part::Exact, &v, &mut a);
+        hn.apply(Part::Exact, &v, &mut b);
+        v = a.iter().zip(&b).map(|(p, q)| p - q).collect();
+        est = norm(&v);
+    }
+    est
+}
+
+/// First iteration from which every later record with checks has both checks true.
+fn regime_from(history: &[IterRecord]) -> Option<usize> {
+    let with: Vec<&IterRecord> =
+        history.iter().filter(|r| r.checks.contraction_ok.is_some() && r.checks.lipschitz_ok.is_some()).collect();
+    let mut from = None;
+    for r in with.iter().rev() {
+        if r.checks.contraction_ok == Some(true) && r.checks.lipschitz_ok == Some(true) {
+            from = Some(r.iteration);
+        } else {
+            break;
+        }
+    }
+    from
+}

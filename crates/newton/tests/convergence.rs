@@ -73,7 +73,7 @@ fn every_loss_every_u_every_strategy_converges_and_agrees() {
 fn rescaled_sinh_returns_its_trivial_minimiser() {
     // Errata E7: sinh(0) = 0 makes L(0) = 0 for every b, and x = 0 is where every strategy stops.
     let a = matrix(3000, 8, 2);
-    let (x_true, b) =
+    let (_, b) =
         plant(&a, &PlantSpec { loss: LossKind::Rescaled, func: Activation::Sinh, scale: 0.5, noise: 0.0, seed: 11 })
             .unwrap();
     let f = Objective::new(&a, &b, Regulariser::Const(0.05), LossKind::Rescaled, Activation::Sinh).unwrap();
@@ -89,7 +89,7 @@ fn cosh_at_zero_is_left_along_negative_curvature_never_converged() {
     let a = matrix(3000, 8, 4);
     // At x = 0, D_i = mean(e²) − e_i for b_i = (1 + e_i)/n: along x*, Σ D_i z_i² ≈ −½·n·Var(z²) < 0
     // when b is planted exactly from cosh(A x*); noise would add positive curvature.
-    let (x_true, b) =
+    let (_, b) =
         plant(&a, &PlantSpec { loss: LossKind::Rescaled, func: Activation::Cosh, scale: 1.0, noise: 0.0, seed: 5 })
             .unwrap();
     let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Cosh).unwrap();
@@ -178,7 +178,7 @@ fn outside_the_regime_the_report_says_so_and_the_solver_still_converges() {
 #[test]
 fn same_seed_one_or_two_threads_bitwise_identical() {
     let a = matrix(40_000, 20, 10);
-    let (x_true, b) =
+    let (_, b) =
         plant(&a, &PlantSpec { loss: LossKind::Softmax, func: Activation::Exp, scale: 0.5, noise: 0.1, seed: 1 })
             .unwrap();
     let f = Objective::new(&a, &b, Regulariser::Const(1e-6), LossKind::Softmax, Activation::Exp).unwrap();

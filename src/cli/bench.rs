@@ -21,6 +21,22 @@ pub enum BenchCommand {
     Sketch(super::bench_sketch::SketchAccuracyArgs),
     /// Sparsifier cost: time to produce D̃ in A·x units, QR share, sampled vs exact Gram.
     SketchCost(SketchCostArgs),
+    /// Per-iteration time and time to solution of the Newton strategies on planted problems.
+    Solve(SolveBenchArgs),
+}
+
+#[derive(Args)]
+pub struct SolveBenchArgs {
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000,4000000")]
+    n: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "50,200")]
+    d: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "10,50")]
+    row_nnz: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "exact,gauss-newton,leverage,leverage-pcg")]
+    strategies: Vec<String>,
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -60,6 +76,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Losses(a) => losses_bench(a),
         BenchCommand::Sketch(a) => super::bench_sketch::run(a),
         BenchCommand::SketchCost(a) => sketch_cost(a),
+        BenchCommand::Solve(a) => solve_bench(a),
     }
 }
 
@@ -256,6 +273,14 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         let (xr, mut hv) = (&x, vec![0.0; d]);
         cases.push(("Hessian-vector product", Box::new(move || h.apply(Part::Exact, xr, &mut hv))));
     }
+    for (f, p) in objectives.iter().zip(&problems) {
+        cases.push((
+            "value+gradient+Hessian",
+            Box::new(move || {
+                black_box(f.evaluate(&p.2, What::Hessian).expect("finite"));
+            }),
+        ));
+    }
     let t = interleaved_medians(&mut cases, 3, args.reps);
     drop(cases);
     let unit = t[0] + t[1];
@@ -266,13 +291,26 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         args.reps
     );
     println!("A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms", t[0] * 1e3, t[1] * 1e3, unit * 1e3);
-    println!("{:<22} {:>16} {:>10} {:>16} {:>10}", "loss", "value+grad ms", "/ unit", "Hess-vec ms", "/ unit");
+    println!(
+        "{:<22} {:>16} {:>10} {:>16} {:>10} {:>16} {:>10}",
+        "loss", "value+grad ms", "/ unit", "Hess-vec ms", "/ unit", "+Hessian ms", "/ unit"
+    );
     let k = labels.len();
     let mut rows = Vec::new();
     for (i, label) in labels.iter().enumerate() {
-        let (e, h) = (t[2 + i], t[2 + k + i]);
-        println!("{:<22} {:>16.3} {:>10.2} {:>16.3} {:>10.2}", label, e * 1e3, e / unit, h * 1e3, h / unit);
-        rows.push(serde_json::json!({"loss": label, "eval_s": e, "eval_over_unit": e / unit, "hvp_s": h, "hvp_over_unit": h / unit}));
+        let (e, h, eh) = (t[2 + i], t[2 + k + i], t[2 + 2 * k + i]);
+        println!(
+            "{:<22} {:>16.3} {:>10.2} {:>16.3} {:>10.2} {:>16.3} {:>10.2}",
+            label,
+            e * 1e3,
+            e / unit,
+            h * 1e3,
+            h / unit,
+            eh * 1e3,
+            eh / unit
+        );
+        rows.push(serde_json::json!({"loss": label, "eval_s": e, "eval_over_unit": e / unit, "hvp_s": h,
+            "hvp_over_unit": h / unit, "eval_hessian_s": eh, "eval_hessian_over_unit": eh / unit}));
     }
     if let Some(path) = args.out {
         let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t[0], "aty_s": t[1], "losses": rows});
@@ -384,6 +422,86 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
             rows.push(serde_json::json!({"n": args.n, "d": d, "row_nnz": r, "ax_s": u, "rows_kept": kept,
                 "produce_s": t[1], "embed_s": t[2], "a_omega_s": t[3], "qr_s": t[4], "sample_s": t[5],
                 "sampled_gram_s": t[6], "exact_gram_s": t[7]}));
+        }
+    }
+    if let Some(path) = args.out {
+        std::fs::write(&path, serde_json::to_string_pretty(&rows)? + "\n")?;
+    }
+    Ok(0)
+}
+
+fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
+    use losses::{Activation, LossKind, Objective, PlantSpec, Regulariser, plant};
+    use newton::{SolverParams, Strategy};
+    let strategies: Vec<Strategy> = args
+        .strategies
+        .iter()
+        .map(|s| match s.as_str() {
+            "exact" => Ok(Strategy::Exact),
+            "gauss-newton" => Ok(Strategy::GaussNewton),
+            "leverage" => Ok(Strategy::Leverage),
+            "leverage-pcg" => Ok(Strategy::LeveragePcg),
+            "newton-sketch" => Ok(Strategy::NewtonSketch),
+            other => Err(anyhow::anyhow!("unknown strategy {other:?}")),
+        })
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::new();
+    println!(
+        "rescaled exp, planted (‖Ax*‖∞ = 0.5, 1% noise), w = 0.01, x0 = 0, tol 1e-8; unit = A·x + Aᵀ·y in the same run"
+    );
+    println!(
+        "{:>8} {:>4} {:>4} {:>13} {:>6} {:>10} {:>9} {:>9} {:>11} {:>8} {:>8}",
+        "n", "d", "r", "strategy", "iters", "status", "per-it s", "/ unit", "solution s", "sketch", "hessian"
+    );
+    for &n in &args.n {
+        for &d in &args.d {
+            for &r in &args.row_nnz {
+                let a = random_sparse(&GenSpec {
+                    nrows: n,
+                    ncols: d,
+                    sparsity: Sparsity::RowNnz(r),
+                    variant: Variant::Plain,
+                    seed: 1,
+                })?;
+                let (_, b) = plant(
+                    &a,
+                    &PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.01, seed: 2 },
+                )?;
+                let f = Objective::new(&a, &b, Regulariser::Const(0.01), LossKind::Rescaled, Activation::Exp)?;
+                let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
+                let yv: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
+                let (mut o1, mut o2) = (vec![0.0; n], vec![0.0; d]);
+                let mut cases: Vec<Case<'_>> = vec![
+                    ("A·x", Box::new(|| a.mul_vec(&x, &mut o1))),
+                    ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&yv, &mut o2))),
+                ];
+                let t = interleaved_medians(&mut cases, 1, 5);
+                drop(cases);
+                let unit = t[0] + t[1];
+                for &s in &strategies {
+                    let params = SolverParams { strategy: s, checks: false, max_iter: 50, ..Default::default() };
+                    let rep = newton::solve(&f, &vec![0.0; d], &params, None, &mut |_| {})?;
+                    let its = rep.history.len().max(1);
+                    let per_it: Vec<f64> = rep.history.iter().map(|h| h.timing.solver_s()).collect();
+                    let med = super::timing::median(per_it);
+                    let sk: f64 = rep.history.iter().map(|h| h.timing.sketch_s).sum::<f64>() / its as f64;
+                    let hs: f64 = rep.history.iter().map(|h| h.timing.hessian_s).sum::<f64>() / its as f64;
+                    println!(
+                        "{n:>8} {d:>4} {r:>4} {:>13} {:>6} {:>10} {:>9.4} {:>9.2} {:>11.3} {:>8.4} {:>8.4}",
+                        s.name(),
+                        rep.iterations,
+                        rep.status.name(),
+                        med,
+                        med / unit,
+                        rep.timing.solver_s(),
+                        sk,
+                        hs
+                    );
+                    rows.push(serde_json::json!({"n": n, "d": d, "row_nnz": r, "strategy": s.name(), "iterations": rep.iterations,
+                        "status": rep.status.name(), "per_iteration_median_s": med, "per_iteration_over_unit": med / unit,
+                        "solution_s": rep.timing.solver_s(), "unit_s": unit, "sketch_s_per_it": sk, "hessian_s_per_it": hs}));
+                }
+            }
         }
     }
     if let Some(path) = args.out {

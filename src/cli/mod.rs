@@ -1,7 +1,8 @@
 //! Command-line interface: argument parsing, dispatch, and the exit-code policy.
 //!
-//! Exit codes: 0 success; 2 bad input (unreadable or malformed files, invalid options), with
-//! one line on stderr and no backtrace.
+//! Exit codes: 0 success (for `solve`: converged); 3 `solve` stopped without converging (the
+//! status is in the output); 2 bad input (unreadable or malformed files, invalid options),
+//! with one line on stderr and no backtrace.
 
 mod bench;
 mod bench_sketch;
@@ -9,6 +10,7 @@ mod eval;
 mod generate;
 mod info;
 mod sketch_cmd;
+mod solve;
 mod timing;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Solve a problem with the approximate Newton method (default: the bundled KJV problem).
+    Solve(solve::SolveArgs),
     /// Generate a planted problem directory (random sparse A, or plant on a given matrix).
     Gen(generate::GenArgs),
     /// Print the size, sparsity and norms of a matrix or problem directory.
@@ -50,6 +54,7 @@ pub fn run() -> i32 {
     };
     let result = with_threads(cli.threads, || match cli.command {
         Command::Gen(a) => generate::run(a),
+        Command::Solve(a) => solve::run(a),
         Command::Info(a) => info::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Eval(a) => eval::run(a),

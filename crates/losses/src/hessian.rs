@@ -7,6 +7,8 @@
 
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::LinOp;
+use std::sync::OnceLock;
+
 use faer::{Mat, MatMut, MatRef, Par};
 use sparse_ops::CsrMatrix;
 use sparse_ops::reduce::Neumaier;
@@ -32,6 +34,8 @@ pub struct StructuredHessian<'a> {
     /// `k×k`, row-major, symmetric.
     c: Vec<f64>,
     c_gn: Vec<f64>,
+    /// `AᵀU` (`d×k`), computed once: by the evaluation's gradient pass, or on first use.
+    atu: OnceLock<Vec<f64>>,
 }
 
 impl<'a> StructuredHessian<'a> {
@@ -51,7 +55,16 @@ impl<'a> StructuredHessian<'a> {
             d.len() == n && d_gn.len() == n && u.len() == n * k && c.len() == k * k && c_gn.len() == k * k,
             "inconsistent Hessian parts"
         );
-        Self { a, d, d_gn, u, k, c, c_gn }
+        Self { a, d, d_gn, u, k, c, c_gn, atu: OnceLock::new() }
+    }
+
+    /// Seed the `AᵀU` cache (from a pass that computed it alongside the gradient).
+    pub(crate) fn with_atu(self, atu: Option<Vec<f64>>) -> Self {
+        if let Some(v) = atu {
+            debug_assert_eq!(v.len(), self.dim() * self.k);
+            let _ = self.atu.set(v);
+        }
+        self
     }
 
     pub fn matrix(&self) -> &'a CsrMatrix {
@@ -120,11 +133,14 @@ impl<'a> StructuredHessian<'a> {
         self.a.tr_mul_vec_map(|i| diag[i] * t[i] + (0..k).map(|j| u[i * k + j] * m[j]).sum::<f64>(), out);
     }
 
-    /// `AᵀU` (`d×k`, row-major): one pass over `A`.
-    pub fn atu(&self) -> Vec<f64> {
-        let mut out = vec![0.0; self.dim() * self.k];
-        self.a.tr_mul_dense(&self.u, self.k, &mut out);
-        out
+    /// `AᵀU` (`d×k`, row-major): one pass over `A` the first time (none when the evaluation
+    /// computed it with the gradient), then cached.
+    pub fn atu(&self) -> &[f64] {
+        self.atu.get_or_init(|| {
+            let mut out = vec![0.0; self.dim() * self.k];
+            self.a.tr_mul_dense(&self.u, self.k, &mut out);
+            out
+        })
     }
 
     /// `(AᵀU)·C·(AᵀU)ᵀ` added into `h` (`d×d`), given `AᵀU` from [`Self::atu`].
@@ -144,8 +160,7 @@ impl<'a> StructuredHessian<'a> {
     pub fn dense(&self, part: Part) -> Mat<f64> {
         let mut h = self.a.weighted_gram(self.diagonal(part));
         if self.k > 0 {
-            let atu = self.atu();
-            self.add_low_rank(part, &atu, &mut h);
+            self.add_low_rank(part, self.atu(), &mut h);
         }
         h
     }

@@ -273,21 +273,41 @@ impl<'a> Objective<'a> {
         if !value.is_finite() {
             return Err(overflow("the loss value overflows"));
         }
-        let gradient = match y {
-            None => None,
+        // The gradient's Aᵀ pass also computes AᵀU for the Hessian's low-rank part (same row
+        // partition as the gradient alone, so g is bitwise the same whatever `what` asks).
+        let k = hess.as_ref().map_or(0, |h| h.k);
+        let (gradient, atu) = match y {
+            None => (None, None),
             Some(y) => {
                 let mut g = vec![0.0; d];
-                self.a.tr_mul_vec_map(y, &mut g);
+                let atu = if k > 0 {
+                    let u = &hess.as_ref().expect("k > 0").u;
+                    let w = k + 1;
+                    let mut out = vec![0.0; d * w];
+                    self.a.tr_mul_rows_map(
+                        w,
+                        |i, row| {
+                            row[0] = y(i);
+                            row[1..].copy_from_slice(&u[i * k..(i + 1) * k]);
+                        },
+                        &mut out,
+                    );
+                    g.iter_mut().enumerate().for_each(|(j, gj)| *gj = out[j * w]);
+                    Some((0..d * k).map(|q| out[(q / k) * w + 1 + q % k]).collect::<Vec<f64>>())
+                } else {
+                    self.a.tr_mul_vec_map(y, &mut g);
+                    None
+                };
                 if !g.iter().all(|v| v.is_finite()) {
                     return Err(overflow("the gradient overflows"));
                 }
-                Some(g)
+                (Some(g), atu)
             }
         };
         let hessian = match hess {
             None => None,
             Some(p) => {
-                let h = StructuredHessian::new(self.a, p.d, p.d_gn, p.u, p.k, p.c, p.c_gn);
+                let h = StructuredHessian::new(self.a, p.d, p.d_gn, p.u, p.k, p.c, p.c_gn).with_atu(atu);
                 if !h.is_finite() {
                     return Err(overflow("the Hessian overflows"));
                 }

@@ -255,3 +255,34 @@ fn faer_conjugate_gradient_solves_with_the_operator() {
     let resid = (&dense * &sol - &rhs).norm_l2() / rhs.norm_l2();
     assert!(resid < 1e-10, "CG residual {resid:e}");
 }
+
+#[test]
+fn gradient_is_the_same_whatever_is_requested_and_atu_is_cached_correctly() {
+    let a = random_sparse(&GenSpec {
+        nrows: 30_000,
+        ncols: 12,
+        sparsity: Sparsity::RowNnz(5),
+        variant: Variant::Plain,
+        seed: 21,
+    })
+    .unwrap();
+    for loss in [LossKind::Rescaled, LossKind::Softmax, LossKind::Hyperbolic] {
+        let (x, b) = plant(&a, &PlantSpec { loss, func: Activation::Exp, scale: 0.4, noise: 0.1, seed: 3 }).unwrap();
+        let f = Objective::new(&a, &b, Regulariser::Const(0.2), loss, Activation::Exp).unwrap();
+        let g = f.evaluate(&x, What::Gradient).unwrap().gradient.unwrap();
+        let e = f.evaluate(&x, What::Hessian).unwrap();
+        let gh = e.gradient.unwrap();
+        assert_eq!(
+            g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            gh.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{loss}"
+        );
+        let h = e.hessian.unwrap();
+        let (u, k, _) = h.low_rank(Part::Exact);
+        let mut separate = vec![0.0; 12 * k];
+        a.tr_mul_dense(u, k, &mut separate);
+        let cached = h.atu();
+        let scale = separate.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        assert!(cached.iter().zip(&separate).all(|(p, q)| (p - q).abs() <= 1e-12 * scale), "{loss}");
+    }
+}

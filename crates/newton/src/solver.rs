@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use faer::{Mat, Side};
-use losses::{Evaluation, LossError, Objective, Part, StructuredHessian, What, lambda_min};
+use losses::{Evaluation, LossError, Objective, Part, StructuredHessian, What};
 use sketch::{Method, Sparsifier, SparsifyParams, sparsify};
 
 use crate::error::SolveError;
@@ -11,9 +11,21 @@ use crate::linalg::{chol_solve, damped_cholesky, dot, norm, pcg};
 use crate::params::{SolverParams, Strategy};
 use crate::report::{Checks, Fallback, IterRecord, Report, Status, Timing};
 
-/// Below this dimension `λ_min` and saddle directions come from dense eigenvalues, above it
-/// from Lanczos.
-const DENSE_CHECK_DIM: usize = 200;
+/// Lanczos steps for `λ_min` and negative-curvature directions.
+const LANCZOS_STEPS: usize = 60;
+
+/// Whether dense eigenvalues (`Σ nnz(a_i)²` to form `H`, about `4d³` to diagonalise) are
+/// cheaper than Lanczos (`LANCZOS_STEPS` Hessian-vector products, `4·nnz` flops each, plus
+/// reorthogonalisation).
+fn dense_is_cheaper(h: &StructuredHessian) -> bool {
+    let a = h.matrix();
+    let d = a.ncols() as f64;
+    let gram: f64 = a.indptr().windows(2).map(|w| ((w[1] - w[0]) as f64).powi(2) / 2.0).sum();
+    let dense = gram + 4.0 * d * d * d;
+    let steps = LANCZOS_STEPS as f64;
+    let lanczos = steps * 4.0 * a.nnz() as f64 + steps * steps * d;
+    dense <= lanczos
+}
 
 /// Minimise `f` from `x0`. `x_star`, when known (e.g. `x_true`), is what `r_t = ‖x_t − x*‖` is
 /// measured against; otherwise successive steps stand in for it. Every iteration's record is
@@ -76,7 +88,7 @@ pub fn solve(
                             newton_decrement: 0.0,
                             rows_kept: None,
                             cg_iterations: None,
-                            passes_over_a: 2,
+                            passes_over_a: 3,
                             timing,
                             fallbacks: vec![Fallback::NegativeCurvatureStep { lambda_min: lambda }],
                             checks: Checks::default(),
@@ -103,7 +115,9 @@ pub fn solve(
         escaped_here = false;
         let mut timing = Timing::default();
         let mut fallbacks = Vec::new();
-        let mut passes = 2; // the evaluation that produced `cur`
+        // Passes over A made by this iteration: the step's, the line search's and the
+        // evaluation of the accepted point (x₀'s evaluation is set-up, counted nowhere).
+        let mut passes = 0;
         let step = match newton_step(f, hess, &g, gn / g_ref.max(f64::MIN_POSITIVE), params, it, &mut sample) {
             Ok(s) => s,
             Err(msg) => break (Status::NumericalError, Some(msg)),
@@ -113,15 +127,28 @@ pub fn solve(
         fallbacks.extend(step.fallbacks);
         let p = step.p;
         let gtp = dot(&g, &p);
-        // Armijo backtracking from the full step; overflow counts as +∞.
+        // Armijo backtracking from the full step; overflow counts as +∞. The full step is
+        // evaluated with its gradient and Hessian: when it is accepted (as near x*), that is the
+        // next iterate's evaluation and no further pass is needed.
         let t = Instant::now();
         let mut alpha = 1.0;
+        let mut full: Option<Evaluation> = None;
         let accepted = loop {
             let xn: Vec<f64> = x.iter().zip(&p).map(|(a, b)| a + alpha * b).collect();
-            passes += 1;
-            match f.value(&xn) {
-                Ok(v) if v <= cur.value + params.armijo * alpha * gtp => break Some(xn),
-                _ => {}
+            let armijo = |v: f64| v <= cur.value + params.armijo * alpha * gtp;
+            if alpha == 1.0 {
+                passes += 2;
+                if let Ok(e) = f.evaluate(&xn, What::Hessian)
+                    && armijo(e.value)
+                {
+                    full = Some(e);
+                    break Some(xn);
+                }
+            } else {
+                passes += 1;
+                if f.value(&xn).is_ok_and(armijo) {
+                    break Some(xn);
+                }
             }
             alpha *= 0.5;
             if alpha < 1e-14 {
@@ -133,12 +160,19 @@ pub fn solve(
             total.add(&timing);
             break (Status::Stalled, Some("the line search found no decrease along the Newton direction".into()));
         };
-        let t = Instant::now();
-        let next = match f.evaluate(&xn, What::Hessian) {
-            Ok(e) => e,
-            Err(e) => break (Status::NumericalError, Some(e.to_string())),
+        let next = match full {
+            Some(e) => e,
+            None => {
+                let t = Instant::now();
+                passes += 2;
+                let e = match f.evaluate(&xn, What::Hessian) {
+                    Ok(e) => e,
+                    Err(e) => break (Status::NumericalError, Some(e.to_string())),
+                };
+                timing.eval_s += t.elapsed().as_secs_f64();
+                e
+            }
         };
-        timing.eval_s += t.elapsed().as_secs_f64();
         // SPEC §4 checks for the step x_t → x_{t+1}.
         let step_norm = dist(&x, &xn);
         let checks = if params.checks {
@@ -273,7 +307,7 @@ fn newton_step(
             let t = Instant::now();
             let m = h.dense(part);
             timing.hessian_s += t.elapsed().as_secs_f64();
-            passes += 1 + usize::from(h.low_rank(part).1 > 0);
+            passes += 1; // the weighted Gram; AᵀU came with the gradient's pass
             m
         }
         Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch => {
@@ -309,9 +343,8 @@ fn newton_step(
             let t = Instant::now();
             let mut m = sparsifier.gram(a);
             if h.low_rank(Part::Exact).1 > 0 {
-                passes += 1;
-                let atu = h.atu();
-                h.add_low_rank(Part::Exact, &atu, &mut m);
+                // AᵀU came with the gradient's pass: no further pass over A.
+                h.add_low_rank(Part::Exact, h.atu(), &mut m);
             }
             timing.hessian_s += t.elapsed().as_secs_f64();
             m
@@ -364,7 +397,7 @@ fn newton_step(
 /// its largest eigenvalue), else `None`.
 fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>)> {
     let d = h.dim();
-    if d <= DENSE_CHECK_DIM {
+    if dense_is_cheaper(h) {
         let m = h.dense(Part::Exact);
         let eig = m.self_adjoint_eigen(Side::Lower).ok()?;
         let s = eig.S();
@@ -374,7 +407,7 @@ fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>
         }
         return None;
     }
-    let (lo, hi) = losses::lanczos_extremes(d, 60, seed, |v, out| h.apply(Part::Exact, v, out)).ok()?;
+    let (lo, hi) = losses::lanczos_extremes(d, LANCZOS_STEPS, seed, |v, out| h.apply(Part::Exact, v, out)).ok()?;
     (lo < -1e-10 * hi.abs().max(lo.abs())).then(|| (lo, lowest_eigenvector(h, hi.max(0.0), seed)))
 }
 
@@ -423,11 +456,10 @@ fn induction_checks(
     prev_step: Option<f64>,
     seed: u64,
 ) -> Checks {
-    let d = x.len();
-    let l = if d <= DENSE_CHECK_DIM {
+    let l = if dense_is_cheaper(h) {
         losses::spectral::dense_lambda_min(&h.dense(Part::Exact)).ok()
     } else {
-        lambda_min(h, Part::Exact, 60, seed).ok()
+        losses::lanczos_extremes(x.len(), LANCZOS_STEPS, seed, |v, out| h.apply(Part::Exact, v, out)).ok().map(|e| e.0)
     };
     let step = dist(x, xn);
     let m = (step > 0.0).then(|| hessian_difference_norm(h, hn, seed) / step);

@@ -332,9 +332,22 @@ impl CsrMatrix {
         cum_work: Option<&[usize]>,
         f: impl Fn(Range<usize>, &mut [f64]) + Sync,
     ) {
+        self.reduce_rows_partitioned_as(out, out.len(), cum_work, f)
+    }
+
+    /// [`Self::reduce_rows`] with the partition chosen as if the output had `partition_len`
+    /// entries: two reductions with the same `partition_len` visit the rows in the same blocks,
+    /// so a column shared by both comes out bitwise the same.
+    pub(crate) fn reduce_rows_partitioned_as(
+        &self,
+        out: &mut [f64],
+        partition_len: usize,
+        cum_work: Option<&[usize]>,
+        f: impl Fn(Range<usize>, &mut [f64]) + Sync,
+    ) {
         let n = self.nrows();
         let work = cum_work.map_or(self.nnz(), |c| c[n]);
-        let parts = self.policy.parts(n, work, out.len());
+        let parts = self.policy.parts(n, work, partition_len);
         let bounds = match cum_work {
             Some(c) => partition::balanced_bounds(c, parts),
             None => partition::balanced_bounds(self.indptr(), parts),

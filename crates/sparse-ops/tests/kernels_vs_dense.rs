@@ -58,6 +58,15 @@ proptest! {
         let mut mapped = vec![f64::NAN; d];
         a.tr_mul_vec_map(|i| y[i], &mut mapped);
         prop_assert_eq!(&mapped, &aty);
+        // Several transposed products in one pass: each column is bitwise Aᵀ of that column.
+        let mut multi = vec![f64::NAN; 3 * d];
+        a.tr_mul_rows_map(3, |i, r| { r[0] = y[i]; r[1] = 2.0 * y[i] + 1.0; r[2] = -y[i]; }, &mut multi);
+        let col: Vec<f64> = (0..d).map(|j| multi[3 * j]).collect();
+        prop_assert_eq!(col.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), aty.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        let y1: Vec<f64> = y.iter().map(|v| 2.0 * v + 1.0).collect();
+        let mut aty1 = vec![0.0; d];
+        a.tr_mul_vec(&y1, &mut aty1);
+        prop_assert!((0..d).all(|j| multi[3 * j + 1].to_bits() == aty1[j].to_bits()));
         a.cache_transpose().unwrap();
         let mut aty2 = vec![f64::NAN; d];
         a.tr_mul_vec(&y, &mut aty2);

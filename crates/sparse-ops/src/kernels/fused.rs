@@ -123,6 +123,55 @@ impl CsrMatrix {
         self.reduce_rows(out, None, f);
     }
 
+    /// `Out = Aᵀ·Y` for a row-major `Y` (`n×k`) whose row `i` is written by `y(i, row)` inside
+    /// the pass (never stored): several transposed products in one pass over `A`. Cost
+    /// `O(nnz·k + d·k·P)`. The rows are partitioned exactly as in [`CsrMatrix::tr_mul_vec`], so
+    /// each column of `Out` is bitwise what `tr_mul_vec` would give for that column of `Y`
+    /// (without a cached transpose).
+    #[track_caller]
+    pub fn tr_mul_rows_map(&self, k: usize, y: impl Fn(usize, &mut [f64]) + Sync, out: &mut [f64]) {
+        assert_eq!(out.len(), self.ncols() * k, "out must be ncols x k, row-major");
+        match k {
+            0 => {}
+            2 => self.tr_rows_fixed::<2>(&y, out),
+            3 => self.tr_rows_fixed::<3>(&y, out),
+            4 => self.tr_rows_fixed::<4>(&y, out),
+            _ => {
+                let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+                self.reduce_rows_partitioned_as(out, self.ncols(), None, |rows, acc| {
+                    let mut yi = vec![0.0; k];
+                    for i in rows {
+                        y(i, &mut yi);
+                        for p in indptr[i]..indptr[i + 1] {
+                            let j = indices[p] as usize;
+                            crate::kernels::dense::axpy(data[p], &yi, &mut acc[j * k..(j + 1) * k]);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Fixed-width [`Self::tr_mul_rows_map`]: the row of `Y` lives in registers and each
+    /// update is `K` adds into `[f64; K]`, with the same order of operations as the generic
+    /// path (so the same bits).
+    fn tr_rows_fixed<const K: usize>(&self, y: &(impl Fn(usize, &mut [f64]) + Sync), out: &mut [f64]) {
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        self.reduce_rows_partitioned_as(out, self.ncols(), None, |rows, acc| {
+            let acc: &mut [[f64; K]] = acc.as_chunks_mut::<K>().0;
+            let mut yi = [0.0f64; K];
+            for i in rows {
+                y(i, &mut yi);
+                for p in indptr[i]..indptr[i + 1] {
+                    let (a, v) = (&mut acc[indices[p] as usize], data[p]);
+                    for l in 0..K {
+                        a[l] += v * yi[l];
+                    }
+                }
+            }
+        });
+    }
+
     /// Run `f(rows, rec_block)` over the fixed row-task blocks in parallel and return the
     /// results in block order.
     pub(crate) fn map_row_blocks<T: Send>(

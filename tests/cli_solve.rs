@@ -1,0 +1,103 @@
+//! `spnewton solve`: the default problem converges, result.json has the documented fields,
+//! exit codes 0 / 3 / 2.
+
+use std::process::Command;
+
+fn spnewton(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spnewton"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn default_solve_converges_on_the_bundled_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("result.json");
+    let o = spnewton(&["solve", "--quiet", "--no-checks", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r["status"], "converged");
+    assert_eq!(r["problem"]["n"], 31064);
+    assert_eq!(r["problem"]["d"], 1000);
+    assert!(r["grad_norm"].as_f64().unwrap() <= 1e-8 * r["grad_norm0"].as_f64().unwrap());
+    assert_eq!(r["x"].as_array().unwrap().len(), 1000);
+}
+
+#[test]
+fn result_json_fields_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p");
+    let ps = p.to_str().unwrap();
+    let o = spnewton(&[
+        "gen",
+        "--n",
+        "20000",
+        "--d",
+        "15",
+        "--row-nnz",
+        "5",
+        "--loss",
+        "rescaled",
+        "--fn",
+        "exp",
+        "--seed",
+        "3",
+        "--out",
+        ps,
+    ]);
+    assert!(o.status.success());
+    let out = dir.path().join("r.json");
+    let os = out.to_str().unwrap();
+    let o = spnewton(&["solve", "--problem", ps, "--hessian", "leverage", "--seed", "1", "--out", os]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("status converged"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for key in ["status", "x", "loss", "grad_norm", "iterations", "history", "timing", "problem", "checks"] {
+        assert!(r.get(key).is_some(), "missing {key}");
+    }
+    for key in ["total_s", "eval_s", "sketch_s", "hessian_s", "solve_s"] {
+        assert!(r["timing"][key].as_f64().unwrap() >= 0.0, "{key}");
+    }
+    let h = &r["history"][0];
+    for key in [
+        "loss",
+        "grad_norm",
+        "step_norm",
+        "step_length",
+        "newton_decrement",
+        "rows_kept",
+        "passes_over_a",
+        "contraction",
+        "contraction_ok",
+        "lipschitz_ok",
+    ] {
+        assert!(h.get(key).is_some(), "history record lacks {key}");
+    }
+    assert!(r["checks"].get("regime_from_iteration").is_some());
+    // No w: x_true is the minimiser, so r_t is measured against it.
+    assert_eq!(r["checks"]["r_against_x_star"], true);
+    // Stopped early: exit 3, the status says why.
+    let o = spnewton(&["solve", "--problem", ps, "--max-iter", "1", "--out", os]);
+    assert_eq!(o.status.code(), Some(3));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r["status"], "max_iterations");
+    // Bad input: exit 2, one line.
+    let o = spnewton(&["solve", "--problem", "/nonexistent"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim_end().lines().count(), 1);
+    let o = spnewton(&["solve", "--problem", ps, "--x0", "/nonexistent/x0.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Nothing is written into the working directory unless asked.
+    let o = Command::new(env!("CARGO_BIN_EXE_spnewton"))
+        .args(["solve", "--problem", ps, "--quiet"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, vec![std::ffi::OsString::from("p"), std::ffi::OsString::from("r.json")]);
+}

@@ -1,10 +1,7 @@
 //! `spnewton eval`: the JSON it writes agrees with the library, and bad input exits 2.
 
-use std::process::Command;
-
-fn spnewton(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_spnewton")).args(args).output().expect("runs")
-}
+mod common;
+use common::*;
 
 #[test]
 fn eval_writes_loss_gradient_and_hessian() {

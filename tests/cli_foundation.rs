@@ -1,18 +1,12 @@
 //! The `spnewton` program end to end: gen → info, the bundled data, and the exit-code policy.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-fn spnewton(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spnewton")).args(args).output().expect("runs")
-}
+use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -103,14 +97,6 @@ fn bundled_kjv_problem_reads_and_matches_its_stats() {
     p.a.mul_vec(x, &mut z);
     let zmax = z.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert!((zmax - 0.5).abs() < 1e-12, "planted with ‖A x_true‖∞ = 0.5, got {zmax}");
-}
-
-fn assert_input_error(o: &Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {}", stderr(o));
-    let e = stderr(o);
-    assert_eq!(e.trim_end().lines().count(), 1, "one line on stderr: {e:?}");
-    assert!(e.contains(needle), "{e:?} should mention {needle:?}");
-    assert!(!e.contains("backtrace") && !e.contains("panicked"), "{e}");
 }
 
 #[test]

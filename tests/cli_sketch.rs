@@ -1,10 +1,7 @@
 //! `spnewton sketch`: JSON fields, saved weights that reproduce ε independently, bad input.
 
-use std::process::Command;
-
-fn spnewton(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_spnewton")).args(args).output().expect("runs")
-}
+mod common;
+use common::*;
 
 #[test]
 fn sketch_reports_and_saves_a_checkable_diagonal() {

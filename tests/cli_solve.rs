@@ -1,15 +1,10 @@
 //! `spnewton solve`: the default problem converges, result.json has the documented fields,
 //! exit codes 0 / 3 / 2.
 
-use std::process::Command;
+mod common;
+use common::*;
 
-fn spnewton(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_spnewton"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs")
-}
+use std::process::Command;
 
 #[test]
 fn default_solve_converges_on_the_bundled_problem() {

@@ -70,6 +70,20 @@ pub struct KernelArgs {
     out: Option<PathBuf>,
 }
 
+impl KernelArgs {
+    /// The benchmark's matrix: `random_sparse(n, d, row_nnz per row, seed)`.
+    fn matrix(&self) -> anyhow::Result<CsrMatrix> {
+        let spec = GenSpec {
+            nrows: self.n,
+            ncols: self.d,
+            sparsity: Sparsity::RowNnz(self.row_nnz),
+            variant: Variant::Plain,
+            seed: self.seed,
+        };
+        Ok(random_sparse(&spec)?)
+    }
+}
+
 pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
         BenchCommand::Kernels(a) => kernels(a),
@@ -114,14 +128,7 @@ fn plain_mul_vec(a: &CsrMatrix, x: &[f64], y: &mut [f64]) {
 }
 
 fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
-    let spec = GenSpec {
-        nrows: args.n,
-        ncols: args.d,
-        sparsity: Sparsity::RowNnz(args.row_nnz),
-        variant: Variant::Plain,
-        seed: args.seed,
-    };
-    let a = random_sparse(&spec)?;
+    let a = args.matrix()?;
     let at = a.clone();
     at.cache_transpose()?;
     let (n, d) = a.shape();
@@ -223,14 +230,7 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
 
 fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     use losses::{Activation, LossKind, Objective, Part, PlantSpec, Regulariser, What, plant};
-    let spec = GenSpec {
-        nrows: args.n,
-        ncols: args.d,
-        sparsity: Sparsity::RowNnz(args.row_nnz),
-        variant: Variant::Plain,
-        seed: args.seed,
-    };
-    let a = random_sparse(&spec)?;
+    let a = args.matrix()?;
     let (n, d) = a.shape();
     let configs = [
         (LossKind::Rescaled, Activation::Exp),

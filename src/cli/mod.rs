@@ -42,6 +42,20 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// Sketch accuracy and randomness, shared by `sketch` and `solve`.
+#[derive(clap::Args, Clone, Copy)]
+pub struct SketchOpts {
+    /// Sketch accuracy ε₀: (1 − ε₀)·AᵀDA ⪯ AᵀD̃A ⪯ (1 + ε₀)·AᵀDA.
+    #[arg(long, default_value_t = 0.5)]
+    pub eps0: f64,
+    /// Failure probability δ of the sketch.
+    #[arg(long, default_value_t = 0.1)]
+    pub delta: f64,
+    /// Seed of all randomness.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
 /// Parse, run, and map the outcome to an exit code.
 pub fn run() -> i32 {
     let cli = match Cli::try_parse() {

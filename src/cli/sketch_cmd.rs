@@ -33,12 +33,8 @@ pub struct SketchArgs {
     a: Option<PathBuf>,
     #[arg(long, requires = "a")]
     weights: Option<PathBuf>,
-    #[arg(long, default_value_t = 0.5)]
-    eps0: f64,
-    #[arg(long, default_value_t = 0.1)]
-    delta: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    sketch: super::SketchOpts,
     #[arg(long, value_enum, default_value = "leverage")]
     method: MethodArg,
     /// Measure the achieved ε against the exact AᵀDA (O(Σnnz(a_i)² + d³)).
@@ -78,7 +74,7 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         MethodArg::Uniform => Method::Uniform,
         MethodArg::NewtonSketch => Method::NewtonSketch,
     };
-    let params = SparsifyParams { eps0: args.eps0, delta: args.delta, ..Default::default() };
+    let params = SparsifyParams { eps0: args.sketch.eps0, delta: args.sketch.delta, ..Default::default() };
     // The unit: one A·x, median of 5, in this run.
     let xs: Vec<f64> = (0..a.ncols()).map(|j| (j as f64).sin()).collect();
     let mut y = vec![0.0; a.nrows()];
@@ -92,7 +88,7 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
             .collect(),
     );
     let t = Instant::now();
-    let sp = sparsify(&a, &w, method, &params, args.seed)?;
+    let sp = sparsify(&a, &w, method, &params, args.sketch.seed)?;
     let time_s = t.elapsed().as_secs_f64();
     let mut out = serde_json::json!({
         "rows_kept": sp.rows_kept(),

@@ -45,12 +45,8 @@ pub struct SolveArgs {
     /// Hessian strategy; default chosen from n, d and nonzeros per row.
     #[arg(long, value_enum)]
     hessian: Option<HessianArg>,
-    #[arg(long, default_value_t = 0.5)]
-    eps0: f64,
-    #[arg(long, default_value_t = 0.1)]
-    delta: f64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    sketch: super::SketchOpts,
     /// Relative tolerance: stop when ‖g‖ ≤ tol·‖g(x₀)‖.
     #[arg(long, default_value_t = 1e-8)]
     tol: f64,
@@ -135,9 +131,9 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
     };
     let params = SolverParams {
         strategy,
-        eps0: args.eps0,
-        delta: args.delta,
-        seed: args.seed,
+        eps0: args.sketch.eps0,
+        delta: args.sketch.delta,
+        seed: args.sketch.seed,
         tol: args.tol,
         atol: args.atol,
         max_iter: args.max_iter,

@@ -99,12 +99,7 @@ fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) ->
             (rows, weights)
         })
         .collect();
-    let mut out = SampledDiagonal { rows: Vec::new(), weights: Vec::new() };
-    for (r, w) in parts {
-        out.rows.extend(r);
-        out.weights.extend(w);
-    }
-    out
+    concat(parts)
 }
 
 /// The nonzero entries of a dense weight vector as a [`SampledDiagonal`] (fixed chunks,
@@ -125,7 +120,13 @@ pub(crate) fn compact(kept: &[f64]) -> SampledDiagonal {
             (rows, weights)
         })
         .collect();
-    let mut out = SampledDiagonal { rows: Vec::new(), weights: Vec::new() };
+    concat(parts)
+}
+
+/// Per-chunk `(rows, weights)` in chunk order, concatenated.
+fn concat(parts: Vec<(Vec<usize>, Vec<f64>)>) -> SampledDiagonal {
+    let len = parts.iter().map(|p| p.0.len()).sum();
+    let mut out = SampledDiagonal { rows: Vec::with_capacity(len), weights: Vec::with_capacity(len) };
     for (r, w) in parts {
         out.rows.extend(r);
         out.weights.extend(w);

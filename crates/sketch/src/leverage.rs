@@ -65,23 +65,17 @@ pub fn sample_by_leverage(
     seed: u64,
 ) -> Result<crate::SampledDiagonal, SketchError> {
     let (omega, r) = projection(a, w, params, seed)?;
-    let (n, d) = a.shape();
+    let d = a.ncols();
     let key = rng::Key::new(seed, rng::STREAM_SAMPLE);
     // Σℓ̃ ≈ d·k/(k − d − 1): the sketch inflates aᵀ(BᵀB)⁻¹a by the mean of an inverse Wishart
     // (measured: 1.33–1.38·d at k = 4d), so normalising by it keeps about s rows.
     let k = sketch_rows(d, params) as f64;
     let scale = s as f64 * (k - d as f64 - 1.0) / (d as f64 * k * r as f64);
-    let mut kept = vec![0.0; n];
-    a.mul_dense_row_map(
-        &omega,
-        r,
-        |i, row| {
-            let p = (scale * w[i] * row.iter().map(|v| v * v).sum::<f64>()).min(1.0);
-            if p > 0.0 && key.uniform(i as u64) < p { w[i] / p } else { 0.0 }
-        },
-        &mut kept,
-    );
-    Ok(crate::sampler::compact(&kept))
+    let (rows, weights) = a.mul_dense_row_filter(&omega, r, |i, row| {
+        let p = (scale * w[i] * row.iter().map(|v| v * v).sum::<f64>()).min(1.0);
+        (p > 0.0 && key.uniform(i as u64) < p).then(|| w[i] / p)
+    });
+    Ok(crate::SampledDiagonal { rows, weights })
 }
 
 /// `k = max(⌈factor·d⌉, d + 2)`.
@@ -92,7 +86,7 @@ fn sketch_rows(d: usize, params: &LeverageParams) -> usize {
 /// Steps 1–2 and `Ω = R⁻¹G` (row-major `d×r`) of the estimator.
 fn projection(a: &CsrMatrix, w: &[f64], params: &LeverageParams, seed: u64) -> Result<(Vec<f64>, usize), SketchError> {
     let (n, d) = a.shape();
-    crate::check_weights(w, n)?;
+    // The weights are validated by `SketchOperator::apply` below.
     if !(params.rows_per_col.is_finite() && params.rows_per_col >= 1.0) || params.projection_cols == 0 {
         return Err(SketchError::InvalidParameter(format!(
             "{params:?}: need rows_per_col ≥ 1 and projection_cols ≥ 1"

@@ -35,6 +35,9 @@ pub struct SketchOperator {
 
 impl SketchOperator {
     pub fn new(kind: Embedding, rows: usize, cols: usize, seed: u64) -> Result<Self, SketchError> {
+        if rows > u32::MAX as usize {
+            return Err(SketchError::InvalidParameter(format!("{rows} sketch rows exceed 2^32 − 1")));
+        }
         if rows == 0 {
             return Err(SketchError::InvalidParameter("a sketch needs at least one row".into()));
         }
@@ -89,7 +92,7 @@ impl SketchOperator {
                     // One hash gives both the row (high bits) and the sign (lowest bit).
                     let (lo, hi) = (t * k / s, (t + 1) * k / s);
                     let h = self.keys[t].hash(i64);
-                    let row = lo + ((h >> 1) % (hi - lo) as u64) as usize;
+                    let row = lo + rng::bucket(h, hi - lo);
                     let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
                     out.push((row, sign * scale));
                 }
@@ -129,12 +132,21 @@ impl SketchOperator {
                     continue;
                 }
                 let (cols, vals) = a.row(i);
-                self.column(i, &mut col);
-                for &(r, s) in &col {
-                    let f = s * sw;
+                let mut scatter = |r: usize, f: f64| {
                     let dst = &mut acc[r * d..(r + 1) * d];
                     for (&j, &v) in cols.iter().zip(vals) {
                         dst[j as usize] += f * v;
+                    }
+                };
+                if self.kind == Embedding::CountSketch {
+                    // The common case inline: one hash gives the row and the sign.
+                    let h = self.keys[0].hash(i as u64);
+                    let sign = if h & 1 == 0 { sw } else { -sw };
+                    scatter(rng::bucket(h, self.rows), sign);
+                } else {
+                    self.column(i, &mut col);
+                    for &(r, s) in &col {
+                        scatter(r, s * sw);
                     }
                 }
             }

@@ -31,6 +31,13 @@ impl Key {
     }
 }
 
+/// A bucket in `0..n` from the high 32 bits of `h` by multiply-shift (Lemire's range
+/// reduction: no division; `n < 2^32`).
+#[inline]
+pub(crate) fn bucket(h: u64, n: usize) -> usize {
+    (((h >> 32) * n as u64) >> 32) as usize
+}
+
 /// A 64-bit hash of `(seed, stream, i)`.
 #[inline]
 pub(crate) fn hash(seed: u64, stream: u64, i: u64) -> u64 {

@@ -102,27 +102,6 @@ fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) ->
     concat(parts)
 }
 
-/// The nonzero entries of a dense weight vector as a [`SampledDiagonal`] (fixed chunks,
-/// concatenated in order).
-pub(crate) fn compact(kept: &[f64]) -> SampledDiagonal {
-    let parts: Vec<(Vec<usize>, Vec<f64>)> = kept
-        .par_chunks(CHUNK)
-        .enumerate()
-        .map(|(c, ch)| {
-            let mut rows = Vec::new();
-            let mut weights = Vec::new();
-            for (k, &v) in ch.iter().enumerate() {
-                if v > 0.0 {
-                    rows.push(c * CHUNK + k);
-                    weights.push(v);
-                }
-            }
-            (rows, weights)
-        })
-        .collect();
-    concat(parts)
-}
-
 /// Per-chunk `(rows, weights)` in chunk order, concatenated.
 fn concat(parts: Vec<(Vec<usize>, Vec<f64>)>) -> SampledDiagonal {
     let len = parts.iter().map(|p| p.0.len()).sum();

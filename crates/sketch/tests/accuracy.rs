@@ -163,3 +163,41 @@ fn sketch_operators_are_subspace_embeddings_in_expectation() {
         assert!(eps < 0.5, "{kind:?}: ε = {eps}");
     }
 }
+
+#[test]
+fn apply_equals_the_explicit_sketch_matrix_times_a() {
+    // Dense reference: S from its columns, then S·diag(√w)·A entry by entry.
+    let a = random_sparse(&GenSpec {
+        nrows: 300,
+        ncols: 7,
+        sparsity: Sparsity::RowNnz(3),
+        variant: Variant::Plain,
+        seed: 8,
+    })
+    .unwrap();
+    let w: Vec<f64> = (0..300).map(|i| (i % 4) as f64 * 0.5).collect();
+    let dense_a = a.to_dense();
+    for kind in [Embedding::CountSketch, Embedding::SparseSign { nnz_per_col: 3 }, Embedding::Gaussian] {
+        let op = SketchOperator::new(kind, 20, 300, 5).unwrap();
+        let mut s = vec![0.0; 20 * 300];
+        let mut col = Vec::new();
+        for i in 0..300 {
+            op.column(i, &mut col);
+            let rows: Vec<usize> = col.iter().map(|c| c.0).collect();
+            let mut distinct = rows.clone();
+            distinct.dedup();
+            assert_eq!(distinct.len(), rows.len(), "{kind:?}: rows of a column are distinct");
+            for &(r, v) in &col {
+                s[r * 300 + i] = v;
+            }
+        }
+        let got = op.apply(&a, Some(&w)).unwrap();
+        for r in 0..20 {
+            for j in 0..7 {
+                let want: f64 = (0..300).map(|i| s[r * 300 + i] * w[i].sqrt() * dense_a[i * 7 + j]).sum();
+                let scale: f64 = (0..300).map(|i| (s[r * 300 + i] * w[i].sqrt() * dense_a[i * 7 + j]).abs()).sum();
+                assert!((got[(r, j)] - want).abs() <= 1e-13 * scale + 1e-300, "{kind:?} ({r},{j})");
+            }
+        }
+    }
+}

@@ -90,6 +90,17 @@ proptest! {
             scale[i * k + c] += (m[i * d + j] * g[j * k + c]).abs();
         }}}
         assert_close(&ag, &want, &scale, "A G");
+        // Fused row maps see exactly the rows of A·G (same kernel order for fixed widths too).
+        let mut sums = vec![f64::NAN; n];
+        a.mul_dense_row_map(&g, k, |_, r| r.iter().sum(), &mut sums);
+        let (rows, vals) = a.mul_dense_row_filter(&g, k, |i, r| (i % 2 == 0).then(|| r.iter().sum()));
+        prop_assert_eq!(rows.clone(), (0..n).step_by(2).collect::<Vec<_>>());
+        for (t, &i) in rows.iter().enumerate() {
+            let want_i: f64 = want[i * k..(i + 1) * k].iter().sum();
+            let scale_i: f64 = scale[i * k..(i + 1) * k].iter().sum();
+            prop_assert!((vals[t] - want_i).abs() <= 1e-12 * scale_i + 1e-300);
+            prop_assert!((sums[i] - want_i).abs() <= 1e-12 * scale_i + 1e-300);
+        }
         let mut atz = vec![f64::NAN; d * k];
         a.tr_mul_dense(&z, k, &mut atz);
         let mut want = vec![0.0; d * k];

@@ -115,6 +115,44 @@ impl CsrMatrix {
         });
     }
 
+    /// The rows of `A·G` (`G` dense row-major `d×k`) passed through a filter: `f(i, a_iᵀG)`
+    /// returns `Some(value)` to keep row `i`. Returns the kept `(rows, values)` in row order,
+    /// collected per fixed block and concatenated, so nothing `n`-long is stored. Cost
+    /// `O(nnz·k)`, one pass over `A`; deterministic.
+    #[track_caller]
+    pub fn mul_dense_row_filter(
+        &self,
+        g: &[f64],
+        k: usize,
+        f: impl Fn(usize, &[f64]) -> Option<f64> + Sync,
+    ) -> (Vec<usize>, Vec<f64>) {
+        assert_eq!(g.len(), self.ncols() * k, "G must be ncols x k, row-major");
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        let blocks = self.map_blocks(|rows| {
+            let (mut kept, mut vals) = (Vec::new(), Vec::new());
+            let mut buf = vec![0.0; k];
+            for i in rows {
+                buf.fill(0.0);
+                for p in indptr[i]..indptr[i + 1] {
+                    let j = indices[p] as usize;
+                    crate::kernels::dense::axpy(data[p], &g[j * k..(j + 1) * k], &mut buf);
+                }
+                if let Some(v) = f(i, &buf) {
+                    kept.push(i);
+                    vals.push(v);
+                }
+            }
+            (kept, vals)
+        });
+        let len = blocks.iter().map(|b| b.0.len()).sum();
+        let (mut rows, mut vals) = (Vec::with_capacity(len), Vec::with_capacity(len));
+        for (r, v) in blocks {
+            rows.extend(r);
+            vals.extend(v);
+        }
+        (rows, vals)
+    }
+
     /// A deterministic reduction over the rows of `A` into `out`, for kernels built outside this
     /// crate: `f(rows, partial)` adds the contribution of a fixed block of rows into a zeroed
     /// partial; partials (at most 64, within 64 MiB in all) are added in block order, so the
@@ -174,6 +212,14 @@ impl CsrMatrix {
 
     /// Run `f(rows, rec_block)` over the fixed row-task blocks in parallel and return the
     /// results in block order.
+    pub(crate) fn map_blocks<T: Send>(&self, f: impl Fn(std::ops::Range<usize>) -> T + Sync + Send) -> Vec<T> {
+        use rayon::prelude::*;
+        let tasks = self.chunk_policy().tasks(self.nrows(), self.nnz());
+        let bounds = partition::balanced_bounds(self.indptr(), tasks);
+        let ranges: Vec<_> = partition::ranges(&bounds).collect();
+        ranges.into_par_iter().map(f).collect()
+    }
+
     pub(crate) fn map_row_blocks<T: Send>(
         &self,
         rec: &mut [f64],

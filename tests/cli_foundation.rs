@@ -132,3 +132,21 @@ fn input_errors_exit_2_with_one_line() {
 fn write_meta(dir: &Path, text: &str) {
     std::fs::write(dir.join("meta.json"), text).unwrap();
 }
+
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    // `spnewton info … | head` closes the pipe early: the command must end quietly, not panic.
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spnewton"))
+        .args(["info", "--problem", "datasets/kjv"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // closed before the matrix is read, so before the first write
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

@@ -35,6 +35,9 @@ pub struct SolveBenchArgs {
     row_nnz: Vec<usize>,
     #[arg(long, value_delimiter = ',', default_value = "exact,gauss-newton,leverage,leverage-pcg")]
     strategies: Vec<String>,
+    /// Leverage-score refresh intervals to compare for the sketched strategies.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    refresh_every: Vec<usize>,
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -187,16 +190,16 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
     anyhow::ensure!(y1 == y2, "A·x differs between 1 and 2 threads");
     anyhow::ensure!(x1 == x2 && x3 == x4, "Aᵀ·y differs between 1 and 2 threads");
     let bytes = a.csr_bytes() as f64 + 8.0 * (n + d) as f64;
-    println!(
+    outln!(
         "A: {n} x {d}, {} nonzeros ({} per row), CSR arrays {:.1} MB; medians of {} interleaved runs",
         a.nnz(),
         args.row_nnz,
         a.csr_bytes() as f64 / 1e6,
         args.reps
-    );
-    println!("{:<36} {:>10} {:>10}", "kernel", "median ms", "GB/s");
+    )?;
+    outln!("{:<36} {:>10} {:>10}", "kernel", "median ms", "GB/s")?;
     for (name, s) in names.iter().zip(&t) {
-        println!("{:<36} {:>10.3} {:>10.2}", name, s * 1e3, bytes / s / 1e9);
+        outln!("{:<36} {:>10.3} {:>10.2}", name, s * 1e3, bytes / s / 1e9)?;
     }
     let r = |a: usize, b: usize| t[a] / t[b];
     let ratios = serde_json::json!({
@@ -213,9 +216,9 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
         "sprs_aty_over_aty_scatter_1_thread": r(10, 6),
         "aty_scatter_over_transpose_2_threads": r(7, 9),
     });
-    println!("ratios (same run):");
+    outln!("ratios (same run):")?;
     for (k, v) in ratios.as_object().unwrap() {
-        println!("  {k:<40} {:.2}", v.as_f64().unwrap());
+        outln!("  {k:<40} {:.2}", v.as_f64().unwrap())?;
     }
     if let Some(path) = args.out {
         let obj = serde_json::json!({
@@ -284,22 +287,28 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     let t = interleaved_medians(&mut cases, 3, args.reps);
     drop(cases);
     let unit = t[0] + t[1];
-    println!(
+    outln!(
         "A: {n} x {d}, {} nonzeros; {} threads; medians of {} interleaved runs",
         a.nnz(),
         rayon::current_num_threads(),
         args.reps
-    );
-    println!("A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms", t[0] * 1e3, t[1] * 1e3, unit * 1e3);
-    println!(
+    )?;
+    outln!("A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms", t[0] * 1e3, t[1] * 1e3, unit * 1e3)?;
+    outln!(
         "{:<22} {:>16} {:>10} {:>16} {:>10} {:>16} {:>10}",
-        "loss", "value+grad ms", "/ unit", "Hess-vec ms", "/ unit", "+Hessian ms", "/ unit"
-    );
+        "loss",
+        "value+grad ms",
+        "/ unit",
+        "Hess-vec ms",
+        "/ unit",
+        "+Hessian ms",
+        "/ unit"
+    )?;
     let k = labels.len();
     let mut rows = Vec::new();
     for (i, label) in labels.iter().enumerate() {
         let (e, h, eh) = (t[2 + i], t[2 + k + i], t[2 + 2 * k + i]);
-        println!(
+        outln!(
             "{:<22} {:>16.3} {:>10.2} {:>16.3} {:>10.2} {:>16.3} {:>10.2}",
             label,
             e * 1e3,
@@ -308,7 +317,7 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
             h / unit,
             eh * 1e3,
             eh / unit
-        );
+        )?;
         rows.push(serde_json::json!({"loss": label, "eval_s": e, "eval_over_unit": e / unit, "hvp_s": h,
             "hvp_over_unit": h / unit, "eval_hessian_s": eh, "eval_hessian_over_unit": eh / unit}));
     }
@@ -322,8 +331,8 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
 fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
     use sketch::{LeverageParams, SparsifyParams, approximate_leverage, leverage_sample, sample_size};
     let mut rows = Vec::new();
-    println!("n = {}; medians of {} interleaved runs; unit = one A·x in the same run", args.n, args.reps);
-    println!(
+    outln!("n = {}; medians of {} interleaved runs; unit = one A·x in the same run", args.n, args.reps)?;
+    outln!(
         "{:>5} {:>7} {:>10} {:>9} {:>12} {:>10} {:>10} {:>8} {:>10} {:>14} {:>14} {:>8}",
         "d",
         "nnz/row",
@@ -337,7 +346,7 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
         "AᵀD̃A ms",
         "AᵀDA ms",
         "ratio"
-    );
+    )?;
     for &d in &args.d {
         for &r in &args.row_nnz {
             let a = random_sparse(&GenSpec {
@@ -407,7 +416,7 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
             let t = interleaved_medians(&mut cases, 1, args.reps);
             drop(cases);
             let u = t[0];
-            println!(
+            outln!(
                 "{d:>5} {r:>7} {:>10.2} {kept:>9} {:>10.1}×u {:>8.1}×u {:>8.1}×u {:>6.1}×u {:>8.1}×u {:>14.2} {:>14.2} {:>7.1}×",
                 u * 1e3,
                 t[1] / u,
@@ -418,7 +427,7 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
                 t[6] * 1e3,
                 t[7] * 1e3,
                 t[7] / t[6]
-            );
+            )?;
             rows.push(serde_json::json!({"n": args.n, "d": d, "row_nnz": r, "ax_s": u, "rows_kept": kept,
                 "produce_s": t[1], "embed_s": t[2], "a_omega_s": t[3], "qr_s": t[4], "sample_s": t[5],
                 "sampled_gram_s": t[6], "exact_gram_s": t[7]}));
@@ -446,13 +455,24 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
         })
         .collect::<Result<_, _>>()?;
     let mut rows = Vec::new();
-    println!(
+    outln!(
         "rescaled exp, planted (‖Ax*‖∞ = 0.5, 1% noise), w = 0.01, x0 = 0, tol 1e-8; unit = A·x + Aᵀ·y in the same run"
-    );
-    println!(
-        "{:>8} {:>4} {:>4} {:>13} {:>6} {:>10} {:>9} {:>9} {:>11} {:>8} {:>8}",
-        "n", "d", "r", "strategy", "iters", "status", "per-it s", "/ unit", "solution s", "sketch", "hessian"
-    );
+    )?;
+    outln!(
+        "{:>8} {:>4} {:>4} {:>13} {:>7} {:>6} {:>10} {:>9} {:>9} {:>11} {:>8} {:>8}",
+        "n",
+        "d",
+        "r",
+        "strategy",
+        "refresh",
+        "iters",
+        "status",
+        "per-it s",
+        "/ unit",
+        "solution s",
+        "sketch",
+        "hessian"
+    )?;
     for &n in &args.n {
         for &d in &args.d {
             for &r in &args.row_nnz {
@@ -478,17 +498,31 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                 let t = interleaved_medians(&mut cases, 1, 5);
                 drop(cases);
                 let unit = t[0] + t[1];
-                for &s in &strategies {
-                    let params = SolverParams { strategy: s, checks: false, max_iter: 50, ..Default::default() };
+                let runs: Vec<(Strategy, usize)> = strategies
+                    .iter()
+                    .flat_map(|&s| {
+                        let ks: Vec<usize> = if s.is_sketched() { args.refresh_every.clone() } else { vec![1] };
+                        ks.into_iter().map(move |k| (s, k))
+                    })
+                    .collect();
+                for &(s, refresh) in &runs {
+                    let params = SolverParams {
+                        strategy: s,
+                        checks: false,
+                        max_iter: 50,
+                        refresh_every: refresh,
+                        ..Default::default()
+                    };
                     let rep = newton::solve(&f, &vec![0.0; d], &params, None, &mut |_| {})?;
                     let its = rep.history.len().max(1);
                     let per_it: Vec<f64> = rep.history.iter().map(|h| h.timing.solver_s()).collect();
                     let med = super::timing::median(per_it);
                     let sk: f64 = rep.history.iter().map(|h| h.timing.sketch_s).sum::<f64>() / its as f64;
                     let hs: f64 = rep.history.iter().map(|h| h.timing.hessian_s).sum::<f64>() / its as f64;
-                    println!(
-                        "{n:>8} {d:>4} {r:>4} {:>13} {:>6} {:>10} {:>9.4} {:>9.2} {:>11.3} {:>8.4} {:>8.4}",
+                    outln!(
+                        "{n:>8} {d:>4} {r:>4} {:>13} {:>7} {:>6} {:>10} {:>9.4} {:>9.2} {:>11.3} {:>8.4} {:>8.4}",
                         s.name(),
+                        refresh,
                         rep.iterations,
                         rep.status.name(),
                         med,
@@ -496,8 +530,8 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                         rep.timing.solver_s(),
                         sk,
                         hs
-                    );
-                    rows.push(serde_json::json!({"n": n, "d": d, "row_nnz": r, "strategy": s.name(), "iterations": rep.iterations,
+                    )?;
+                    rows.push(serde_json::json!({"n": n, "d": d, "row_nnz": r, "strategy": s.name(), "refresh_every": refresh, "iterations": rep.iterations,
                         "status": rep.status.name(), "per_iteration_median_s": med, "per_iteration_over_unit": med / unit,
                         "solution_s": rep.timing.solver_s(), "unit_s": unit, "sketch_s_per_it": sk, "hessian_s_per_it": hs}));
                 }

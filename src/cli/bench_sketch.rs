@@ -64,7 +64,7 @@ pub fn run(args: SketchAccuracyArgs) -> anyhow::Result<i32> {
         let w = vec![1.0; a.nrows()];
         let exact = a.weighted_gram(&w);
         let lev = exact_leverage(&a, &w)?;
-        println!("== {name}: nnz {}, max leverage {:.3}", a.nnz(), lev.iter().cloned().fold(0.0, f64::max));
+        outln!("== {name}: nnz {}, max leverage {:.3}", a.nnz(), lev.iter().cloned().fold(0.0, f64::max))?;
         for &embed_nnz in &args.embed_nnz {
             for &rows_per_col in &args.rows_per_col {
                 for &proj in &args.proj {
@@ -93,7 +93,7 @@ pub fn run(args: SketchAccuracyArgs) -> anyhow::Result<i32> {
                         }
                         let ok = eps.iter().filter(|&&e| e <= args.eps0).count();
                         let ok_u = eps_uniform.iter().filter(|&&e| e <= args.eps0).count();
-                        println!(
+                        outln!(
                             "embed s={embed_nnz} k={rows_per_col}d r={proj} C={c}: within 3x {:.1}% | rows kept median {:.0} | eps median {:.3} p90 {:.3} max {:.3} | eps<=eps0 {ok}/{} | uniform eps median {:.3}, ok {ok_u}/{}",
                             100.0 * within3,
                             quantile(kept.clone(), 0.5),
@@ -103,7 +103,7 @@ pub fn run(args: SketchAccuracyArgs) -> anyhow::Result<i32> {
                             args.seeds,
                             quantile(eps_uniform.clone(), 0.5),
                             args.seeds
-                        );
+                        )?;
                         report.push(serde_json::json!({
                             "matrix": name, "embed_nnz": embed_nnz, "rows_per_col": rows_per_col, "proj": proj, "c": c,
                             "eps0": args.eps0, "delta": args.delta, "within_factor_3": within3,

@@ -102,12 +102,12 @@ pub fn run(args: GenArgs) -> anyhow::Result<i32> {
     let problem = Problem { a, b, w, loss: args.loss, func: args.func, x0: None, x_true: Some(x_true) };
     problem.write_dir(&args.out, args.compress)?;
     let (n, d) = problem.a.shape();
-    println!(
+    outln!(
         "wrote {} ({n} x {d}, {} nonzeros, loss {} with {})",
         args.out.display(),
         problem.a.nnz(),
         args.loss,
         args.func
-    );
+    )?;
     Ok(0)
 }

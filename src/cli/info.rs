@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
+
 use losses::{Problem, Regulariser};
 use sparse_ops::io::read_csr;
 use sparse_ops::{MatrixStats, ReadOptions, Summary};
@@ -48,9 +49,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<i32> {
         for (k, v) in extra {
             obj[k] = v;
         }
-        println!("{}", serde_json::to_string_pretty(&obj)?);
+        outln!("{}", serde_json::to_string_pretty(&obj)?)?;
     } else {
-        print_table(&stats, &extra);
+        print_table(&stats, &extra)?;
     }
     Ok(0)
 }
@@ -69,18 +70,19 @@ fn stats_json(s: &MatrixStats) -> serde_json::Value {
     })
 }
 
-fn print_table(s: &MatrixStats, extra: &[(&str, serde_json::Value)]) {
+fn print_table(s: &MatrixStats, extra: &[(&str, serde_json::Value)]) -> std::io::Result<()> {
     let sum = |x: &Summary| format!("min {:.4} / mean {:.4} / max {:.4}", x.min, x.mean, x.max);
-    println!("{:<16} {} x {}", "shape", s.nrows, s.ncols);
-    println!("{:<16} {} (density {:.3e})", "nonzeros", s.nnz, s.density);
-    println!("{:<16} {} rows, {} columns", "empty", s.empty_rows, s.empty_cols);
-    println!("{:<16} {}", "row nnz", sum(&s.row_nnz));
-    println!("{:<16} {}", "column nnz", sum(&s.col_nnz));
-    println!("{:<16} {}", "row norm", sum(&s.row_norm));
-    println!("{:<16} {}", "column norm", sum(&s.col_norm));
-    println!("{:<16} {:.6e} (max |a_ij| {:.6e})", "Frobenius norm", s.frobenius_norm, s.max_abs);
-    println!("{:<16} {:.1} MiB", "CSR arrays", s.csr_bytes as f64 / (1 << 20) as f64);
+    outln!("{:<16} {} x {}", "shape", s.nrows, s.ncols)?;
+    outln!("{:<16} {} (density {:.3e})", "nonzeros", s.nnz, s.density)?;
+    outln!("{:<16} {} rows, {} columns", "empty", s.empty_rows, s.empty_cols)?;
+    outln!("{:<16} {}", "row nnz", sum(&s.row_nnz))?;
+    outln!("{:<16} {}", "column nnz", sum(&s.col_nnz))?;
+    outln!("{:<16} {}", "row norm", sum(&s.row_norm))?;
+    outln!("{:<16} {}", "column norm", sum(&s.col_norm))?;
+    outln!("{:<16} {:.6e} (max |a_ij| {:.6e})", "Frobenius norm", s.frobenius_norm, s.max_abs)?;
+    outln!("{:<16} {:.1} MiB", "CSR arrays", s.csr_bytes as f64 / (1 << 20) as f64)?;
     for (k, v) in extra {
-        println!("{:<16} {}", k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+        outln!("{:<16} {}", k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))?;
     }
+    Ok(())
 }

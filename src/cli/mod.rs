@@ -4,6 +4,15 @@
 //! status is in the output); 2 bad input (unreadable or malformed files, invalid options),
 //! with one line on stderr and no backtrace.
 
+/// `println!` that returns the write's `io::Result` instead of panicking, so a closed pipe
+/// (`spnewton info … | head`) ends the command quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod bench;
 mod bench_sketch;
 mod eval;
@@ -76,6 +85,14 @@ pub fn run() -> i32 {
     });
     match result {
         Ok(code) => code,
+        // The reader went away (`| head`): nothing to report.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            0
+        }
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             2

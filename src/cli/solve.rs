@@ -160,7 +160,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         }),
     };
     if show {
-        println!(
+        let _ = outln!(
             "{} x {} ({} nonzeros), loss {} with {}, strategy {}",
             n,
             d,
@@ -169,9 +169,17 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
             p.func,
             strategy.name()
         );
-        println!(
+        let _ = outln!(
             "{:>4} {:>14} {:>11} {:>10} {:>8} {:>9} {:>7} {:>9} {:>11}  checks (r ratio ≤ 0.4, M·r ≤ 0.1·l)",
-            "it", "loss", "‖g‖", "step", "α", "rows", "passes", "time s", "fallback"
+            "it",
+            "loss",
+            "‖g‖",
+            "step",
+            "α",
+            "rows",
+            "passes",
+            "time s",
+            "fallback"
         );
     }
     let bar = (show && std::io::stderr().is_terminal()).then(|| {
@@ -191,7 +199,9 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
             let line = table_row(r);
             match &bar {
                 Some(b) => b.println(line),
-                None => println!("{line}"),
+                None => {
+                    let _ = outln!("{line}");
+                }
             }
         }
     };
@@ -201,7 +211,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         b.finish_and_clear();
     }
     if show {
-        println!(
+        let _ = outln!(
             "status {}: loss {:.9e}, ‖g‖ {:.3e} (‖g₀‖ {:.3e}), {} iterations, {:.3} s (solver {:.3} s, checks {:.3} s)",
             report.status.name(),
             report.loss,
@@ -213,15 +223,19 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
             report.timing.checks_s
         );
         match report.regime_from_iteration {
-            Some(t) => println!("the theorem's checks held from iteration {t} on"),
-            None if params.checks => println!("the theorem's checks never held through the end of the run"),
+            Some(t) => {
+                let _ = outln!("the theorem's checks held from iteration {t} on");
+            }
+            None if params.checks => {
+                let _ = outln!("the theorem's checks never held through the end of the run");
+            }
             None => {}
         }
         if let Some(m) = &report.message {
-            println!("{m}");
+            let _ = outln!("{m}");
         }
         if let Some(n) = note {
-            println!("note: {n}");
+            let _ = outln!("note: {n}");
         }
     }
     if let Some(path) = &args.out {

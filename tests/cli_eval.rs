@@ -6,28 +6,8 @@ use common::*;
 #[test]
 fn eval_writes_loss_gradient_and_hessian() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("p");
+    let p = gen_problem(dir.path(), "p", "--n 400 --d 6 --row-nnz 3 --loss rescaled --fn cosh --seed 4 --w-const 0.1");
     let ps = p.to_str().unwrap();
-    let o = spnewton(&[
-        "gen",
-        "--n",
-        "400",
-        "--d",
-        "6",
-        "--row-nnz",
-        "3",
-        "--loss",
-        "rescaled",
-        "--fn",
-        "cosh",
-        "--seed",
-        "4",
-        "--w-const",
-        "0.1",
-        "--out",
-        ps,
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let x = dir.path().join("x.txt");
     std::fs::write(&x, "0.1\n-0.2\n0.05\n0.0\n0.3\n-0.1\n").unwrap();
     let out = dir.path().join("e.json");

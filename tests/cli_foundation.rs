@@ -11,32 +11,10 @@ fn root() -> PathBuf {
 
 #[test]
 fn gen_then_info_roundtrip() {
+    const ARGS: &str =
+        "--n 3000 --d 20 --row-nnz 4 --loss hyperbolic --fn cosh --seed 9 --w-const 0.5 --variant coherent --spikes 2";
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("p");
-    let o = spnewton(&[
-        "gen",
-        "--n",
-        "3000",
-        "--d",
-        "20",
-        "--row-nnz",
-        "4",
-        "--loss",
-        "hyperbolic",
-        "--fn",
-        "cosh",
-        "--seed",
-        "9",
-        "--w-const",
-        "0.5",
-        "--variant",
-        "coherent",
-        "--spikes",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let out = gen_problem(dir.path(), "p", ARGS);
     let o = spnewton(&["info", "--problem", out.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -46,34 +24,14 @@ fn gen_then_info_roundtrip() {
     assert_eq!(v["loss"], "hyperbolic");
     assert_eq!(v["fn"], "cosh");
     assert_eq!(v["col_nnz"]["min"], 1.0, "coherent spikes");
-    // Same seed, same files.
+    // Same seed, same files, with one worker thread.
     let out2 = dir.path().join("q");
-    let o = spnewton(&[
-        "--threads",
-        "1",
-        "gen",
-        "--n",
-        "3000",
-        "--d",
-        "20",
-        "--row-nnz",
-        "4",
-        "--loss",
-        "hyperbolic",
-        "--fn",
-        "cosh",
-        "--seed",
-        "9",
-        "--w-const",
-        "0.5",
-        "--variant",
-        "coherent",
-        "--spikes",
-        "2",
-        "--out",
-        out2.to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
+    let args: Vec<&str> = ["--threads", "1", "gen"]
+        .into_iter()
+        .chain(ARGS.split_whitespace())
+        .chain(["--out", out2.to_str().unwrap()])
+        .collect();
+    assert!(spnewton(&args).status.success());
     for f in ["A.mtx", "b.txt", "x_true.txt", "meta.json"] {
         assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(out2.join(f)).unwrap(), "{f}");
     }

@@ -6,29 +6,8 @@ use common::*;
 #[test]
 fn sketch_reports_and_saves_a_checkable_diagonal() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("p");
+    let p = gen_problem(dir.path(), "p", "--n 20000 --d 30 --row-nnz 6 --variant coherent --seed 2 --w-const 0.5");
     let ps = p.to_str().unwrap();
-    assert!(
-        spnewton(&[
-            "gen",
-            "--n",
-            "20000",
-            "--d",
-            "30",
-            "--row-nnz",
-            "6",
-            "--variant",
-            "coherent",
-            "--seed",
-            "2",
-            "--w-const",
-            "0.5",
-            "--out",
-            ps
-        ])
-        .status
-        .success()
-    );
     let out = dir.path().join("s.json");
     let wts = dir.path().join("w.txt");
     let o = spnewton(&[

@@ -23,26 +23,8 @@ fn default_solve_converges_on_the_bundled_problem() {
 #[test]
 fn result_json_fields_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("p");
+    let p = gen_problem(dir.path(), "p", "--n 20000 --d 15 --row-nnz 5 --loss rescaled --fn exp --seed 3");
     let ps = p.to_str().unwrap();
-    let o = spnewton(&[
-        "gen",
-        "--n",
-        "20000",
-        "--d",
-        "15",
-        "--row-nnz",
-        "5",
-        "--loss",
-        "rescaled",
-        "--fn",
-        "exp",
-        "--seed",
-        "3",
-        "--out",
-        ps,
-    ]);
-    assert!(o.status.success());
     let out = dir.path().join("r.json");
     let os = out.to_str().unwrap();
     let o = spnewton(&["solve", "--problem", ps, "--hessian", "leverage", "--seed", "1", "--out", os]);

@@ -22,46 +22,46 @@ pub enum Part {
     GaussNewton,
 }
 
+/// The parts of `Aᵀ(D + UCUᵀ)A` and of its Gauss–Newton matrix `Aᵀ(D_GN + U C_GN Uᵀ)A`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HessianParts {
+    /// `D` (`n`), regulariser `w∘w` included; may be negative.
+    pub d: Vec<f64>,
+    /// `D_GN ≥ 0` (`n`), regulariser included.
+    pub d_gn: Vec<f64>,
+    /// `U` (`n×k`, row-major).
+    pub u: Vec<f64>,
+    pub k: usize,
+    /// `C` and `C_GN` (`k×k`, row-major, symmetric).
+    pub c: Vec<f64>,
+    pub c_gn: Vec<f64>,
+}
+
 /// `∇²L(x)` in the form `Aᵀ(D + UCUᵀ)A`, holding a reference to `A`.
 #[derive(Debug, Clone)]
 pub struct StructuredHessian<'a> {
     a: &'a CsrMatrix,
-    d: Vec<f64>,
-    d_gn: Vec<f64>,
-    /// `n×k`, row-major.
-    u: Vec<f64>,
-    k: usize,
-    /// `k×k`, row-major, symmetric.
-    c: Vec<f64>,
-    c_gn: Vec<f64>,
+    p: HessianParts,
     /// `AᵀU` (`d×k`), computed once: by the evaluation's gradient pass, or on first use.
     atu: OnceLock<Vec<f64>>,
 }
 
 impl<'a> StructuredHessian<'a> {
-    /// Assemble from parts (`d`, `d_gn`: `n`; `u`: `n×k` row-major; `c`, `c_gn`: `k×k`).
+    /// Assemble from parts whose sizes match `A` (`n` rows).
     #[track_caller]
-    pub fn new(
-        a: &'a CsrMatrix,
-        d: Vec<f64>,
-        d_gn: Vec<f64>,
-        u: Vec<f64>,
-        k: usize,
-        c: Vec<f64>,
-        c_gn: Vec<f64>,
-    ) -> Self {
-        let n = a.nrows();
+    pub fn new(a: &'a CsrMatrix, p: HessianParts) -> Self {
+        let (n, k) = (a.nrows(), p.k);
         assert!(
-            d.len() == n && d_gn.len() == n && u.len() == n * k && c.len() == k * k && c_gn.len() == k * k,
+            p.d.len() == n && p.d_gn.len() == n && p.u.len() == n * k && p.c.len() == k * k && p.c_gn.len() == k * k,
             "inconsistent Hessian parts"
         );
-        Self { a, d, d_gn, u, k, c, c_gn, atu: OnceLock::new() }
+        Self { a, p, atu: OnceLock::new() }
     }
 
     /// Seed the `AᵀU` cache (from a pass that computed it alongside the gradient).
     pub(crate) fn with_atu(self, atu: Option<Vec<f64>>) -> Self {
         if let Some(v) = atu {
-            debug_assert_eq!(v.len(), self.dim() * self.k);
+            debug_assert_eq!(v.len(), self.dim() * self.p.k);
             let _ = self.atu.set(v);
         }
         self
@@ -77,28 +77,28 @@ impl<'a> StructuredHessian<'a> {
     /// The diagonal of the chosen part (regulariser included).
     pub fn diagonal(&self, part: Part) -> &[f64] {
         match part {
-            Part::Exact => &self.d,
-            Part::GaussNewton => &self.d_gn,
+            Part::Exact => &self.p.d,
+            Part::GaussNewton => &self.p.d_gn,
         }
     }
     /// The nonnegative diagonal a sketch may sample: `D_GN`.
     pub fn sketch_diagonal(&self) -> &[f64] {
-        &self.d_gn
+        &self.p.d_gn
     }
     /// `(U, k, C)` of the chosen part; `U` is `n×k` row-major.
     pub fn low_rank(&self, part: Part) -> (&[f64], usize, &[f64]) {
         match part {
-            Part::Exact => (&self.u, self.k, &self.c),
-            Part::GaussNewton => (&self.u, self.k, &self.c_gn),
+            Part::Exact => (&self.p.u, self.p.k, &self.p.c),
+            Part::GaussNewton => (&self.p.u, self.p.k, &self.p.c_gn),
         }
     }
     /// Rows where the exact diagonal `D` is negative.
     pub fn negative_rows(&self) -> usize {
-        self.d.iter().filter(|&&v| v < 0.0).count()
+        self.p.d.iter().filter(|&&v| v < 0.0).count()
     }
 
     pub(crate) fn is_finite(&self) -> bool {
-        [&self.d, &self.d_gn, &self.u, &self.c].iter().all(|v| v.iter().all(|x| x.is_finite()))
+        [&self.p.d, &self.p.d_gn, &self.p.u, &self.p.c].iter().all(|v| v.iter().all(|x| x.is_finite()))
     }
 
     /// `out = H·v`: one pass `t = A·v` that also folds `Uᵀt`, then one `Aᵀ·y` pass computing
@@ -137,8 +137,8 @@ impl<'a> StructuredHessian<'a> {
     /// computed it with the gradient), then cached.
     pub fn atu(&self) -> &[f64] {
         self.atu.get_or_init(|| {
-            let mut out = vec![0.0; self.dim() * self.k];
-            self.a.tr_mul_dense(&self.u, self.k, &mut out);
+            let mut out = vec![0.0; self.dim() * self.p.k];
+            self.a.tr_mul_dense(&self.p.u, self.p.k, &mut out);
             out
         })
     }
@@ -159,7 +159,7 @@ impl<'a> StructuredHessian<'a> {
     /// (`O(Σ nnz(a_i)²)`) plus the low-rank part. For solvers at moderate `d` and for tests.
     pub fn dense(&self, part: Part) -> Mat<f64> {
         let mut h = self.a.weighted_gram(self.diagonal(part));
-        if self.k > 0 {
+        if self.p.k > 0 {
             self.add_low_rank(part, self.atu(), &mut h);
         }
         h

@@ -60,7 +60,7 @@ pub mod problem;
 pub mod spectral;
 
 pub use error::LossError;
-pub use hessian::{HessianOp, Part, StructuredHessian};
+pub use hessian::{HessianOp, HessianParts, Part, StructuredHessian};
 pub use kind::{Activation, LossKind, Regulariser};
 pub use objective::{Evaluation, LN_MAX, Objective, What};
 pub use planted::{PlantError, PlantSpec, plant};

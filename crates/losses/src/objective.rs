@@ -6,7 +6,7 @@ use sparse_ops::CsrMatrix;
 use sparse_ops::reduce::{self, CHUNK, Neumaier, chunked_sums, sum_range};
 
 use crate::error::LossError;
-use crate::hessian::StructuredHessian;
+use crate::hessian::{HessianParts, StructuredHessian};
 use crate::kind::{Activation, LossKind, Regulariser};
 use crate::problem::Problem;
 
@@ -184,7 +184,7 @@ impl<'a> Objective<'a> {
                 if want_h {
                     let cmat = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
                     hess =
-                        Some(HessParts {
+                        Some(HessianParts {
                             // u'' = u for exp, cosh and sinh.
                             d: par_map(n, |i| {
                                 let (u, v) = (r[3 * i + 1], r[3 * i + 2]);
@@ -207,7 +207,7 @@ impl<'a> Objective<'a> {
                     Box::new(move |i| r[3 * i + 2] * (r[3 * i + 1] - b[i]) + w2.at(i) * r[3 * i])
                 });
                 if want_h {
-                    hess = Some(HessParts {
+                    hess = Some(HessianParts {
                         d: par_map(n, |i| {
                             let (u, v) = (r[3 * i + 1], r[3 * i + 2]);
                             v * v + u * (u - b[i]) + w2.at(i)
@@ -241,7 +241,7 @@ impl<'a> Objective<'a> {
                 });
                 if want_h {
                     let q = |i: usize| r[2 * i + 1] * (r[2 * i + 1] - b[i] - gamma);
-                    hess = Some(HessParts {
+                    hess = Some(HessianParts {
                         d: par_map(n, |i| r[2 * i + 1] * r[2 * i + 1] + q(i) + w2.at(i)),
                         d_gn: par_map(n, |i| r[2 * i + 1] * r[2 * i + 1] + w2.at(i)),
                         u: par_map(3 * n, |p| {
@@ -258,7 +258,7 @@ impl<'a> Objective<'a> {
                 data_value = 0.5 * p1.s[0].value();
                 y = want_g.then(|| -> RowFn<'_> { Box::new(move |i| r[i] - b[i] + w2.at(i) * r[i]) });
                 if want_h {
-                    hess = Some(HessParts {
+                    hess = Some(HessianParts {
                         d: par_map(n, |i| 1.0 + w2.at(i)),
                         d_gn: par_map(n, |i| 1.0 + w2.at(i)),
                         u: Vec::new(),
@@ -275,7 +275,7 @@ impl<'a> Objective<'a> {
         }
         // The gradient's Aᵀ pass also computes AᵀU for the Hessian's low-rank part (same row
         // partition as the gradient alone, so g is bitwise the same whatever `what` asks).
-        let k = hess.as_ref().map_or(0, |h| h.k);
+        let k = hess.as_ref().map_or(0, |h: &HessianParts| h.k);
         let (gradient, atu) = match y {
             None => (None, None),
             Some(y) => {
@@ -307,7 +307,7 @@ impl<'a> Objective<'a> {
         let hessian = match hess {
             None => None,
             Some(p) => {
-                let h = StructuredHessian::new(self.a, p.d, p.d_gn, p.u, p.k, p.c, p.c_gn).with_atu(atu);
+                let h = StructuredHessian::new(self.a, p).with_atu(atu);
                 if !h.is_finite() {
                     return Err(overflow("the Hessian overflows"));
                 }
@@ -325,15 +325,6 @@ impl<'a> Objective<'a> {
 
 /// The gradient integrand `y_i`, evaluated inside the `Aᵀ·y` pass.
 type RowFn<'r> = Box<dyn Fn(usize) -> f64 + Sync + 'r>;
-
-struct HessParts {
-    d: Vec<f64>,
-    d_gn: Vec<f64>,
-    u: Vec<f64>,
-    k: usize,
-    c: Vec<f64>,
-    c_gn: Vec<f64>,
-}
 
 /// `w∘w`, without materialising a constant.
 #[derive(Debug, Clone)]

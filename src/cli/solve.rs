@@ -58,9 +58,9 @@ pub struct SolveArgs {
     /// Wall-clock limit in seconds.
     #[arg(long)]
     max_time: Option<f64>,
-    /// Recompute leverage scores every k iterations.
-    #[arg(long, default_value_t = 1)]
-    refresh_every: usize,
+    /// Recompute leverage scores every k iterations (default: 4 for leverage-pcg, else 1).
+    #[arg(long)]
+    refresh_every: Option<usize>,
     /// Skip the SPEC §4 diagnostics (λ_min and Hessian-Lipschitz estimates).
     #[arg(long)]
     no_checks: bool,
@@ -138,7 +138,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         atol: args.atol,
         max_iter: args.max_iter,
         max_time: args.max_time.unwrap_or(f64::INFINITY),
-        refresh_every: args.refresh_every,
+        refresh_every: args.refresh_every.unwrap_or(strategy.default_refresh()),
         checks: !args.no_checks,
         ..Default::default()
     };

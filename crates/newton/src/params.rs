@@ -32,13 +32,22 @@ impl Strategy {
     pub fn is_sketched(self) -> bool {
         matches!(self, Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch)
     }
-    /// A default from the shape: sketching pays when forming `AᵀDA` exactly (about `r/2`
-    /// SpMV-equivalents for `r` nonzeros per row) dominates and there are many more rows than
-    /// the sample needs (`n ≥ 40·d·ln d`); otherwise the exact Hessian is cheaper and better.
+    /// A default from the shape, as measured (docs/benchmarks.md): the exact Newton matrix
+    /// costs about `r²/2` products a row and exact Newton converges in a few iterations, so it
+    /// wins to solution up to tens of nonzeros per row; `leverage-pcg` (with the sample reused
+    /// for 4 iterations) was faster at 50 per row when `n` is far above the sample size
+    /// (`n ≥ 40·d·ln d`). The switch is put at `r ≥ 32`.
     pub fn default_for(n: usize, d: usize, nnz: usize) -> Strategy {
         let r = nnz as f64 / n.max(1) as f64;
         let sample = 40.0 * d as f64 * (d.max(2) as f64).ln();
-        if r >= 16.0 && n as f64 >= sample { Strategy::LeveragePcg } else { Strategy::Exact }
+        if r >= 32.0 && n as f64 >= sample { Strategy::LeveragePcg } else { Strategy::Exact }
+    }
+
+    /// The leverage-refresh interval that measured best for this strategy: 4 for
+    /// `leverage-pcg` (CG corrects the stale preconditioner, so reuse costs no iterations),
+    /// 1 otherwise (reuse costs `leverage` iterations).
+    pub fn default_refresh(self) -> usize {
+        if self == Strategy::LeveragePcg { 4 } else { 1 }
     }
 }
 
@@ -84,5 +93,22 @@ impl Default for SolverParams {
             checks: true,
             max_cg: 200,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Strategy;
+
+    #[test]
+    fn default_strategy_follows_the_measured_crossover() {
+        // The bundled KJV matrix: d = 1000 is too large for a sample to pay.
+        assert_eq!(Strategy::default_for(31_064, 1000, 533_683), Strategy::Exact);
+        // 10 nonzeros a row: exact won everywhere in docs/benchmarks.md.
+        assert_eq!(Strategy::default_for(4_000_000, 200, 40_000_000), Strategy::Exact);
+        // 50 a row with n far above the sample: leverage-pcg with reused samples won.
+        assert_eq!(Strategy::default_for(4_000_000, 200, 200_000_000), Strategy::LeveragePcg);
+        assert_eq!(Strategy::LeveragePcg.default_refresh(), 4);
+        assert_eq!(Strategy::Leverage.default_refresh(), 1);
     }
 }

@@ -23,6 +23,8 @@ pub enum BenchCommand {
     SketchCost(SketchCostArgs),
     /// Per-iteration time and time to solution of the Newton strategies on planted problems.
     Solve(SolveBenchArgs),
+    /// Per-iteration cost against nnz, d and nonzeros per row, with slopes and SVG plots.
+    Scaling(super::bench_scaling::ScalingArgs),
 }
 
 #[derive(Args)]
@@ -94,6 +96,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Sketch(a) => super::bench_sketch::run(a),
         BenchCommand::SketchCost(a) => sketch_cost(a),
         BenchCommand::Solve(a) => solve_bench(a),
+        BenchCommand::Scaling(a) => super::bench_scaling::run(a),
     }
 }
 

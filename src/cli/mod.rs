@@ -14,10 +14,12 @@ macro_rules! outln {
 }
 
 mod bench;
+mod bench_scaling;
 mod bench_sketch;
 mod eval;
 mod generate;
 mod info;
+mod plot;
 mod sketch_cmd;
 mod solve;
 mod timing;

@@ -73,6 +73,9 @@ pub struct SolveArgs {
     /// Write result.json here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write a convergence plot (‖g‖ and r_t per iteration, checks marked) as SVG here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// No table, no progress bar.
     #[arg(long)]
     quiet: bool,
@@ -237,6 +240,21 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         if let Some(n) = note {
             let _ = outln!("note: {n}");
         }
+    }
+    if let Some(path) = &args.plot {
+        let mut grad: Vec<(f64, f64)> = report.history.iter().map(|h| (h.iteration as f64, h.grad_norm)).collect();
+        grad.push((report.iterations as f64, report.grad_norm));
+        let r: Vec<(f64, f64)> =
+            report.history.iter().filter_map(|h| h.checks.r.map(|r| (h.iteration as f64, r))).collect();
+        let held: Vec<(f64, f64, bool)> = report
+            .history
+            .iter()
+            .filter_map(|h| match (h.checks.contraction_ok, h.checks.lipschitz_ok) {
+                (Some(c), Some(l)) => Some((h.iteration as f64, h.grad_norm, c && l)),
+                _ => None,
+            })
+            .collect();
+        super::plot::convergence(path, &grad, &r, &held)?;
     }
     if let Some(path) = &args.out {
         let json = result_json(&report, &p, strategy);

@@ -203,7 +203,7 @@ fn apply_equals_the_explicit_sketch_matrix_times_a() {
 }
 
 #[test]
-fn ill_conditioned_matrices_keep_double_precision_scores() {
+fn ill_conditioned_matrices_meet_the_guarantee() {
     // Columns scaled over 6 orders: leverage sampling depends on the geometry of the rows,
     // not on the scale of the columns, so the guarantee holds as on well-conditioned data.
     let a = random_sparse(&GenSpec {

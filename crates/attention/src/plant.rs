@@ -1,0 +1,89 @@
+//! Seeded planted attention problems: random tokens, a known `X*` and `Y`, and targets
+//! `B = Att(X*, Y)` (or their signs, as labels for the logistic loss).
+
+use faer::Mat;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal, StandardUniform};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::data::{AttentionData, AttentionMeta};
+use crate::error::AttentionError;
+use crate::kind::AttentionLoss;
+use crate::objective::AttentionObjective;
+
+/// What to plant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlantSpec {
+    pub meta: AttentionMeta,
+    pub seed: u64,
+    /// `‖X*‖_F`: with standard normal tokens the logits have standard deviation about this.
+    pub x_scale: f64,
+    /// Tokens and `X*` with entries in `[0, 1)` instead of Gaussian, so that linear attention's
+    /// normalisers are positive.
+    pub nonnegative: bool,
+    /// Targets `sign(Att)` (labels ±1, for the logistic loss) instead of `Att`.
+    pub labels: bool,
+    /// The attention the targets come from.
+    pub loss: AttentionLoss,
+}
+
+impl Default for PlantSpec {
+    fn default() -> Self {
+        Self {
+            meta: AttentionMeta { m: 8, n: 16, d: 4 },
+            seed: 0,
+            x_scale: 1.0,
+            nonnegative: false,
+            labels: false,
+            loss: AttentionLoss::L2,
+        }
+    }
+}
+
+/// A planted problem.
+#[derive(Debug, Clone)]
+pub struct Planted {
+    pub data: AttentionData,
+    pub x_true: Mat<f64>,
+    pub y: Mat<f64>,
+}
+
+/// Plant a problem. The same spec gives the same bits.
+///
+/// ```
+/// use attention::{plant, AttentionLoss, AttentionObjective, PlantSpec};
+/// let p = plant(&PlantSpec::default())?;
+/// let f = AttentionObjective::new(&p.data, p.y.clone(), AttentionLoss::L2)?;
+/// assert!(f.value(p.x_true.as_ref())? < 1e-25); // the targets are the planted outputs
+/// # Ok::<(), attention::AttentionError>(())
+/// ```
+pub fn plant(spec: &PlantSpec) -> Result<Planted, AttentionError> {
+    let AttentionMeta { m, n, d } = spec.meta;
+    if !(spec.x_scale.is_finite() && spec.x_scale > 0.0) || m == 0 || n == 0 || d == 0 {
+        return Err(AttentionError::InvalidParameter(format!(
+            "plant needs m, n, d ≥ 1 and a positive finite x_scale (got {m}, {n}, {d}, {})",
+            spec.x_scale
+        )));
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(spec.seed);
+    let draw = |rows: usize, cols: usize, rng: &mut Xoshiro256PlusPlus| -> Mat<f64> {
+        let vals: Vec<f64> = (0..rows * cols)
+            .map(|_| if spec.nonnegative { StandardUniform.sample(rng) } else { StandardNormal.sample(rng) })
+            .collect();
+        Mat::from_fn(rows, cols, |i, j| vals[i * cols + j])
+    };
+    let a1 = draw(m * n, d, &mut rng);
+    let a2 = draw(m * n, d, &mut rng);
+    let a3 = draw(m * n, d, &mut rng);
+    let mut x_true = draw(d, d, &mut rng);
+    let xs = spec.x_scale / x_true.norm_l2();
+    x_true *= faer::Scale(xs);
+    let mut y = draw(d, d, &mut rng);
+    y *= faer::Scale(1.0 / (d as f64).sqrt());
+    let meta = spec.meta;
+    let zero = AttentionData::new(meta, a1, a2, a3, Mat::zeros(m * n, d))?;
+    let att = AttentionObjective::new(&zero, y.clone(), AttentionLoss { entry: crate::EntryLoss::L2, ..spec.loss })?
+        .forward(x_true.as_ref())?;
+    let b = if spec.labels { Mat::from_fn(m * n, d, |i, j| if att[(i, j)] < 0.0 { -1.0 } else { 1.0 }) } else { att };
+    Ok(Planted { data: zero.with_targets(b)?, x_true, y })
+}

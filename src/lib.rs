@@ -8,6 +8,8 @@
 //! - [`sketch`]: spectral sparsifiers of `AᵀDA` by leverage-score sampling.
 //! - [`losses`]: losses with structured Hessians, problem directories, planted problems.
 //! - [`newton`]: the approximate Newton solver and its per-iteration checks.
+//! - [`attention`]: softmax and linear attention losses through the tensor trick, their
+//!   structured Hessians in `vec(X)`, W-GD and Newton fits.
 //!
 //! ## Cost model
 //!
@@ -35,6 +37,7 @@
 //! The command-line program `spnewton` (`src/main.rs`) drives them; see `README.md` and
 //! `docs/guide.md`.
 
+pub use attention;
 pub use losses;
 pub use newton;
 pub use sketch;

@@ -25,6 +25,9 @@ pub enum BenchCommand {
     Solve(SolveBenchArgs),
     /// Per-iteration cost against nnz, d and nonzeros per row, with slopes and SVG plots.
     Scaling(super::bench_scaling::ScalingArgs),
+    /// Attention: forward+gradient GFLOP/s against faer's matmul; Hessian-vector product
+    /// against forming the dense Hessian.
+    Attention(super::bench_attention::AttentionBenchArgs),
 }
 
 #[derive(Args)]
@@ -97,6 +100,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::SketchCost(a) => sketch_cost(a),
         BenchCommand::Solve(a) => solve_bench(a),
         BenchCommand::Scaling(a) => super::bench_scaling::run(a),
+        BenchCommand::Attention(a) => super::bench_attention::run(a),
     }
 }
 

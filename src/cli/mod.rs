@@ -13,7 +13,9 @@ macro_rules! outln {
     }};
 }
 
+mod attention;
 mod bench;
+mod bench_attention;
 mod bench_scaling;
 mod bench_sketch;
 mod eval;
@@ -48,6 +50,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Sparsify AᵀDA by leverage-score sampling (or uniform / Newton sketch) and report it.
     Sketch(sketch_cmd::SketchArgs),
+    /// Attention losses (SPEC §5): plant, eval, fit, lipschitz.
+    #[command(subcommand)]
+    Attention(attention::AttentionCommand),
     /// Benchmarks to run on your own machine (figures in docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -84,6 +89,7 @@ pub fn run() -> i32 {
         Command::Bench(c) => bench::run(c),
         Command::Eval(a) => eval::run(a),
         Command::Sketch(a) => sketch_cmd::run(a),
+        Command::Attention(c) => attention::run(c),
     });
     match result {
         Ok(code) => code,

@@ -407,6 +407,8 @@ fn fill_and_sum(rec: &mut [f64], width: usize, f: impl Fn(usize, &mut [f64]) -> 
         .par_chunks_mut(CHUNK * width)
         .enumerate()
         .map(|(c, block)| {
+            // `f` calls exp/cosh/sinh: no AVX→SSE penalty after dense work (sparse_ops::simd_state).
+            sparse_ops::simd_state::clear_upper_state();
             let mut acc = [Neumaier::default(); 3];
             for (k, r) in block.chunks_exact_mut(width).enumerate() {
                 let t = f(c * CHUNK + k, r);
@@ -424,6 +426,7 @@ fn fill_and_sum(rec: &mut [f64], width: usize, f: impl Fn(usize, &mut [f64]) -> 
 pub(crate) fn par_map(len: usize, f: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
     let mut out = vec![0.0; len];
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
+        sparse_ops::simd_state::clear_upper_state();
         for (k, v) in o.iter_mut().enumerate() {
             *v = f(c * CHUNK + k);
         }

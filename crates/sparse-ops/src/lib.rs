@@ -52,6 +52,7 @@ pub mod io;
 mod kernels;
 pub mod partition;
 pub mod reduce;
+pub mod simd_state;
 
 pub use csr::{CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};

@@ -55,8 +55,13 @@ pub fn combine<const K: usize>(partials: &[[f64; K]]) -> [f64; K] {
 /// `K` sums at once: `f(range)` returns the chunk's `K` partial sums (it should use a
 /// [`Neumaier`] accumulator or [`sum_range`]); chunks are fixed, combined in order.
 pub fn chunked_sums<const K: usize>(len: usize, f: impl Fn(Range<usize>) -> [f64; K] + Sync) -> [f64; K] {
-    let partials: Vec<[f64; K]> =
-        (0..len.div_ceil(CHUNK)).into_par_iter().map(|c| f(c * CHUNK..((c + 1) * CHUNK).min(len))).collect();
+    let partials: Vec<[f64; K]> = (0..len.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            crate::simd_state::clear_upper_state();
+            f(c * CHUNK..((c + 1) * CHUNK).min(len))
+        })
+        .collect();
     combine(&partials)
 }
 

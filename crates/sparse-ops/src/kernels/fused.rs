@@ -217,7 +217,14 @@ impl CsrMatrix {
         let tasks = self.chunk_policy().tasks(self.nrows(), self.nnz());
         let bounds = partition::balanced_bounds(self.indptr(), tasks);
         let ranges: Vec<_> = partition::ranges(&bounds).collect();
-        ranges.into_par_iter().map(f).collect()
+        ranges
+            .into_par_iter()
+            .map(|r| {
+                // Callers evaluate exp/cosh/sinh per row: no AVX→SSE penalty (crate::simd_state).
+                crate::simd_state::clear_upper_state();
+                f(r)
+            })
+            .collect()
     }
 
     pub(crate) fn map_row_blocks<T: Send>(
@@ -232,6 +239,13 @@ impl CsrMatrix {
         let bounds = partition::balanced_bounds(self.indptr(), tasks);
         let blocks = partition::split_rows(rec, &bounds, width);
         let ranges: Vec<_> = partition::ranges(&bounds).collect();
-        blocks.into_par_iter().zip(ranges).map(|(b, r)| f(r, b)).collect()
+        blocks
+            .into_par_iter()
+            .zip(ranges)
+            .map(|(b, r)| {
+                crate::simd_state::clear_upper_state();
+                f(r, b)
+            })
+            .collect()
     }
 }

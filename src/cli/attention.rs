@@ -1,0 +1,343 @@
+//! `spnewton attention …`: the attention losses of SPEC §5 on a data directory.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use attention::{
+    AttentionData, AttentionLoss, AttentionMeta, AttentionObjective, GdParams, PlantSpec, Want, frobenius,
+    gradient_descent, gradient_lipschitz, newton_fit, plant, read_matrix, unvec_row_major, write_matrix,
+};
+use clap::{Args, Subcommand};
+use faer::{Mat, MatRef};
+use newton::dense::DenseParams;
+
+#[derive(Subcommand)]
+pub enum AttentionCommand {
+    /// Write a planted data directory (tokens, Y.mtx, X_true.mtx, targets B = Att(X*, Y)).
+    Plant(PlantArgs),
+    /// Loss and gradients (X or Q, K; and Y), optionally the dense Hessian in vec(X).
+    Eval(EvalArgs),
+    /// Fit X with Y fixed: W-GD or Newton with the exact Hessian; writes the trajectory.
+    Fit(FitArgs),
+    /// Empirical gradient-Lipschitz ratios, softmax against linear attention, same pairs.
+    Lipschitz(LipschitzArgs),
+}
+
+pub fn run(cmd: AttentionCommand) -> anyhow::Result<i32> {
+    match cmd {
+        AttentionCommand::Plant(a) => run_plant(a),
+        AttentionCommand::Eval(a) => run_eval(a),
+        AttentionCommand::Fit(a) => run_fit(a),
+        AttentionCommand::Lipschitz(a) => run_lipschitz(a),
+    }
+}
+
+#[derive(Args)]
+pub struct PlantArgs {
+    #[arg(long, default_value_t = 8)]
+    m: usize,
+    #[arg(long, default_value_t = 16)]
+    n: usize,
+    #[arg(long, default_value_t = 4)]
+    d: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// ‖X*‖_F (with Gaussian tokens, about the logits' standard deviation).
+    #[arg(long, default_value_t = 1.0)]
+    x_scale: f64,
+    /// Tokens and X* in [0, 1): positive normalisers for linear attention.
+    #[arg(long)]
+    nonneg: bool,
+    /// Targets sign(Att): labels ±1 for the logistic loss.
+    #[arg(long)]
+    labels: bool,
+    /// The attention the targets come from: l2 (softmax) or linear.
+    #[arg(long, default_value = "l2")]
+    loss: String,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// The data set, `Y` (`--y`, else `DIR/Y.mtx`) and the loss.
+#[derive(Args)]
+pub struct DataArgs {
+    /// The data directory (meta.json, A1.mtx, A2.mtx, A3.mtx, B.mtx).
+    #[arg(long)]
+    data: PathBuf,
+    /// The value matrix Y (d×d); default DIR/Y.mtx.
+    #[arg(long)]
+    y: Option<PathBuf>,
+    /// l2 | logistic | linear (linear attention, ℓ2 loss) | linear-logistic.
+    #[arg(long, default_value = "l2")]
+    loss: String,
+}
+
+impl DataArgs {
+    fn load(&self) -> anyhow::Result<(AttentionData, Mat<f64>, AttentionLoss)> {
+        let loss = parse_loss(&self.loss)?;
+        let data = AttentionData::load(&self.data)?;
+        let d = data.meta().d;
+        let y_path = self.y.clone().unwrap_or_else(|| self.data.join("Y.mtx"));
+        if !y_path.exists() {
+            bail!("no value matrix: give --y Y.mtx (or put Y.mtx in {})", self.data.display());
+        }
+        let y = read_matrix(&y_path, Some((d, d)))?;
+        Ok((data, y, loss))
+    }
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// X (d×d, Matrix Market).
+    #[arg(long, conflicts_with_all = ["q", "k"])]
+    x: Option<PathBuf>,
+    /// Q (d×k) of X = QKᵀ; needs --k.
+    #[arg(long, requires = "k")]
+    q: Option<PathBuf>,
+    /// K (d×k) of X = QKᵀ; needs --q.
+    #[arg(long, requires = "q")]
+    k: Option<PathBuf>,
+    /// Also write the dense d²×d² Hessian in vec(X) (row-major).
+    #[arg(long)]
+    hessian: bool,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// gd (W-GD) or newton (exact dense Hessian, damped when indefinite).
+    #[arg(long, default_value = "newton")]
+    method: String,
+    /// Start (d×d); default 0.
+    #[arg(long)]
+    x0: Option<PathBuf>,
+    /// W-GD step size; default 1/λ̂ with λ̂ the largest |Hessian eigenvalue| at X(0), halved
+    /// whenever a step would increase the loss.
+    #[arg(long)]
+    eta: Option<f64>,
+    /// W-GD: keep η fixed even where the loss increases (the paper's iteration).
+    #[arg(long)]
+    fixed_eta: bool,
+    /// W-GD steps.
+    #[arg(long, default_value_t = 1000)]
+    steps: usize,
+    /// Newton iterations.
+    #[arg(long, default_value_t = 100)]
+    max_iter: usize,
+    /// Relative gradient tolerance ‖∇L‖ ≤ tol·‖∇L(X(0))‖.
+    #[arg(long, default_value_t = 1e-10)]
+    tol: f64,
+    /// Absolute gradient tolerance (Newton).
+    #[arg(long, default_value_t = 0.0)]
+    atol: f64,
+    /// Output directory: trajectory.csv, X.mtx, report.json.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct LipschitzArgs {
+    /// The data directory; Y from --y or DIR/Y.mtx.
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    y: Option<PathBuf>,
+    /// The losses to compare, on the same pairs.
+    #[arg(long, value_delimiter = ',', default_value = "l2,linear")]
+    losses: Vec<String>,
+    /// Centre of the balls (d×d); default DIR/X_true.mtx, else 0.
+    #[arg(long)]
+    center: Option<PathBuf>,
+    #[arg(long, value_delimiter = ',', default_value = "0.1,1,10")]
+    radii: Vec<f64>,
+    #[arg(long, default_value_t = 200)]
+    pairs: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_loss(name: &str) -> anyhow::Result<AttentionLoss> {
+    AttentionLoss::parse(name)
+        .with_context(|| format!("unknown attention loss {name:?}: expected l2, logistic, linear or linear-logistic"))
+}
+
+/// A matrix as row-major nested lists.
+pub fn json_matrix(m: MatRef<'_, f64>) -> serde_json::Value {
+    serde_json::json!((0..m.nrows()).map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>())
+}
+
+pub fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(v)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn create_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+fn run_plant(a: PlantArgs) -> anyhow::Result<i32> {
+    let spec = PlantSpec {
+        meta: AttentionMeta { m: a.m, n: a.n, d: a.d },
+        seed: a.seed,
+        x_scale: a.x_scale,
+        nonnegative: a.nonneg,
+        labels: a.labels,
+        loss: parse_loss(&a.loss)?,
+    };
+    let p = plant(&spec)?;
+    p.data.save(&a.out)?;
+    write_matrix(&a.out.join("Y.mtx"), p.y.as_ref())?;
+    write_matrix(&a.out.join("X_true.mtx"), p.x_true.as_ref())?;
+    outln!("wrote {} ({} sequences of {} tokens, d = {})", a.out.display(), a.m, a.n, a.d)?;
+    Ok(0)
+}
+
+fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
+    let (data, y, loss) = a.data.load()?;
+    let d = data.meta().d;
+    let f = AttentionObjective::new(&data, y, loss)?;
+    let mut out = serde_json::json!({});
+    match (&a.x, &a.q, &a.k) {
+        (_, Some(q), Some(k)) => {
+            let q = read_matrix(q, None)?;
+            let k = read_matrix(k, None)?;
+            let e = f.evaluate_factors(q.as_ref(), k.as_ref()).context("cannot evaluate the loss at X = QKᵀ")?;
+            out["loss"] = e.value.into();
+            out["grad_q"] = json_matrix(e.grad_q.as_ref());
+            out["grad_k"] = json_matrix(e.grad_k.as_ref());
+            out["grad_y"] = json_matrix(e.grad_y.as_ref());
+            if a.hessian {
+                let x = &q * k.transpose();
+                let h = f.evaluate(x.as_ref(), Want::Hessian)?.hessian.expect("requested").dense();
+                out["hessian_x"] = json_matrix(h.as_ref());
+            }
+        }
+        (x, _, _) => {
+            let x = match x {
+                Some(p) => read_matrix(p, Some((d, d)))?,
+                None => Mat::zeros(d, d),
+            };
+            let want = if a.hessian { Want::Hessian } else { Want::Gradient };
+            let e = f.evaluate(x.as_ref(), want).context("cannot evaluate the loss at X")?;
+            out["loss"] = e.value.into();
+            out["grad_x"] = json_matrix(e.grad_x.as_ref());
+            out["grad_y"] = json_matrix(e.grad_y.as_ref());
+            if let Some(h) = &e.hessian {
+                out["hessian_x"] = json_matrix(h.dense().as_ref());
+            }
+        }
+    }
+    write_json(&a.out, &out)?;
+    Ok(0)
+}
+
+fn run_fit(a: FitArgs) -> anyhow::Result<i32> {
+    let (data, y, loss) = a.data.load()?;
+    let d = data.meta().d;
+    let x_true_path = a.data.data.join("X_true.mtx");
+    let x_true = if x_true_path.exists() { Some(read_matrix(&x_true_path, Some((d, d)))?) } else { None };
+    let x0 = match &a.x0 {
+        Some(p) => read_matrix(p, Some((d, d)))?,
+        None => Mat::zeros(d, d),
+    };
+    let f = AttentionObjective::new(&data, y, loss)?;
+    create_dir(&a.out)?;
+    let rel = |x: MatRef<'_, f64>| x_true.as_ref().map(|t| frobenius((x - t).as_ref()) / frobenius(t.as_ref()));
+    let (x, status, mut report, csv) = match a.method.as_str() {
+        "gd" => {
+            let params = GdParams {
+                eta: a.eta,
+                steps: a.steps,
+                tol: a.tol,
+                record_every: (a.steps / 1000).max(1),
+                halve_on_increase: !a.fixed_eta,
+            };
+            let r = gradient_descent(&f, x0.as_ref(), &params, x_true.as_ref().map(|t| t.as_ref()), &mut |_| {})?;
+            let mut csv = String::from("step,loss,grad_norm,x_norm,eta,rel_error\n");
+            for t in &r.trajectory {
+                let re = t.rel_error.map(|v| v.to_string()).unwrap_or_default();
+                csv += &format!("{},{},{},{},{},{re}\n", t.step, t.loss, t.grad_norm, t.x_norm, t.eta);
+            }
+            let status = serde_json::to_value(r.status)?;
+            let rep =
+                serde_json::json!({"eta": r.eta, "steps": r.trajectory.last().map(|t| t.step), "message": r.message});
+            (r.x, status, rep, csv)
+        }
+        "newton" => {
+            let params = DenseParams { tol: a.tol, atol: a.atol, max_iter: a.max_iter, ..Default::default() };
+            let r = newton_fit(&f, x0.as_ref(), &params, &mut |_| {})?;
+            let x = unvec_row_major(&r.x, d, d);
+            let mut csv = String::from("iteration,loss,grad_norm,step_norm,step_length,damping,time_s\n");
+            for h in &r.history {
+                let damp = h.damping.map(|v| v.to_string()).unwrap_or_default();
+                csv += &format!(
+                    "{},{},{},{},{},{damp},{}\n",
+                    h.iteration, h.loss, h.grad_norm, h.step_norm, h.step_length, h.time_s
+                );
+            }
+            let status = serde_json::to_value(r.status)?;
+            let rep = serde_json::json!({"iterations": r.iterations, "grad_norm0": r.grad_norm0, "message": r.message});
+            (x, status, rep, csv)
+        }
+        other => bail!("unknown --method {other:?}: expected gd or newton"),
+    };
+    let final_eval = f.evaluate(x.as_ref(), Want::Gradient)?;
+    report["status"] = status.clone();
+    report["method"] = a.method.clone().into();
+    report["loss"] = final_eval.value.into();
+    report["grad_norm"] = frobenius(final_eval.grad_x.as_ref()).into();
+    report["rel_error"] = serde_json::to_value(rel(x.as_ref()))?;
+    std::fs::write(a.out.join("trajectory.csv"), csv).context("cannot write trajectory.csv")?;
+    write_matrix(&a.out.join("X.mtx"), x.as_ref())?;
+    write_json(&a.out.join("report.json"), &report)?;
+    outln!(
+        "{}: status {}, loss {:.6e}, ‖∇L‖ {:.3e}{}",
+        a.method,
+        status.as_str().unwrap_or("?"),
+        final_eval.value,
+        frobenius(final_eval.grad_x.as_ref()),
+        rel(x.as_ref()).map(|r| format!(", ‖X − X*‖/‖X*‖ {r:.3e}")).unwrap_or_default()
+    )?;
+    Ok(if status == "converged" { 0 } else { 3 })
+}
+
+fn run_lipschitz(a: LipschitzArgs) -> anyhow::Result<i32> {
+    let data = AttentionData::load(&a.data)?;
+    let d = data.meta().d;
+    let y_path = a.y.clone().unwrap_or_else(|| a.data.join("Y.mtx"));
+    let y = read_matrix(&y_path, Some((d, d)))?;
+    let center = match &a.center {
+        Some(p) => read_matrix(p, Some((d, d)))?,
+        None if a.data.join("X_true.mtx").exists() => read_matrix(&a.data.join("X_true.mtx"), Some((d, d)))?,
+        None => Mat::zeros(d, d),
+    };
+    let mut rows = Vec::new();
+    outln!("{:<10} {:>8} {:>6} {:>9} {:>12} {:>12}", "loss", "radius", "pairs", "undefined", "median", "max")?;
+    for name in &a.losses {
+        let f = AttentionObjective::new(&data, y.clone(), parse_loss(name)?)?;
+        for r in gradient_lipschitz(&f, center.as_ref(), &a.radii, a.pairs, a.seed)? {
+            let fmt = |v: Option<f64>| v.map(|v| format!("{v:.4e}")).unwrap_or_else(|| "-".into());
+            outln!(
+                "{:<10} {:>8} {:>6} {:>9} {:>12} {:>12}",
+                r.loss,
+                r.radius,
+                r.pairs,
+                r.undefined,
+                fmt(r.median),
+                fmt(r.max)
+            )?;
+            rows.push(r);
+        }
+    }
+    if let Some(out) = &a.out {
+        write_json(out, &serde_json::to_value(&rows)?)?;
+    }
+    Ok(0)
+}

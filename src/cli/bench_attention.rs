@@ -1,0 +1,161 @@
+//! `spnewton bench attention`: the attention loss's arithmetic rate against faer's matmul, and
+//! the Hessian-vector product against forming the dense Hessian, each measured in one run.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use attention::{AttentionMeta, AttentionObjective, PlantSpec, Want, plant};
+use clap::Args;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
+use rayon::prelude::*;
+
+use super::timing::{Case, interleaved_medians};
+
+#[derive(Args)]
+pub struct AttentionBenchArgs {
+    /// Sequences, tokens, dimension of the forward+gradient measurement.
+    #[arg(long, default_value_t = 64)]
+    m: usize,
+    #[arg(long, default_value_t = 128)]
+    n: usize,
+    #[arg(long, default_value_t = 64)]
+    d: usize,
+    /// Dimensions for Hessian-vector product against the dense d²×d² Hessian (m = 8, n = 32).
+    #[arg(long, value_delimiter = ',', default_value = "4,8,16,32")]
+    hess_d: Vec<usize>,
+    #[arg(long, default_value_t = 7)]
+    reps: usize,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Per sequence, forward + gradients in X and Y: four `n×d·d×d`-type products (`A₁X`, `A₃Y`,
+/// `A₁ᵀ(·)`, `A₃ᵀ(·)`) and five `n×n`-type (`(A₁X)A₂ᵀ`, `SV`, `RVᵀ`, `G_Z A₂`, `SᵀR`).
+fn flops(n: usize, d: usize) -> (f64, f64) {
+    let (n, d) = (n as f64, d as f64);
+    (4.0 * 2.0 * n * d * d, 5.0 * 2.0 * n * n * d)
+}
+
+pub fn run(a: AttentionBenchArgs) -> anyhow::Result<i32> {
+    let threads = rayon::current_num_threads();
+    let (m, n, d) = (a.m, a.n, a.d);
+    let p = plant(&PlantSpec { meta: AttentionMeta { m, n, d }, seed: 1, ..Default::default() })?;
+    let f = AttentionObjective::new(&p.data, p.y.clone(), attention::AttentionLoss::L2)?;
+    let x = p.x_true.clone() * faer::Scale(0.5);
+    // faer's own rate on the same shapes, with the same scheme (sequences in parallel, each
+    // product sequential): an n×d times d×d product, and an n×d times d×n product.
+    let lhs: Vec<Mat<f64>> = (0..m).map(|l| p.data.a1(l).to_owned()).collect();
+    let rhs_dd = p.y.clone();
+    let rhs_dn: Vec<Mat<f64>> = (0..m).map(|l| p.data.a2(l).transpose().to_owned()).collect();
+    let mut out_nd: Vec<Mat<f64>> = (0..m).map(|_| Mat::zeros(n, d)).collect();
+    let mut out_nn: Vec<Mat<f64>> = (0..m).map(|_| Mat::zeros(n, n)).collect();
+    let big = 1024;
+    let (ba, bb) = (Mat::<f64>::from_fn(big, big, |i, j| ((i * 7 + j) % 13) as f64), Mat::<f64>::identity(big, big));
+    let mut bc = Mat::<f64>::zeros(big, big);
+    let mut cases: Vec<Case> =
+        vec![
+            (
+                "forward+gradient",
+                Box::new(|| {
+                    black_box(f.evaluate(x.as_ref(), Want::Gradient).unwrap());
+                }),
+            ),
+            (
+                "faer n×d·d×d",
+                Box::new(|| {
+                    out_nd.par_iter_mut().zip(&lhs).for_each(|(o, l)| {
+                        matmul(o.as_mut(), Accum::Replace, l.as_ref(), rhs_dd.as_ref(), 1.0, Par::Seq)
+                    });
+                }),
+            ),
+            (
+                "faer n×d·d×n",
+                Box::new(|| {
+                    out_nn.par_iter_mut().zip(lhs.par_iter().zip(&rhs_dn)).for_each(|(o, (l, r))| {
+                        matmul(o.as_mut(), Accum::Replace, l.as_ref(), r.as_ref(), 1.0, Par::Seq)
+                    });
+                }),
+            ),
+            (
+                "faer 1024² (all threads)",
+                Box::new(|| matmul(bc.as_mut(), Accum::Replace, ba.as_ref(), bb.as_ref(), 1.0, Par::rayon(threads))),
+            ),
+        ];
+    let t = interleaved_medians(&mut cases, 2, a.reps);
+    let (f_nd, f_nn) = flops(n, d);
+    let (f_nd, f_nn) = (f_nd * m as f64, f_nn * m as f64);
+    let ours = (f_nd + f_nn) / t[0] / 1e9;
+    let rate_nd = (2.0 * (n * d * d * m) as f64) / t[1] / 1e9;
+    let rate_nn = (2.0 * (n * n * d * m) as f64) / t[2] / 1e9;
+    let peak = 2.0 * (big as f64).powi(3) / t[3] / 1e9;
+    // Time faer would need for our products at its measured rates.
+    let faer_time = f_nd / (rate_nd * 1e9) + f_nn / (rate_nn * 1e9);
+    outln!("attention forward+gradient, m = {m}, n = {n}, d = {d}, {threads} threads, medians of {}", a.reps)?;
+    outln!("  ours:                 {:>8.3} ms  {ours:>7.2} GFLOP/s (matmul flops only)", t[0] * 1e3)?;
+    outln!("  faer n×d·d×d:         {rate_nd:>7.2} GFLOP/s     faer n×d·d×n: {rate_nn:>7.2} GFLOP/s")?;
+    outln!("  faer 1024² matmul:    {peak:>7.2} GFLOP/s")?;
+    outln!("  ours vs faer on the same products: {:.2} (1 = as fast as faer's matmul alone)", faer_time / t[0])?;
+
+    // Hessian-vector product against the dense Hessian.
+    outln!("\nHessian in vec(X): m = 8, n = 32; times are medians")?;
+    outln!(
+        "{:>4} {:>6} {:>12} {:>12} {:>12} {:>10} {:>10}",
+        "d",
+        "d²",
+        "gradient ms",
+        "hvp ms",
+        "dense ms",
+        "hvp/grad",
+        "dense/hvp"
+    )?;
+    let mut hess_rows = Vec::new();
+    for &hd in &a.hess_d {
+        let p = plant(&PlantSpec { meta: AttentionMeta { m: 8, n: 32, d: hd }, seed: 2, ..Default::default() })?;
+        let f = AttentionObjective::new(&p.data, p.y.clone(), attention::AttentionLoss::L2)?;
+        let e = f.evaluate(p.x_true.as_ref(), Want::Hessian)?;
+        let h = e.hessian.as_ref().expect("requested");
+        let dir = e.grad_x.clone();
+        let reps = if hd >= 32 { 3 } else { a.reps };
+        let mut cases: Vec<Case> = vec![
+            (
+                "gradient",
+                Box::new(|| {
+                    black_box(f.evaluate(p.x_true.as_ref(), Want::Gradient).unwrap());
+                }),
+            ),
+            (
+                "hvp",
+                Box::new(|| {
+                    black_box(h.hvp(dir.as_ref()));
+                }),
+            ),
+            (
+                "dense",
+                Box::new(|| {
+                    black_box(h.dense());
+                }),
+            ),
+        ];
+        let t = interleaved_medians(&mut cases, 1, reps);
+        outln!(
+            "{hd:>4} {:>6} {:>12.4} {:>12.4} {:>12.3} {:>10.2} {:>10.0}",
+            hd * hd,
+            t[0] * 1e3,
+            t[1] * 1e3,
+            t[2] * 1e3,
+            t[1] / t[0],
+            t[2] / t[1]
+        )?;
+        hess_rows.push(serde_json::json!({"d": hd, "gradient_s": t[0], "hvp_s": t[1], "dense_s": t[2]}));
+    }
+    if let Some(out) = &a.out {
+        let v = serde_json::json!({
+            "threads": threads, "m": m, "n": n, "d": d,
+            "forward_gradient_s": t[0], "gflops": ours, "faer_gflops_nd": rate_nd, "faer_gflops_nn": rate_nn,
+            "faer_gflops_1024": peak, "relative_to_faer": faer_time / t[0], "hessian": hess_rows,
+        });
+        super::attention::write_json(out, &v)?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,309 @@
+//! The token-selection experiment: W-GD on single-layer attention with a fixed head, and the
+//! quantities of seed 004 §4 along the way.
+//!
+//! Query `q = (l, i)` predicts `f_q = ⟨head, Σ_t s_t a_t⟩ = Σ_t s_t γ̃_t` with
+//! `s = softmax_t(a_iᵀ X a_t)` over its visible tokens and `γ̃_t = ⟨head, a_t⟩`; the loss is
+//! `L(X) = (1/(mn)) Σ_q log(1 + exp(−y_q f_q))` (SPEC errata E3). Its gradient is
+//! `Σ_q a_i (Σ_t w_t a_t)ᵀ` with `w_t = ℓ'(y f)·y·s_t(γ̃_t − f)/(mn)`.
+//!
+//! Precision: once the logit gap between the optimal token and the rest passes about 36, the
+//! non-optimal weights `e^{−gap}` vanish next to 1 and `γ̃_opt − f` computed as a difference of
+//! two nearly equal numbers is pure rounding. Every weight is therefore computed from logit
+//! differences (`s_t = e^{z_t − z*} / Σ_u e^{z_u − z*}`) and `f` as `γ̃_* + Σ_t s_t(γ̃_t − γ̃_*)`,
+//! so `γ̃_t − f = δ_t − Σ_u s_u δ_u` with `δ_t = γ̃_t − γ̃_*` keeps full relative precision.
+//!
+//! Each step costs `O(m·(n·d² + n²·d))` (per sequence `AX`, `(AX)Aᵀ`, `Aᵀ(WA)` with faer);
+//! sequences run in parallel and their gradients are added in sequence order (bitwise the same
+//! for any thread count).
+
+use faer::{Mat, MatRef};
+use rayon::prelude::*;
+use serde::Serialize;
+use sparse_ops::simd_state::clear_upper_state;
+
+use crate::data::TokenData;
+use crate::error::SvmError;
+
+/// The `k` of the top-`k` attention mass and top-`k` sparse attention.
+pub const TOP_K: [usize; 3] = [1, 4, 16];
+
+/// A token contribution below this fraction of the largest single contribution at the first
+/// recorded step counts as negligible.
+pub const NEGLIGIBLE: f64 = 1e-3;
+
+/// Parameters of [`train`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainParams {
+    pub steps: usize,
+    pub eta: f64,
+    /// `X ← X − η·g/‖g‖_F` instead of `X ← X − η·g`.
+    pub normalized: bool,
+    /// Record every this many steps (and the first and last).
+    pub record_every: usize,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        Self { steps: 2000, eta: 0.1, normalized: true, record_every: 10 }
+    }
+}
+
+/// The §4 quantities at one step. Means are over queries that see at least two tokens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainRecord {
+    pub step: usize,
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub x_norm: f64,
+    /// `cos(X(k), X^mm)`, when `X^mm` is given.
+    pub cos_mm: Option<f64>,
+    /// Smallest and mean logit gap `z_opt − max_{t≠opt} z_t`.
+    pub gap_min: f64,
+    pub gap_mean: f64,
+    /// Mean Shannon entropy of the attention rows (nats).
+    pub entropy: f64,
+    /// Mean attention mass of the `k` largest weights, `k ∈ TOP_K`.
+    pub top_mass: [f64; 3],
+    /// Mean `‖o − o_k‖/‖o‖` of the attention output `o = Σ s_t a_t` against keeping only the
+    /// `k` largest logits (renormalised), `k ∈ TOP_K`.
+    pub topk_error: [f64; 3],
+    /// Share of visible (query, token) pairs whose gradient contribution `‖w_t a_i a_tᵀ‖` is
+    /// below [`NEGLIGIBLE`] of the largest one at the first recorded step.
+    pub negligible: f64,
+    /// Share of queries with `sign(f) = y`.
+    pub accuracy: f64,
+}
+
+/// Below this gradient norm the run stops: the non-optimal weights `e^{−gap}` are leaving the
+/// range of normal doubles (gaps near 700), so the gradient's direction is no longer
+/// represented and `η/‖g‖` would overflow.
+pub const GRADIENT_FLOOR: f64 = 1e-250;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainStatus {
+    /// All steps taken.
+    Completed,
+    /// Stopped early: `‖∇L‖ < GRADIENT_FLOOR` (attention is a hard selection to double
+    /// precision).
+    GradientUnderflow,
+}
+
+/// What [`train`] returns.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    pub status: TrainStatus,
+    /// Steps taken.
+    pub steps: usize,
+    pub x: Mat<f64>,
+    pub trajectory: Vec<TrainRecord>,
+}
+
+/// Loss, gradient and per-query statistics of one sequence.
+struct SeqPass {
+    loss: f64,
+    grad: Mat<f64>,
+    gaps: Vec<f64>,
+    entropy: f64,
+    top_mass: [f64; 3],
+    topk_error: [f64; 3],
+    contributions: Vec<f64>,
+    correct: usize,
+    counted: usize,
+}
+
+/// The loss and gradient at `x` (for tests and line searches).
+pub fn loss_and_gradient(data: &TokenData, x: MatRef<'_, f64>) -> (f64, Mat<f64>) {
+    let p = pass(data, x, false);
+    (p.iter().map(|s| s.loss).sum(), sum_grads(data, &p))
+}
+
+fn sum_grads(data: &TokenData, parts: &[SeqPass]) -> Mat<f64> {
+    let d = data.meta().d;
+    let mut g = Mat::zeros(d, d);
+    for p in parts {
+        g += &p.grad;
+    }
+    g
+}
+
+fn pass(data: &TokenData, x: MatRef<'_, f64>, stats: bool) -> Vec<SeqPass> {
+    (0..data.meta().m).into_par_iter().map(|l| sequence_pass(data, l, x, stats)).collect()
+}
+
+fn sequence_pass(data: &TokenData, l: usize, x: MatRef<'_, f64>, stats: bool) -> SeqPass {
+    let meta = data.meta();
+    let (n, d) = (meta.n, meta.d);
+    let scale = 1.0 / (meta.m * meta.n) as f64;
+    let a = data.sequence(l);
+    let z = &(a * x) * a.transpose();
+    clear_upper_state();
+    let gt: Vec<f64> = (0..n).map(|t| data.head_score(data.token(l, t))).collect();
+    let mut w = Mat::<f64>::zeros(n, n);
+    let mut out = SeqPass {
+        loss: 0.0,
+        grad: Mat::zeros(d, d),
+        gaps: Vec::new(),
+        entropy: 0.0,
+        top_mass: [0.0; 3],
+        topk_error: [0.0; 3],
+        contributions: Vec::new(),
+        correct: 0,
+        counted: 0,
+    };
+    let mut s = vec![0.0; n];
+    for i in 0..n {
+        let q = l * n + i;
+        let vis = data.visible(i);
+        let y = data.label(q);
+        let star = (0..vis).fold(0, |b, t| if z[(i, t)] > z[(i, b)] { t } else { b });
+        let mut sum = 0.0;
+        for t in 0..vis {
+            s[t] = (z[(i, t)] - z[(i, star)]).exp();
+            sum += s[t];
+        }
+        s[..vis].iter_mut().for_each(|v| *v /= sum);
+        let mean_delta: f64 = (0..vis).map(|t| s[t] * (gt[t] - gt[star])).sum();
+        let f = gt[star] + mean_delta;
+        let margin = y * f;
+        // log(1 + e^{−margin}) and ℓ' = −σ(−margin), overflow-free.
+        out.loss += scale * ((-margin).max(0.0) + (-margin.abs()).exp().ln_1p());
+        let dl = -crate::sigmoid(-margin);
+        for t in 0..vis {
+            w[(i, t)] = scale * dl * y * s[t] * ((gt[t] - gt[star]) - mean_delta);
+        }
+        if stats && vis >= 2 {
+            out.counted += 1;
+            out.correct += usize::from(margin > 0.0);
+            let opt = data.opt(q);
+            let other = (0..vis).filter(|&t| t != opt).map(|t| z[(i, t)]).fold(f64::NEG_INFINITY, f64::max);
+            out.gaps.push(z[(i, opt)] - other);
+            // −Σ s log s with log s_t = (z_t − z*) − log Σ.
+            let log_sum = sum.ln();
+            out.entropy -= (0..vis).map(|t| if s[t] > 0.0 { s[t] * (z[(i, t)] - z[(i, star)] - log_sum) } else { 0.0 }).sum::<f64>();
+            let mut idx: Vec<usize> = (0..vis).collect();
+            idx.sort_by(|&p, &r| z[(i, r)].total_cmp(&z[(i, p)]));
+            let o = attention_output(data, l, &idx, &s, vis);
+            let on = o.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+            for (j, &k) in TOP_K.iter().enumerate() {
+                let kk = k.min(vis);
+                out.top_mass[j] += idx[..kk].iter().map(|&t| s[t]).sum::<f64>();
+                let ok = attention_output(data, l, &idx, &s, kk);
+                out.topk_error[j] += o.iter().zip(&ok).map(|(p, r)| (p - r) * (p - r)).sum::<f64>().sqrt() / on;
+            }
+            let ai = norm(data.token(l, i));
+            out.contributions.extend((0..vis).map(|t| w[(i, t)].abs() * ai * norm(data.token(l, t))));
+        }
+    }
+    // ∇ = Σ_i a_i (Σ_t w_it a_t)ᵀ = Aᵀ W A.
+    out.grad = &(a.transpose() * &w) * a;
+    clear_upper_state();
+    out
+}
+
+/// `Σ_{t ∈ idx[..k]} s_t a_t / Σ_{t ∈ idx[..k]} s_t`.
+fn attention_output(data: &TokenData, l: usize, idx: &[usize], s: &[f64], k: usize) -> Vec<f64> {
+    let d = data.meta().d;
+    let mut o = vec![0.0; d];
+    let mut mass = 0.0;
+    for &t in &idx[..k] {
+        mass += s[t];
+        for (ob, ab) in o.iter_mut().zip(data.token(l, t)) {
+            *ob += s[t] * ab;
+        }
+    }
+    o.iter_mut().for_each(|v| *v /= mass);
+    o
+}
+
+fn norm(a: &[f64]) -> f64 {
+    a.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Run W-GD from `X = 0`, recording the §4 quantities (with `cos(X, X^mm)` when `x_mm` is
+/// given) every `record_every` steps.
+pub fn train(
+    data: &TokenData,
+    x_mm: Option<MatRef<'_, f64>>,
+    params: &TrainParams,
+    observer: &mut dyn FnMut(&TrainRecord),
+) -> Result<TrainReport, SvmError> {
+    if !(params.eta > 0.0 && params.eta.is_finite()) || params.record_every == 0 {
+        return Err(SvmError::InvalidParameter("eta must be positive and finite, record_every ≥ 1".into()));
+    }
+    let d = data.meta().d;
+    let mut x = Mat::<f64>::zeros(d, d);
+    let mut trajectory = Vec::new();
+    let mut threshold: Option<f64> = None;
+    let mut status = TrainStatus::Completed;
+    let mut step = 0;
+    loop {
+        let record = step % params.record_every == 0 || step == params.steps;
+        let mut parts = pass(data, x.as_ref(), record);
+        let g = sum_grads(data, &parts);
+        let gn = g.norm_l2();
+        let underflow = gn < GRADIENT_FLOOR;
+        if record || underflow {
+            if !record {
+                parts = pass(data, x.as_ref(), true);
+            }
+            let r = summarise(step, &x, &g, &parts, x_mm, &mut threshold);
+            observer(&r);
+            trajectory.push(r);
+        }
+        if underflow {
+            status = TrainStatus::GradientUnderflow;
+            break;
+        }
+        if step == params.steps {
+            break;
+        }
+        let alpha = if params.normalized { params.eta / gn } else { params.eta };
+        x -= faer::Scale(alpha) * &g;
+        step += 1;
+    }
+    Ok(TrainReport { status, steps: step, x, trajectory })
+}
+
+fn summarise(
+    step: usize,
+    x: &Mat<f64>,
+    g: &Mat<f64>,
+    parts: &[SeqPass],
+    x_mm: Option<MatRef<'_, f64>>,
+    threshold: &mut Option<f64>,
+) -> TrainRecord {
+    let counted: usize = parts.iter().map(|p| p.counted).sum();
+    let c = counted.max(1) as f64;
+    let gaps: Vec<f64> = parts.iter().flat_map(|p| p.gaps.iter().copied()).collect();
+    let contributions: Vec<f64> = parts.iter().flat_map(|p| p.contributions.iter().copied()).collect();
+    let tau = *threshold.get_or_insert_with(|| NEGLIGIBLE * contributions.iter().copied().fold(0.0, f64::max));
+    let sum3 = |f: fn(&SeqPass) -> [f64; 3]| {
+        let mut acc = [0.0; 3];
+        for p in parts {
+            for (a, v) in acc.iter_mut().zip(f(p)) {
+                *a += v;
+            }
+        }
+        acc.map(|v| v / c)
+    };
+    let xn = x.norm_l2();
+    TrainRecord {
+        step,
+        loss: parts.iter().map(|p| p.loss).sum(),
+        grad_norm: g.norm_l2(),
+        x_norm: xn,
+        cos_mm: x_mm.map(|m| {
+            let dot: f64 = (0..m.nrows()).flat_map(|i| (0..m.ncols()).map(move |j| (i, j))).map(|(i, j)| x[(i, j)] * m[(i, j)]).sum();
+            if xn == 0.0 { 0.0 } else { dot / (xn * m.norm_l2()) }
+        }),
+        gap_min: gaps.iter().copied().fold(f64::INFINITY, f64::min),
+        gap_mean: gaps.iter().sum::<f64>() / c,
+        entropy: parts.iter().map(|p| p.entropy).sum::<f64>() / c,
+        top_mass: sum3(|p| p.top_mass),
+        topk_error: sum3(|p| p.topk_error),
+        negligible: contributions.iter().filter(|&&v| v < tau).count() as f64 / contributions.len().max(1) as f64,
+        accuracy: parts.iter().map(|p| p.correct).sum::<usize>() as f64 / c,
+    }
+}

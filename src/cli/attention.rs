@@ -21,6 +21,12 @@ pub enum AttentionCommand {
     Fit(FitArgs),
     /// Empirical gradient-Lipschitz ratios, softmax against linear attention, same pairs.
     Lipschitz(LipschitzArgs),
+    /// Att-SVM: the max-margin X^mm (hard margin, or soft with --soft C).
+    Svm(super::attention_svm::SvmArgs),
+    /// Gradient descent on the single-layer model with a fixed head: the token-selection experiment.
+    Train(super::attention_svm::TrainArgs),
+    /// Generate token-selection data (Assumption 3.10) for `svm` and `train`.
+    Gen(super::attention_svm::GenArgs),
 }
 
 pub fn run(cmd: AttentionCommand) -> anyhow::Result<i32> {
@@ -29,6 +35,9 @@ pub fn run(cmd: AttentionCommand) -> anyhow::Result<i32> {
         AttentionCommand::Eval(a) => run_eval(a),
         AttentionCommand::Fit(a) => run_fit(a),
         AttentionCommand::Lipschitz(a) => run_lipschitz(a),
+        AttentionCommand::Svm(a) => super::attention_svm::run_svm(a),
+        AttentionCommand::Train(a) => super::attention_svm::run_train(a),
+        AttentionCommand::Gen(a) => super::attention_svm::run_gen(a),
     }
 }
 

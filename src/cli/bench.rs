@@ -28,6 +28,8 @@ pub enum BenchCommand {
     /// Attention: forward+gradient GFLOP/s against faer's matmul; Hessian-vector product
     /// against forming the dense Hessian.
     Attention(super::bench_attention::AttentionBenchArgs),
+    /// Att-SVM: rank-one dual coordinate descent against formed d² features (time, peak memory).
+    AttSvm(super::attention_svm::AttSvmBenchArgs),
 }
 
 #[derive(Args)]
@@ -101,6 +103,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Solve(a) => solve_bench(a),
         BenchCommand::Scaling(a) => super::bench_scaling::run(a),
         BenchCommand::Attention(a) => super::bench_attention::run(a),
+        BenchCommand::AttSvm(a) => super::attention_svm::bench(a),
     }
 }
 

@@ -14,6 +14,7 @@ macro_rules! outln {
 }
 
 mod attention;
+mod attention_svm;
 mod bench;
 mod bench_attention;
 mod bench_scaling;
@@ -50,7 +51,7 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Sparsify AᵀDA by leverage-score sampling (or uniform / Newton sketch) and report it.
     Sketch(sketch_cmd::SketchArgs),
-    /// Attention losses (SPEC §5): plant, eval, fit, lipschitz.
+    /// Attention (SPEC §5): losses (plant, eval, fit, lipschitz) and the Att-SVM (gen, svm, train).
     #[command(subcommand)]
     Attention(attention::AttentionCommand),
     /// Benchmarks to run on your own machine (figures in docs/benchmarks.md).

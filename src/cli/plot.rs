@@ -185,6 +185,85 @@ pub fn convergence(
     Ok(())
 }
 
+/// One panel of [`panels`]: lines against a linear x axis; y linear or logarithmic.
+pub struct Panel {
+    pub title: String,
+    pub y_label: String,
+    pub log_y: bool,
+    pub series: Vec<Series>,
+}
+
+/// Panels side by side in a grid of `cols` columns, sharing the x label.
+pub fn panels(path: &Path, title: &str, x_label: &str, cols: usize, panels: &[Panel]) -> anyhow::Result<()> {
+    let rows = panels.len().div_ceil(cols);
+    let root = SVGBackend::new(path, (460 * cols as u32, 60 + 360 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, ("sans-serif", 22))?;
+    for (panel, area) in panels.iter().zip(root.split_evenly((rows, cols))) {
+        let pts = || panel.series.iter().flat_map(|s| s.points.iter().copied());
+        let x1 = pts().map(|p| p.0).fold(1.0, f64::max);
+        let mut chart = ChartBuilder::on(&area);
+        chart.caption(&panel.title, ("sans-serif", 16)).margin(10).x_label_area_size(40).y_label_area_size(60);
+        if panel.log_y {
+            let (y0, y1) = range(pts().map(|p| p.1));
+            let mut c = chart.build_cartesian_2d(0.0..x1, (y0..y1).log_scale())?;
+            c.configure_mesh()
+                .x_desc(x_label)
+                .y_desc(&panel.y_label)
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .draw()?;
+            draw_lines(&mut c, &panel.series)?;
+        } else {
+            let (mut y0, mut y1) = pts()
+                .map(|p| p.1)
+                .filter(|v| v.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+            if !y0.is_finite() {
+                (y0, y1) = (0.0, 1.0);
+            }
+            let pad = ((y1 - y0) * 0.05).max(1e-12);
+            let mut c = chart.build_cartesian_2d(0.0..x1, (y0 - pad)..(y1 + pad))?;
+            c.configure_mesh()
+                .x_desc(x_label)
+                .y_desc(&panel.y_label)
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .draw()?;
+            draw_lines(&mut c, &panel.series)?;
+        }
+    }
+    root.present().with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn draw_lines<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    series: &[Series],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for (k, s) in series.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| anyhow::anyhow!("plot: {e}"))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("plot: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Least-squares slope of `log y` against `log x`.
 pub fn loglog_slope(points: &[(f64, f64)]) -> f64 {
     let pts: Vec<(f64, f64)> = points.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|p| (p.0.ln(), p.1.ln())).collect();

@@ -153,7 +153,8 @@ impl TokenData {
     /// Read a data directory (see the module docs).
     pub fn load(dir: &Path) -> Result<Self, SvmError> {
         let meta_path = dir.join("meta.json");
-        let data_err = |path: &Path, e: &dyn std::fmt::Display| SvmError::Data { path: path.into(), message: e.to_string() };
+        let data_err =
+            |path: &Path, e: &dyn std::fmt::Display| SvmError::Data { path: path.into(), message: e.to_string() };
         let text = std::fs::read_to_string(&meta_path).map_err(|e| data_err(&meta_path, &e))?;
         let meta: SvmMeta = serde_json::from_str(&text).map_err(|e| data_err(&meta_path, &e))?;
         let tok_path = dir.join("tokens.mtx");

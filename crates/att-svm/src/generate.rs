@@ -48,7 +48,9 @@ impl Default for GenSpec {
 pub fn generate(spec: &GenSpec) -> Result<TokenData, SvmError> {
     let SvmMeta { m, n, d, causal } = spec.meta;
     if d < 3 || n < 2 || m == 0 {
-        return Err(SvmError::InvalidParameter(format!("generate needs d ≥ 3, n ≥ 2, m ≥ 1 (got d={d}, n={n}, m={m})")));
+        return Err(SvmError::InvalidParameter(format!(
+            "generate needs d ≥ 3, n ≥ 2, m ≥ 1 (got d={d}, n={n}, m={m})"
+        )));
     }
     if !(spec.signal.is_finite() && spec.signal > 0.0 && spec.noise.is_finite() && spec.noise >= 0.0) {
         return Err(SvmError::InvalidParameter("signal must be positive, noise non-negative".into()));

@@ -38,7 +38,9 @@ use crate::error::SvmError;
 pub enum Margin {
     Hard,
     /// The soft-margin objective with constant `C` (the paper's experiment: `C = 25/2`).
-    Soft { c: f64 },
+    Soft {
+        c: f64,
+    },
 }
 
 /// Parameters of [`solve_svm`].
@@ -128,7 +130,11 @@ fn layout(data: &TokenData) -> (Vec<Query>, Vec<Constraint>) {
             let q = l * meta.n + i;
             let first = cons.len();
             let opt = data.opt(q);
-            cons.extend((0..data.visible(i)).filter(|&t| t != opt).map(|t| Constraint { sequence: l, query: i, token: t }));
+            cons.extend((0..data.visible(i)).filter(|&t| t != opt).map(|t| Constraint {
+                sequence: l,
+                query: i,
+                token: t,
+            }));
             if cons.len() > first {
                 queries.push(Query { q, first, count: cons.len() - first });
             }
@@ -137,10 +143,43 @@ fn layout(data: &TokenData) -> (Vec<Query>, Vec<Constraint>) {
     (queries, cons)
 }
 
+/// `X` (`d×d`) stored column by column, so that both kernels of the solver, `u = Xᵀa` and
+/// `X += a wᵀ`, stream contiguous columns.
+struct ColMajor {
+    d: usize,
+    v: Vec<f64>,
+}
+
+impl ColMajor {
+    fn zeros(d: usize) -> Self {
+        Self { d, v: vec![0.0; d * d] }
+    }
+    /// `u = Xᵀa`.
+    fn t_times(&self, a: &[f64], u: &mut [f64]) {
+        for (ub, col) in u.iter_mut().zip(self.v.chunks_exact(self.d)) {
+            *ub = dot(col, a);
+        }
+    }
+    /// `X += a wᵀ`.
+    fn add_outer(&mut self, a: &[f64], w: &[f64]) {
+        for (wb, col) in w.iter().zip(self.v.chunks_exact_mut(self.d)) {
+            if *wb != 0.0 {
+                col.iter_mut().zip(a).for_each(|(x, ai)| *x += wb * ai);
+            }
+        }
+    }
+    fn squared_norm(&self) -> f64 {
+        dot(&self.v, &self.v)
+    }
+    fn to_mat(&self) -> Mat<f64> {
+        Mat::from_fn(self.d, self.d, |a, b| self.v[b * self.d + a])
+    }
+}
+
 /// `X = Σ_q a_i (Σ_t λ_k (a_opt − a_t))ᵀ` from the dual variables.
-fn primal(data: &TokenData, queries: &[Query], cons: &[Constraint], lambda: &[f64]) -> Mat<f64> {
+fn primal(data: &TokenData, queries: &[Query], cons: &[Constraint], lambda: &[f64]) -> ColMajor {
     let d = data.meta().d;
-    let mut x = Mat::zeros(d, d);
+    let mut x = ColMajor::zeros(d);
     let mut w = vec![0.0; d];
     for qu in queries {
         let l = qu.q / data.meta().n;
@@ -155,21 +194,9 @@ fn primal(data: &TokenData, queries: &[Query], cons: &[Constraint], lambda: &[f6
                 }
             }
         }
-        for a in 0..d {
-            for b in 0..d {
-                x[(a, b)] += ai[a] * w[b];
-            }
-        }
+        x.add_outer(ai, &w);
     }
     x
-}
-
-/// `Xᵀa` into `u`.
-fn xt_times(x: &Mat<f64>, a: &[f64], u: &mut [f64]) {
-    let d = a.len();
-    for (b, ub) in u.iter_mut().enumerate() {
-        *ub = (0..d).map(|r| x[(r, b)] * a[r]).sum();
-    }
 }
 
 /// Solve the Att-SVM on `data`.
@@ -201,12 +228,16 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
     let qdiag: Vec<f64> = cons
         .iter()
         .map(|k| {
-            let (ai, ao, at) = (data.token(k.sequence, k.query), data.token(k.sequence, data.opt(k.sequence * meta.n + k.query)), data.token(k.sequence, k.token));
+            let (ai, ao, at) = (
+                data.token(k.sequence, k.query),
+                data.token(k.sequence, data.opt(k.sequence * meta.n + k.query)),
+                data.token(k.sequence, k.token),
+            );
             dot(ai, ai) * ao.iter().zip(at).map(|(p, r)| (p - r) * (p - r)).sum::<f64>()
         })
         .collect();
     let mut lambda = vec![0.0; cons.len()];
-    let mut x = Mat::zeros(d, d);
+    let mut x = ColMajor::zeros(d);
     let mut order: Vec<usize> = (0..queries.len()).collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(params.seed);
     let (mut u, mut w, mut delta) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
@@ -222,7 +253,7 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
             let ai = data.token(l, qu.q % meta.n);
             let ao = data.token(l, data.opt(qu.q));
             let ai2 = dot(ai, ai);
-            xt_times(&x, ai, &mut u);
+            x.t_times(ai, &mut u);
             w.iter_mut().for_each(|v| *v = 0.0);
             for k in qu.first..qu.first + qu.count {
                 let at = data.token(l, cons[k].token);
@@ -248,11 +279,7 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
                     }
                 }
             }
-            for a in 0..d {
-                for b in 0..d {
-                    x[(a, b)] += ai[a] * w[b];
-                }
-            }
+            x.add_outer(ai, &w);
         }
         if violation <= params.tol {
             // Confirm on an X recomputed from λ (no accumulated rounding).
@@ -265,7 +292,7 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
         if params.margin == Margin::Hard && epochs % 100 == 0 {
             // Farkas-type certificate (see `SvmStatus::Infeasible`): Σλ > 10³‖X‖².
             x = primal(data, &queries, &cons, &lambda);
-            if lambda.iter().sum::<f64>() > 1e3 * x.squared_norm_l2() {
+            if lambda.iter().sum::<f64>() > 1e3 * x.squared_norm() {
                 status = SvmStatus::Infeasible;
                 break;
             }
@@ -275,8 +302,9 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
     let margins = margins(data, &queries, &cons, &x);
     let violation = max_violation(data, &queries, &cons, &lambda, &upper, &x);
     let min_margin = margins.iter().copied().fold(f64::INFINITY, f64::min);
-    let x2 = x.squared_norm_l2();
-    let hinge: f64 = margins.iter().zip(&upper).map(|(m, u)| if u.is_finite() { u * (1.0 - m).max(0.0) } else { 0.0 }).sum();
+    let x2 = x.squared_norm();
+    let hinge: f64 =
+        margins.iter().zip(&upper).map(|(m, u)| if u.is_finite() { u * (1.0 - m).max(0.0) } else { 0.0 }).sum();
     let primal_value = 0.5 * x2 + hinge;
     let dual_value = lambda.iter().sum::<f64>() - 0.5 * x2;
     let gap = primal_value - dual_value;
@@ -286,7 +314,7 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
     };
     Ok(SvmSolution {
         status,
-        x,
+        x: x.to_mat(),
         objective,
         min_margin,
         gap,
@@ -301,13 +329,13 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
 }
 
 /// Every constraint's margin `a_iᵀX(a_opt − a_t)` at `x`.
-fn margins(data: &TokenData, queries: &[Query], cons: &[Constraint], x: &Mat<f64>) -> Vec<f64> {
+fn margins(data: &TokenData, queries: &[Query], cons: &[Constraint], x: &ColMajor) -> Vec<f64> {
     let d = data.meta().d;
     let mut out = vec![0.0; cons.len()];
     let mut u = vec![0.0; d];
     for qu in queries {
         let l = qu.q / data.meta().n;
-        xt_times(x, data.token(l, qu.q % data.meta().n), &mut u);
+        x.t_times(data.token(l, qu.q % data.meta().n), &mut u);
         let uo = dot(&u, data.token(l, data.opt(qu.q)));
         for k in qu.first..qu.first + qu.count {
             out[k] = uo - dot(&u, data.token(l, cons[k].token));
@@ -322,7 +350,7 @@ fn max_violation(
     cons: &[Constraint],
     lambda: &[f64],
     upper: &[f64],
-    x: &Mat<f64>,
+    x: &ColMajor,
 ) -> f64 {
     margins(data, queries, cons, x)
         .iter()

@@ -181,7 +181,9 @@ fn sequence_pass(data: &TokenData, l: usize, x: MatRef<'_, f64>, stats: bool) ->
             out.gaps.push(z[(i, opt)] - other);
             // −Σ s log s with log s_t = (z_t − z*) − log Σ.
             let log_sum = sum.ln();
-            out.entropy -= (0..vis).map(|t| if s[t] > 0.0 { s[t] * (z[(i, t)] - z[(i, star)] - log_sum) } else { 0.0 }).sum::<f64>();
+            out.entropy -= (0..vis)
+                .map(|t| if s[t] > 0.0 { s[t] * (z[(i, t)] - z[(i, star)] - log_sum) } else { 0.0 })
+                .sum::<f64>();
             let mut idx: Vec<usize> = (0..vis).collect();
             idx.sort_by(|&p, &r| z[(i, r)].total_cmp(&z[(i, p)]));
             let o = attention_output(data, l, &idx, &s, vis);
@@ -295,7 +297,10 @@ fn summarise(
         grad_norm: g.norm_l2(),
         x_norm: xn,
         cos_mm: x_mm.map(|m| {
-            let dot: f64 = (0..m.nrows()).flat_map(|i| (0..m.ncols()).map(move |j| (i, j))).map(|(i, j)| x[(i, j)] * m[(i, j)]).sum();
+            let dot: f64 = (0..m.nrows())
+                .flat_map(|i| (0..m.ncols()).map(move |j| (i, j)))
+                .map(|(i, j)| x[(i, j)] * m[(i, j)])
+                .sum();
             if xn == 0.0 { 0.0 } else { dot / (xn * m.norm_l2()) }
         }),
         gap_min: gaps.iter().copied().fold(f64::INFINITY, f64::min),

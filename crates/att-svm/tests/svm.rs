@@ -68,7 +68,8 @@ fn every_constraint_holds_and_kkt_holds() {
 /// Gram matrix K: an independent method for small cases.
 fn projected_gradient(f: &[Vec<f64>], upper: f64, iters: usize) -> Vec<f64> {
     let k = f.len();
-    let gram: Vec<Vec<f64>> = f.iter().map(|a| f.iter().map(|b| a.iter().zip(b).map(|(p, q)| p * q).sum()).collect()).collect();
+    let gram: Vec<Vec<f64>> =
+        f.iter().map(|a| f.iter().map(|b| a.iter().zip(b).map(|(p, q)| p * q).sum()).collect()).collect();
     // Step 1/L with L = λ_max(K) ≤ trace-free bound: the largest row sum of |K|.
     let lip = gram.iter().map(|r| r.iter().map(|v| v.abs()).sum::<f64>()).fold(0.0, f64::max);
     let (mut lam, mut prev) = (vec![0.0; k], vec![0.0; k]);
@@ -151,7 +152,10 @@ fn broken_assumptions_are_typed_errors() {
     let e = TokenData::new(causal, tokens.clone(), vec![1.0; 3], vec![0.0, 1.0], Some(vec![2, 2, 2])).unwrap_err();
     assert!(matches!(e, SvmError::OptNotVisible { query: 0, opt: 2, .. }), "{e}");
     let one = SvmMeta { m: 1, n: 1, d: 2, causal: false };
-    assert!(matches!(TokenData::new(one, vec![1.0, 0.0], vec![1.0], vec![1.0, 0.0], None), Err(SvmError::NoConstraints)));
+    assert!(matches!(
+        TokenData::new(one, vec![1.0, 0.0], vec![1.0], vec![1.0, 0.0], None),
+        Err(SvmError::NoConstraints)
+    ));
     assert!(matches!(
         TokenData::new(meta, tokens, vec![1.0; 3], vec![1.0], None),
         Err(SvmError::DimensionMismatch { .. })

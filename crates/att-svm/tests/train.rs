@@ -7,7 +7,8 @@ use faer::Mat;
 #[test]
 fn the_gradient_matches_finite_differences() {
     for (seed, causal) in [(1, false), (2, true)] {
-        let data = generate(&GenSpec { meta: SvmMeta { m: 3, n: 5, d: 4, causal }, seed, ..Default::default() }).unwrap();
+        let data =
+            generate(&GenSpec { meta: SvmMeta { m: 3, n: 5, d: 4, causal }, seed, ..Default::default() }).unwrap();
         let x = Mat::from_fn(4, 4, |i, j| ((3 * i + j) as f64).sin());
         let (_, g) = loss_and_gradient(&data, x.as_ref());
         let h = 1e-4;
@@ -79,13 +80,15 @@ fn a_vanishing_gradient_stops_the_run_and_nothing_is_nan() {
 
 #[test]
 fn training_is_bitwise_identical_with_one_or_two_threads() {
-    let data = generate(&GenSpec { meta: SvmMeta { m: 13, n: 7, d: 5, causal: true }, seed: 4, ..Default::default() }).unwrap();
+    let data = generate(&GenSpec { meta: SvmMeta { m: 13, n: 7, d: 5, causal: true }, seed: 4, ..Default::default() })
+        .unwrap();
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
             let p = TrainParams { steps: 50, eta: 0.3, normalized: true, record_every: 10 };
             let r = train(&data, None, &p, &mut |_| {}).unwrap();
-            let bits: Vec<u64> = (0..5).flat_map(|i| (0..5).map(move |j| (i, j))).map(|(i, j)| r.x[(i, j)].to_bits()).collect();
+            let bits: Vec<u64> =
+                (0..5).flat_map(|i| (0..5).map(move |j| (i, j))).map(|(i, j)| r.x[(i, j)].to_bits()).collect();
             (bits, r.trajectory.iter().map(|t| t.loss.to_bits()).collect::<Vec<_>>())
         })
     };

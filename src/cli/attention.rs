@@ -327,11 +327,16 @@ fn run_lipschitz(a: LipschitzArgs) -> anyhow::Result<i32> {
         None if a.data.join("X_true.mtx").exists() => read_matrix(&a.data.join("X_true.mtx"), Some((d, d)))?,
         None => Mat::zeros(d, d),
     };
+    // Every loss checked against the data before anything is printed.
+    let objectives = a
+        .losses
+        .iter()
+        .map(|name| Ok(AttentionObjective::new(&data, y.clone(), parse_loss(name)?)?))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut rows = Vec::new();
     outln!("{:<10} {:>8} {:>6} {:>9} {:>12} {:>12}", "loss", "radius", "pairs", "undefined", "median", "max")?;
-    for name in &a.losses {
-        let f = AttentionObjective::new(&data, y.clone(), parse_loss(name)?)?;
-        for r in gradient_lipschitz(&f, center.as_ref(), &a.radii, a.pairs, a.seed)? {
+    for f in &objectives {
+        for r in gradient_lipschitz(f, center.as_ref(), &a.radii, a.pairs, a.seed)? {
             let fmt = |v: Option<f64>| v.map(|v| format!("{v:.4e}")).unwrap_or_else(|| "-".into());
             outln!(
                 "{:<10} {:>8} {:>6} {:>9} {:>12} {:>12}",

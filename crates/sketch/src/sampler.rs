@@ -86,6 +86,7 @@ fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) ->
     let parts: Vec<(Vec<usize>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
+            sparse_ops::simd_state::clear_upper_state();
             let mut rows = Vec::new();
             let mut weights = Vec::new();
             let start = c * CHUNK;

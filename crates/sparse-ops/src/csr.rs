@@ -320,7 +320,10 @@ impl CsrMatrix {
         let bounds = partition::balanced_bounds(self.indptr(), tasks);
         let blocks = partition::split_rows(out, &bounds, width);
         let ranges: Vec<_> = partition::ranges(&bounds).collect();
-        blocks.into_par_iter().zip(ranges).for_each(|(block, rows)| f(rows, block));
+        blocks.into_par_iter().zip(ranges).for_each(|(block, rows)| {
+            crate::simd_state::clear_upper_state();
+            f(rows, block)
+        });
     }
 
     /// Reduction over rows into `out` (`out_len` entries): one zeroed partial per fixed block,
@@ -361,6 +364,7 @@ pub(crate) fn reduce_blocks(out: &mut [f64], bounds: &[usize], f: impl Fn(Range<
     let parts = bounds.len() - 1;
     if parts <= 1 {
         out.fill(0.0);
+        crate::simd_state::clear_upper_state();
         f(0..bounds[parts], out);
         return;
     }
@@ -369,6 +373,7 @@ pub(crate) fn reduce_blocks(out: &mut [f64], bounds: &[usize], f: impl Fn(Range<
     let partials: Vec<Vec<f64>> = ranges
         .into_par_iter()
         .map(|rows| {
+            crate::simd_state::clear_upper_state();
             let mut buf = vec![0.0; len];
             f(rows, &mut buf);
             buf

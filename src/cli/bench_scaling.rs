@@ -21,7 +21,8 @@ pub struct ScalingArgs {
     /// Also time the strategies on this problem directory.
     #[arg(long)]
     problem: Option<PathBuf>,
-    /// Repetitions of each solve (medians over repetitions and iterations).
+    /// Repetitions of each solve (per-iteration figures: the median over repetitions of each
+    /// solve's mean over its iterations).
     #[arg(long)]
     reps: Option<usize>,
     /// Output directory (created): scaling.csv, scaling.json and the SVG plots.
@@ -32,7 +33,10 @@ pub struct ScalingArgs {
 const STRATEGIES: [Strategy; 5] =
     [Strategy::Exact, Strategy::GaussNewton, Strategy::Leverage, Strategy::LeveragePcg, Strategy::NewtonSketch];
 const PHASES: [&str; 4] = ["evaluation", "sketch", "Hessian", "solve"];
-const ITERATIONS: usize = 3;
+/// Iterations per solve: one whole refresh cycle of the sketched strategies' default
+/// (`Strategy::default_refresh` = 4), so that a per-iteration figure is the mean over a cycle
+/// and includes the iteration that recomputes the leverage scores.
+const ITERATIONS: usize = 4;
 
 struct Row {
     sweep: &'static str,
@@ -93,15 +97,16 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
         for rep in 0..reps {
             let p = SolverParams { seed: rep as u64, ..params };
             let report = newton::solve(f, &vec![0.0; d], &p, None, &mut |_| {})?;
-            for h in &report.history {
-                per.push(h.timing.solver_s());
-                for (k, v) in
-                    [h.timing.eval_s, h.timing.sketch_s, h.timing.hessian_s, h.timing.solve_s].into_iter().enumerate()
-                {
-                    phases[k].push(v);
-                }
-                passes.push(h.passes_over_a as f64);
-            }
+            // Per solve, the mean over its iterations (a whole refresh cycle); medians over
+            // repetitions.
+            let h = &report.history;
+            let mean = |g: &dyn Fn(&newton::IterRecord) -> f64| h.iter().map(g).sum::<f64>() / h.len().max(1) as f64;
+            per.push(mean(&|r| r.timing.solver_s()));
+            phases[0].push(mean(&|r| r.timing.eval_s));
+            phases[1].push(mean(&|r| r.timing.sketch_s));
+            phases[2].push(mean(&|r| r.timing.hessian_s));
+            phases[3].push(mean(&|r| r.timing.solve_s));
+            passes.push(mean(&|r| r.passes_over_a as f64));
         }
         rows.push(Row {
             sweep,

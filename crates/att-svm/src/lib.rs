@@ -55,14 +55,3 @@ pub use svm::{Constraint, Margin, SvmParams, SvmSolution, SvmStatus, solve_svm};
 pub use train::{
     GRADIENT_FLOOR, NEGLIGIBLE, TOP_K, TrainParams, TrainRecord, TrainReport, TrainStatus, loss_and_gradient, train,
 };
-
-/// `1 / (1 + e^{−t})` without overflow.
-#[inline]
-pub fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
-    }
-}

@@ -4,7 +4,7 @@
 //! Query `q = (l, i)` predicts `f_q = ⟨head, Σ_t s_t a_t⟩ = Σ_t s_t γ̃_t` with
 //! `s = softmax_t(a_iᵀ X a_t)` over its visible tokens and `γ̃_t = ⟨head, a_t⟩`; the loss is
 //! `L(X) = (1/(mn)) Σ_q log(1 + exp(−y_q f_q))` (SPEC errata E3). Its gradient is
-//! `Σ_q a_i (Σ_t w_t a_t)ᵀ` with `w_t = ℓ'(y f)·y·s_t(γ̃_t − f)/(mn)`.
+//! `Σ_q a_i (Σ_t w_t a_t)ᵀ` with `w_t = φ'(f)·s_t(γ̃_t − f)/(mn)`, `φ(f) = log(1 + e^{−y f})`.
 //!
 //! Precision: once the logit gap between the optimal token and the rest passes about 36, the
 //! non-optimal weights `e^{−gap}` vanish next to 1 and `γ̃_opt − f` computed as a difference of
@@ -16,6 +16,7 @@
 //! sequences run in parallel and their gradients are added in sequence order (bitwise the same
 //! for any thread count).
 
+use attention::EntryLoss;
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -167,11 +168,11 @@ fn sequence_pass(data: &TokenData, l: usize, x: MatRef<'_, f64>, stats: bool) ->
         let mean_delta: f64 = (0..vis).map(|t| s[t] * (gt[t] - gt[star])).sum();
         let f = gt[star] + mean_delta;
         let margin = y * f;
-        // log(1 + e^{−margin}) and ℓ' = −σ(−margin), overflow-free.
-        out.loss += scale * ((-margin).max(0.0) + (-margin.abs()).exp().ln_1p());
-        let dl = -crate::sigmoid(-margin);
+        // φ(f) = log(1 + e^{−y·f}) and φ'(f), overflow-free (the logistic entry loss of `attention`).
+        let (phi, dphi, _) = EntryLoss::Logistic.derivatives(f, y);
+        out.loss += scale * phi;
         for t in 0..vis {
-            w[(i, t)] = scale * dl * y * s[t] * ((gt[t] - gt[star]) - mean_delta);
+            w[(i, t)] = scale * dphi * s[t] * ((gt[t] - gt[star]) - mean_delta);
         }
         if stats && vis >= 2 {
             out.counted += 1;

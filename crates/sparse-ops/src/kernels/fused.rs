@@ -128,22 +128,27 @@ impl CsrMatrix {
     ) -> (Vec<usize>, Vec<f64>) {
         assert_eq!(g.len(), self.ncols() * k, "G must be ncols x k, row-major");
         let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
-        let blocks = self.map_blocks(|rows| {
-            let (mut kept, mut vals) = (Vec::new(), Vec::new());
-            let mut buf = vec![0.0; k];
-            for i in rows {
-                buf.fill(0.0);
-                for p in indptr[i]..indptr[i + 1] {
-                    let j = indices[p] as usize;
-                    crate::kernels::dense::axpy(data[p], &g[j * k..(j + 1) * k], &mut buf);
+        let blocks = match k {
+            // Fixed widths keep the row in registers (as in `mul_dense_row_map`).
+            8 => self.row_filter_fixed::<8>(g, &f),
+            16 => self.row_filter_fixed::<16>(g, &f),
+            _ => self.map_blocks(|rows| {
+                let (mut kept, mut vals) = (Vec::new(), Vec::new());
+                let mut buf = vec![0.0; k];
+                for i in rows {
+                    buf.fill(0.0);
+                    for p in indptr[i]..indptr[i + 1] {
+                        let j = indices[p] as usize;
+                        crate::kernels::dense::axpy(data[p], &g[j * k..(j + 1) * k], &mut buf);
+                    }
+                    if let Some(v) = f(i, &buf) {
+                        kept.push(i);
+                        vals.push(v);
+                    }
                 }
-                if let Some(v) = f(i, &buf) {
-                    kept.push(i);
-                    vals.push(v);
-                }
-            }
-            (kept, vals)
-        });
+                (kept, vals)
+            }),
+        };
         let len = blocks.iter().map(|b| b.0.len()).sum();
         let (mut rows, mut vals) = (Vec::with_capacity(len), Vec::with_capacity(len));
         for (r, v) in blocks {
@@ -151,6 +156,32 @@ impl CsrMatrix {
             vals.extend(v);
         }
         (rows, vals)
+    }
+
+    fn row_filter_fixed<const K: usize>(
+        &self,
+        g: &[f64],
+        f: &(impl Fn(usize, &[f64]) -> Option<f64> + Sync),
+    ) -> Vec<(Vec<usize>, Vec<f64>)> {
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        let g: &[[f64; K]] = g.as_chunks::<K>().0;
+        self.map_blocks(|rows| {
+            let (mut kept, mut vals) = (Vec::new(), Vec::new());
+            for i in rows {
+                let mut buf = [0.0f64; K];
+                for p in indptr[i]..indptr[i + 1] {
+                    let (gj, v) = (&g[indices[p] as usize], data[p]);
+                    for l in 0..K {
+                        buf[l] += v * gj[l];
+                    }
+                }
+                if let Some(v) = f(i, &buf) {
+                    kept.push(i);
+                    vals.push(v);
+                }
+            }
+            (kept, vals)
+        })
     }
 
     /// A deterministic reduction over the rows of `A` into `out`, for kernels built outside this

@@ -10,7 +10,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::data::TokenData;
 use crate::error::SvmError;
-use crate::svm::{Margin, SvmParams};
+use crate::svm::{Margin, SvmParams, projected_gradient};
 
 /// The hard- or soft-margin solution by explicit features: `(X, λ, epochs)`, `λ` in the
 /// constraint order of [`crate::SvmSolution::constraints`].
@@ -48,13 +48,7 @@ pub fn solve_svm_explicit(data: &TokenData, params: &SvmParams) -> Result<(Mat<f
         for &j in &order {
             let f = &features[j * dd..(j + 1) * dd];
             let g = f.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>() - 1.0;
-            let pg = if lambda[j] == 0.0 {
-                g.min(0.0)
-            } else if lambda[j] >= upper[j] {
-                g.max(0.0)
-            } else {
-                g
-            };
+            let pg = projected_gradient(g, lambda[j], upper[j]);
             violation = violation.max(pg.abs());
             if pg != 0.0 && qdiag[j] > 0.0 {
                 let new = (lambda[j] - g / qdiag[j]).clamp(0.0, upper[j]);

@@ -261,13 +261,7 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
                     delta[b] = ao[b] - at[b];
                 }
                 let g = dot(&u, &delta) - 1.0;
-                let pg = if lambda[k] == 0.0 {
-                    g.min(0.0)
-                } else if lambda[k] >= upper[k] {
-                    g.max(0.0)
-                } else {
-                    g
-                };
+                let pg = projected_gradient(g, lambda[k], upper[k]);
                 violation = violation.max(pg.abs());
                 if pg != 0.0 && qdiag[k] > 0.0 {
                     let new = (lambda[k] - g / qdiag[k]).clamp(0.0, upper[k]);
@@ -328,6 +322,19 @@ pub fn solve_svm(data: &TokenData, params: &SvmParams) -> Result<SvmSolution, Sv
     })
 }
 
+/// The dual gradient `g = margin − 1` projected on the box `0 ≤ λ ≤ U`: zero exactly when the
+/// coordinate is optimal (LIBLINEAR's stopping quantity).
+#[inline]
+pub(crate) fn projected_gradient(g: f64, lambda: f64, upper: f64) -> f64 {
+    if lambda == 0.0 {
+        g.min(0.0)
+    } else if lambda >= upper {
+        g.max(0.0)
+    } else {
+        g
+    }
+}
+
 /// Every constraint's margin `a_iᵀX(a_opt − a_t)` at `x`.
 fn margins(data: &TokenData, queries: &[Query], cons: &[Constraint], x: &ColMajor) -> Vec<f64> {
     let d = data.meta().d;
@@ -355,15 +362,6 @@ fn max_violation(
     margins(data, queries, cons, x)
         .iter()
         .zip(lambda.iter().zip(upper))
-        .map(|(m, (l, u))| {
-            let g = m - 1.0;
-            if *l == 0.0 {
-                (-g).max(0.0)
-            } else if l >= u {
-                g.max(0.0)
-            } else {
-                g.abs()
-            }
-        })
+        .map(|(m, (l, u))| projected_gradient(m - 1.0, *l, *u).abs())
         .fold(0.0, f64::max)
 }

@@ -290,7 +290,8 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         cases.push((
             "value+gradient+Hessian",
             Box::new(move || {
-                black_box(f.evaluate(&p.2, What::Hessian).expect("finite"));
+                // Buffers handed back as the solver does (Objective::recycle).
+                f.recycle(black_box(f.evaluate(&p.2, What::Hessian).expect("finite")));
             }),
         ));
     }

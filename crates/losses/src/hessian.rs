@@ -7,7 +7,7 @@
 
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::LinOp;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use faer::{Mat, MatMut, MatRef, Par};
 use sparse_ops::CsrMatrix;
@@ -38,12 +38,26 @@ pub struct HessianParts {
 }
 
 /// `∇²L(x)` in the form `Aᵀ(D + UCUᵀ)A`, holding a reference to `A`.
-#[derive(Debug, Clone)]
 pub struct StructuredHessian<'a> {
     a: &'a CsrMatrix,
     p: HessianParts,
     /// `AᵀU` (`d×k`), computed once: by the evaluation's gradient pass, or on first use.
     atu: OnceLock<Vec<f64>>,
+    /// The `n`-vector `A·v` of [`Self::apply`], kept between products (a CG solve makes many).
+    scratch: Mutex<Vec<f64>>,
+}
+
+impl Clone for StructuredHessian<'_> {
+    fn clone(&self) -> Self {
+        Self { a: self.a, p: self.p.clone(), atu: self.atu.clone(), scratch: Mutex::default() }
+    }
+}
+
+impl std::fmt::Debug for StructuredHessian<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (n, d) = self.a.shape();
+        f.debug_struct("StructuredHessian").field("n", &n).field("d", &d).field("k", &self.p.k).finish_non_exhaustive()
+    }
 }
 
 impl<'a> StructuredHessian<'a> {
@@ -55,7 +69,12 @@ impl<'a> StructuredHessian<'a> {
             p.d.len() == n && p.d_gn.len() == n && p.u.len() == n * k && p.c.len() == k * k && p.c_gn.len() == k * k,
             "inconsistent Hessian parts"
         );
-        Self { a, p, atu: OnceLock::new() }
+        Self { a, p, atu: OnceLock::new(), scratch: Mutex::default() }
+    }
+
+    /// The parts, and the product scratch buffer (for reuse by the objective's pool).
+    pub(crate) fn into_buffers(self) -> (HessianParts, Vec<f64>) {
+        (self.p, self.scratch.into_inner().unwrap_or_default())
     }
 
     /// Seed the `AᵀU` cache (from a pass that computed it alongside the gradient).
@@ -97,21 +116,24 @@ impl<'a> StructuredHessian<'a> {
         self.p.d.iter().filter(|&&v| v < 0.0).count()
     }
 
-    pub(crate) fn is_finite(&self) -> bool {
-        [&self.p.d, &self.p.d_gn, &self.p.u, &self.p.c].iter().all(|v| v.iter().all(|x| x.is_finite()))
-    }
-
     /// `out = H·v`: one pass `t = A·v` that also folds `Uᵀt`, then one `Aᵀ·y` pass computing
     /// `y_i = D_i t_i + (U C Uᵀt)_i` on the fly. Deterministic.
     #[track_caller]
     pub fn apply(&self, part: Part, v: &[f64], out: &mut [f64]) {
         let (u, k, c) = self.low_rank(part);
         let diag = self.diagonal(part);
-        let mut t = vec![0.0; self.a.nrows()];
+        // One product at a time reuses the scratch; a concurrent one gets its own buffer.
+        let mut own = Vec::new();
+        let mut guard = self.scratch.try_lock();
+        let t: &mut Vec<f64> = match guard.as_mut() {
+            Ok(g) => g,
+            Err(_) => &mut own,
+        };
+        t.resize(self.a.nrows(), 0.0);
         let ut = self.a.mul_vec_fold(
             v,
             1,
-            &mut t,
+            t,
             || [Neumaier::default(); 3],
             |acc, i, ti, r| {
                 r[0] = ti;

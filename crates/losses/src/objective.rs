@@ -1,13 +1,16 @@
 //! One evaluation pass: `z = Ax` once, then the value, the gradient `Aᵀy` and, on request, the
 //! structured Hessian, all from `z`.
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
-use sparse_ops::CsrMatrix;
 use sparse_ops::reduce::{self, CHUNK, Neumaier, chunked_sums, sum_range};
+use sparse_ops::{CsrMatrix, vmath};
 
 use crate::error::LossError;
 use crate::hessian::{HessianParts, StructuredHessian};
 use crate::kind::{Activation, LossKind, Regulariser};
+use crate::pool::BufferPool;
 use crate::problem::Problem;
 
 /// `ln(f64::MAX)`: `exp`, `cosh` and `sinh` overflow above it.
@@ -60,6 +63,8 @@ pub struct Objective<'a> {
     loss: LossKind,
     func: Activation,
     b_sq_norm: f64,
+    /// Spare `n`-vectors shared by clones (see [`Objective::recycle`]).
+    pool: Arc<BufferPool>,
 }
 
 impl<'a> Objective<'a> {
@@ -93,7 +98,7 @@ impl<'a> Objective<'a> {
         let b_sq_norm = reduce::sum(n, |i| b[i] * b[i]);
         // Softmax is always exp (SPEC §2); linear ignores u.
         let func = if loss == LossKind::Softmax { Activation::Exp } else { func };
-        Ok(Self { a, b, w2, loss, func, b_sq_norm })
+        Ok(Self { a, b, w2, loss, func, b_sq_norm, pool: Arc::default() })
     }
 
     /// The objective of a problem directory.
@@ -115,216 +120,303 @@ impl<'a> Objective<'a> {
         self.a.shape()
     }
 
-    /// Evaluate at `x`: one pass over `A` computing `z = Ax` fused with `u(z)`, `u'(z)` and
-    /// the sums that need them, one `O(n)` pass for the residual sums, and (for the gradient)
-    /// one `Aᵀ·y` pass computing `y_i` on the fly. Deterministic for any thread count.
+    /// Evaluate at `x`: one pass over `A` computing `z = Ax` fused, block by block, with the
+    /// vectorised `u(z)` ([`sparse_ops::vmath`]) and the sums that need it; one `O(n)` pass for
+    /// the residual sums; and (for the gradient) one `Aᵀ·Y` pass that computes `y_i` on the
+    /// fly and, for the Hessian, also writes `D`, `D_GN` and `U` and accumulates `AᵀU` in the
+    /// same pass. Deterministic for any thread count.
     pub fn evaluate(&self, x: &[f64], what: What) -> Result<Evaluation<'a>, LossError> {
         let (n, d) = self.a.shape();
         check_vec("x", x, d)?;
-        let (f, b, w2) = (self.func, self.b, &self.w2);
-        let width = match self.loss {
-            LossKind::Rescaled | LossKind::Hyperbolic => 3,
-            LossKind::Softmax => 2,
-            LossKind::Linear => 1,
-        };
-        let mut rec = vec![0.0; n * width];
-        let loss = self.loss;
-        // Pass 1, fused into A·x: record [z, u, u'] (softmax: [z, ·]; linear: [z]) and fold
-        // s0 = Σu (rescaled) | Σ(u−b)² (hyperbolic) | Σ(z−b)² (linear), s1 = Σw²z², the largest
-        // |z| and, for softmax, the running log-sum-exp.
-        let p1 = self.a.mul_vec_fold(
-            x,
-            width,
-            &mut rec,
-            Fold::default,
-            |acc, i, z, r| {
-                r[0] = z;
-                acc.see(i, z);
-                acc.s[1].add(w2.at(i) * z * z);
-                match loss {
-                    LossKind::Rescaled | LossKind::Hyperbolic => {
-                        let (u, v) = (f.u(z), f.du(z));
-                        r[1] = u;
-                        r[2] = v;
-                        acc.s[0].add(if loss == LossKind::Rescaled { u } else { (u - b[i]) * (u - b[i]) });
-                    }
-                    LossKind::Softmax => acc.logsumexp(z),
-                    LossKind::Linear => acc.s[0].add((z - b[i]) * (z - b[i])),
-                }
-            },
-            Fold::combine,
-        );
-        let (max_abs_z, row) = (p1.max_abs, p1.max_row);
-        let overflow = |detail| LossError::Overflow { max_abs_z, row, detail };
-        if !max_abs_z.is_finite() {
-            return Err(overflow("A·x is not finite"));
-        }
-        if width == 3 && max_abs_z > LN_MAX {
-            return Err(overflow("u(Ax) overflows"));
-        }
-        let reg = p1.s[1].value();
-        let (data_value, y): (f64, Option<RowFn<'_>>);
-        let mut hess = None;
-        let want_g = what >= What::Gradient;
-        let want_h = what >= What::Hessian;
-        let r = &rec;
-        match self.loss {
-            LossKind::Rescaled => {
-                // SPEC §1: c = u − αb, β = ⟨b,c⟩, y = (c − β)∘v, D = v∘v + u∘(c − β),
-                // U = [v, v∘b], C = [[‖b‖², −1], [−1, 0]].
-                let alpha = p1.s[0].value();
-                let [beta, cc] = chunked_sums(n, |q| {
-                    let c = |i: usize| r[3 * i + 1] - alpha * b[i];
-                    [sum_range(q.clone(), |i| b[i] * c(i)), sum_range(q, |i| c(i) * c(i))]
-                });
-                data_value = 0.5 * cc;
-                y = want_g.then(|| -> RowFn<'_> {
-                    Box::new(move |i| (r[3 * i + 1] - alpha * b[i] - beta) * r[3 * i + 2] + w2.at(i) * r[3 * i])
-                });
-                if want_h {
-                    let cmat = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
-                    hess =
-                        Some(HessianParts {
-                            // u'' = u for exp, cosh and sinh.
-                            d: par_map(n, |i| {
-                                let (u, v) = (r[3 * i + 1], r[3 * i + 2]);
-                                v * v + u * (u - alpha * b[i] - beta) + w2.at(i)
-                            }),
-                            d_gn: par_map(n, |i| r[3 * i + 2] * r[3 * i + 2] + w2.at(i)),
-                            u: par_map(2 * n, |q| {
-                                if q % 2 == 0 { r[3 * (q / 2) + 2] } else { r[3 * (q / 2) + 2] * b[q / 2] }
-                            }),
-                            k: 2,
-                            c_gn: cmat.clone(),
-                            c: cmat,
-                        });
-                }
-            }
-            LossKind::Hyperbolic => {
-                // r = u − b, y = v∘r, D = v∘v + u∘r.
-                data_value = 0.5 * p1.s[0].value();
-                y = want_g.then(|| -> RowFn<'_> {
-                    Box::new(move |i| r[3 * i + 2] * (r[3 * i + 1] - b[i]) + w2.at(i) * r[3 * i])
-                });
-                if want_h {
-                    hess = Some(HessianParts {
-                        d: par_map(n, |i| {
-                            let (u, v) = (r[3 * i + 1], r[3 * i + 2]);
-                            v * v + u * (u - b[i]) + w2.at(i)
-                        }),
-                        d_gn: par_map(n, |i| r[3 * i + 2] * r[3 * i + 2] + w2.at(i)),
-                        u: Vec::new(),
-                        k: 0,
-                        c: Vec::new(),
-                        c_gn: Vec::new(),
-                    });
-                }
-            }
-            LossKind::Softmax => {
-                // s = exp(z − m)/S, r = s − b, γ = ⟨s,r⟩, q = s∘(r − γ) = y, D = s∘s + q,
-                // U = [s, s∘s, q], C = [[‖s‖², −1, −1], [−1, 0, 0], [−1, 0, 0]];
-                // Gauss–Newton keeps JᵀJ: D_GN = s∘s, C_GN = [[‖s‖², −1, 0], [−1, 0, 0], [0, 0, 0]].
-                let (m, total) = (p1.m, p1.lse.value());
-                let [gamma, rr, ss] = fill_and_sum(&mut rec, 2, |i, rc| {
-                    let s = (rc[0] - m).exp() / total;
-                    rc[1] = s;
-                    let res = s - b[i];
-                    [s * res, res * res, s * s]
-                });
-                let r = &rec;
-                data_value = 0.5 * rr;
-                y = want_g.then(|| -> RowFn<'_> {
-                    Box::new(move |i| {
-                        let s = r[2 * i + 1];
-                        s * (s - b[i] - gamma) + w2.at(i) * r[2 * i]
-                    })
-                });
-                if want_h {
-                    let q = |i: usize| r[2 * i + 1] * (r[2 * i + 1] - b[i] - gamma);
-                    hess = Some(HessianParts {
-                        d: par_map(n, |i| r[2 * i + 1] * r[2 * i + 1] + q(i) + w2.at(i)),
-                        d_gn: par_map(n, |i| r[2 * i + 1] * r[2 * i + 1] + w2.at(i)),
-                        u: par_map(3 * n, |p| {
-                            let (i, s) = (p / 3, r[2 * (p / 3) + 1]);
-                            [s, s * s, q(i)][p % 3]
-                        }),
-                        k: 3,
-                        c: vec![ss, -1.0, -1.0, -1.0, 0.0, 0.0, -1.0, 0.0, 0.0],
-                        c_gn: vec![ss, -1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-                    });
-                }
-            }
-            LossKind::Linear => {
-                data_value = 0.5 * p1.s[0].value();
-                y = want_g.then(|| -> RowFn<'_> { Box::new(move |i| r[i] - b[i] + w2.at(i) * r[i]) });
-                if want_h {
-                    hess = Some(HessianParts {
-                        d: par_map(n, |i| 1.0 + w2.at(i)),
-                        d_gn: par_map(n, |i| 1.0 + w2.at(i)),
-                        u: Vec::new(),
-                        k: 0,
-                        c: Vec::new(),
-                        c_gn: Vec::new(),
-                    });
-                }
-            }
-        }
-        let value = data_value + 0.5 * reg;
-        if !value.is_finite() {
-            return Err(overflow("the loss value overflows"));
-        }
-        // The gradient's Aᵀ pass also computes AᵀU for the Hessian's low-rank part (same row
-        // partition as the gradient alone, so g is bitwise the same whatever `what` asks).
-        let k = hess.as_ref().map_or(0, |h: &HessianParts| h.k);
-        let (gradient, atu) = match y {
-            None => (None, None),
-            Some(y) => {
-                let mut g = vec![0.0; d];
-                let atu = if k > 0 {
-                    let u = &hess.as_ref().expect("k > 0").u;
-                    let w = k + 1;
-                    let mut out = vec![0.0; d * w];
-                    self.a.tr_mul_rows_map(
-                        w,
-                        |i, row| {
-                            row[0] = y(i);
-                            row[1..].copy_from_slice(&u[i * k..(i + 1) * k]);
-                        },
-                        &mut out,
-                    );
-                    g.iter_mut().enumerate().for_each(|(j, gj)| *gj = out[j * w]);
-                    Some((0..d * k).map(|q| out[(q / k) * w + 1 + q % k]).collect::<Vec<f64>>())
-                } else {
-                    self.a.tr_mul_vec_map(y, &mut g);
-                    None
-                };
-                if !g.iter().all(|v| v.is_finite()) {
-                    return Err(overflow("the gradient overflows"));
-                }
-                (Some(g), atu)
-            }
-        };
-        let hessian = match hess {
-            None => None,
-            Some(p) => {
-                let h = StructuredHessian::new(self.a, p).with_atu(atu);
-                if !h.is_finite() {
-                    return Err(overflow("the Hessian overflows"));
-                }
-                Some(h)
-            }
-        };
-        Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row })
+        let pool = &*self.pool;
+        let separate_v = self.has_separate_derivative();
+        let mut z = pool.take(n);
+        let mut u = pool.take(if self.loss == LossKind::Linear { 0 } else { n });
+        let mut v = pool.take(if separate_v { n } else { 0 });
+        let result = self.evaluate_with(x, what, &mut z, &mut u, &mut v);
+        pool.give(z);
+        pool.give(u);
+        pool.give(v);
+        result
     }
 
     /// `L(x)` alone (one `A·x`): what a line search needs.
     pub fn value(&self, x: &[f64]) -> Result<f64, LossError> {
         self.evaluate(x, What::Value).map(|e| e.value)
     }
+
+    /// Hand an evaluation's `n`-vectors back for reuse by later evaluations (of this objective
+    /// or its clones). Optional: without it every evaluation allocates fresh memory, whose
+    /// page faults cost about as much as a pass over `A` at `n ≥ 10⁶`.
+    pub fn recycle(&self, e: Evaluation<'_>) {
+        if let Some(h) = e.hessian {
+            let (p, scratch) = h.into_buffers();
+            for v in [p.d, p.d_gn, p.u, scratch] {
+                self.pool.give(v);
+            }
+        }
+    }
+
+    /// Whether `u' ≠ u` (cosh, sinh) must be stored beside `u`.
+    fn has_separate_derivative(&self) -> bool {
+        matches!(self.loss, LossKind::Rescaled | LossKind::Hyperbolic) && self.func != Activation::Exp
+    }
+
+    fn evaluate_with(
+        &self,
+        x: &[f64],
+        what: What,
+        z: &mut [f64],
+        u: &mut [f64],
+        v: &mut [f64],
+    ) -> Result<Evaluation<'a>, LossError> {
+        let n = self.a.nrows();
+        let (f, b, w2, loss) = (self.func, self.b, &self.w2, self.loss);
+        // Pass 1, fused into A·x block by block: u = u(z) and u'(z) (rescaled, hyperbolic), and
+        // the block sums s0 = Σu (rescaled) | Σ(u−b)² (hyperbolic) | Σ(z−b)² (linear),
+        // s1 = Σw²z², the largest |z| and, for softmax, the block's log-sum-exp.
+        let vw = usize::from(!v.is_empty());
+        let blocks: Vec<Fold> = match loss {
+            LossKind::Rescaled | LossKind::Hyperbolic => {
+                self.a.mul_vec_then(x, z, [(&mut *u, 1), (&mut *v, vw)], |rows, zb, [ub, vb]| {
+                    activation_into(f, zb, ub, vb);
+                    let i0 = rows.start;
+                    let mut acc = Fold::of_block(i0, zb, w2);
+                    let s0 = if loss == LossKind::Rescaled {
+                        lane_sum(ub.len(), |k| ub[k])
+                    } else {
+                        lane_sum(ub.len(), |k| (ub[k] - b[i0 + k]) * (ub[k] - b[i0 + k]))
+                    };
+                    acc.s[0].add(s0);
+                    acc
+                })
+            }
+            LossKind::Softmax => self.a.mul_vec_then(x, z, [], |rows, zb, []| {
+                let mut acc = Fold::of_block(rows.start, zb, w2);
+                acc.block_logsumexp(zb);
+                acc
+            }),
+            LossKind::Linear => self.a.mul_vec_then(x, z, [], |rows, zb, []| {
+                let i0 = rows.start;
+                let mut acc = Fold::of_block(i0, zb, w2);
+                acc.s[0].add(lane_sum(zb.len(), |k| (zb[k] - b[i0 + k]) * (zb[k] - b[i0 + k])));
+                acc
+            }),
+        };
+        let p1 = blocks.into_iter().reduce(Fold::combine).unwrap_or_default();
+        let (max_abs_z, row) = (p1.max_abs, p1.max_row);
+        let overflow = |detail| LossError::Overflow { max_abs_z, row, detail };
+        if !max_abs_z.is_finite() {
+            return Err(overflow("A·x is not finite"));
+        }
+        if matches!(loss, LossKind::Rescaled | LossKind::Hyperbolic) && max_abs_z > LN_MAX {
+            return Err(overflow("u(Ax) overflows"));
+        }
+        let reg = p1.s[1].value();
+        let (z, u) = (&*z, &mut *u);
+        // u' = u for exp; u'' = u for exp, cosh and sinh.
+        let vv: &[f64] = if vw == 1 { v } else { u };
+        // Pass 2 (O(n)): the sums that need pass 1's totals. Then each loss gives, per row, the
+        // gradient integrand y_i and U's row (as [y, U_i, 0…]), D_i and D_GN_i.
+        let result = match loss {
+            LossKind::Rescaled => {
+                // SPEC §1: c = u − αb, β = ⟨b,c⟩, y = (c − β)∘v, D = v∘v + u∘(c − β),
+                // U = [v, v∘b], C = [[‖b‖², −1], [−1, 0]].
+                let alpha = p1.s[0].value();
+                let [beta, cc] = chunked_sums(n, |q| {
+                    let c = |i: usize| u[i] - alpha * b[i];
+                    [sum_range(q.clone(), |i| b[i] * c(i)), sum_range(q, |i| c(i) * c(i))]
+                });
+                let cm = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
+                let u = &*u;
+                self.finish(what, 0.5 * cc + 0.5 * reg, 2, (cm.clone(), cm), &overflow, |i, yu| {
+                    let (ui, vi, w) = (u[i], vv[i], w2.at(i));
+                    let r = ui - alpha * b[i] - beta;
+                    *yu = [r * vi + w * z[i], vi, vi * b[i], 0.0];
+                    (vi * vi + ui * r + w, vi * vi + w)
+                })
+            }
+            LossKind::Hyperbolic => {
+                // r = u − b, y = v∘r, D = v∘v + u∘r.
+                let u = &*u;
+                self.finish(what, 0.5 * p1.s[0].value() + 0.5 * reg, 0, (Vec::new(), Vec::new()), &overflow, |i, yu| {
+                    let (ui, vi, w) = (u[i], vv[i], w2.at(i));
+                    let r = ui - b[i];
+                    yu[0] = r * vi + w * z[i];
+                    (vi * vi + ui * r + w, vi * vi + w)
+                })
+            }
+            LossKind::Softmax => {
+                // s = exp(z − m)/S, r = s − b, γ = ⟨s,r⟩, q = s∘(r − γ) = y, D = s∘s + q,
+                // U = [s, s∘s, q], C = [[‖s‖², −1, −1], [−1, 0, 0], [−1, 0, 0]];
+                // Gauss–Newton keeps JᵀJ: D_GN = s∘s, C_GN = [[‖s‖², −1, 0], [−1, 0, 0], [0, 0, 0]].
+                let [gamma, rr, ss] = softmax_fill(z, u, b, p1.m, p1.lse.value());
+                let c = vec![ss, -1.0, -1.0, -1.0, 0.0, 0.0, -1.0, 0.0, 0.0];
+                let c_gn = vec![ss, -1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+                let s = &*u;
+                self.finish(what, 0.5 * rr + 0.5 * reg, 3, (c, c_gn), &overflow, |i, yu| {
+                    let (si, w) = (s[i], w2.at(i));
+                    let q = si * (si - b[i] - gamma);
+                    *yu = [q + w * z[i], si, si * si, q];
+                    (si * si + q + w, si * si + w)
+                })
+            }
+            LossKind::Linear => {
+                self.finish(what, 0.5 * p1.s[0].value() + 0.5 * reg, 0, (Vec::new(), Vec::new()), &overflow, |i, yu| {
+                    let w = w2.at(i);
+                    yu[0] = z[i] - b[i] + w * z[i];
+                    (1.0 + w, 1.0 + w)
+                })
+            }
+        };
+        let (value, gradient, hessian) = result?;
+        Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row })
+    }
+
+    /// The gradient pass (and the Hessian's parts) from a per-row function that writes
+    /// `[y_i, U_i…, 0…]` (`k` columns of `U`) into its buffer and returns `(D_i, D_GN_i)`.
+    /// (Written in place: a returned array is built on the stack and read back with a wider
+    /// load than its stores, which stalls store forwarding.)
+    #[allow(clippy::type_complexity)]
+    fn finish(
+        &self,
+        what: What,
+        value: f64,
+        k: usize,
+        (c, c_gn): (Vec<f64>, Vec<f64>),
+        overflow: &dyn Fn(&'static str) -> LossError,
+        row: impl Fn(usize, &mut [f64; 4]) -> (f64, f64) + Sync,
+    ) -> Result<(f64, Option<Vec<f64>>, Option<StructuredHessian<'a>>), LossError> {
+        if !value.is_finite() {
+            return Err(overflow("the loss value overflows"));
+        }
+        let (n, d) = self.a.shape();
+        if what == What::Value {
+            return Ok((value, None, None));
+        }
+        let mut g = vec![0.0; d];
+        if what == What::Gradient {
+            // Same partition and per-column operations as the Hessian pass: g is bitwise the
+            // same whatever `what` asks.
+            self.a.tr_mul_then::<1, 0>(
+                [],
+                |rows, yb, []| {
+                    let mut yu = [0.0; 4];
+                    for (y, i) in yb.iter_mut().zip(rows) {
+                        row(i, &mut yu);
+                        *y = [yu[0]];
+                    }
+                    true
+                },
+                &mut g,
+            );
+            if !g.iter().all(|v| v.is_finite()) {
+                return Err(overflow("the gradient overflows"));
+            }
+            return Ok((value, Some(g), None));
+        }
+        let pool = &*self.pool;
+        let (mut dv, mut dgn, mut uu) = (pool.take(n), pool.take(n), pool.take(n * k));
+        let outs = [(&mut dv[..], 1), (&mut dgn[..], 1), (&mut uu[..], k)];
+        let (ok, atu) = if k > 0 {
+            let mut out = vec![0.0; d * 4];
+            let ok = self.a.tr_mul_then::<4, 3>(
+                outs,
+                |rows, yb, [db, gb, ub]| {
+                    let mut ok = true;
+                    for (j, i) in rows.enumerate() {
+                        let (di, gi) = row(i, &mut yb[j]);
+                        let yu = &yb[j];
+                        db[j] = di;
+                        gb[j] = gi;
+                        // An explicit loop: copy_from_slice of a runtime length is a memmove call.
+                        for l in 0..k {
+                            ub[j * k + l] = yu[1 + l];
+                        }
+                        ok &= di.is_finite() & gi.is_finite() & yu.iter().all(|t| t.is_finite());
+                    }
+                    ok
+                },
+                &mut out,
+            );
+            g.iter_mut().enumerate().for_each(|(j, gj)| *gj = out[4 * j]);
+            (ok, Some((0..d * k).map(|q| out[4 * (q / k) + 1 + q % k]).collect::<Vec<f64>>()))
+        } else {
+            let [o0, o1, _] = outs;
+            let ok = self.a.tr_mul_then::<1, 2>(
+                [o0, o1],
+                |rows, yb, [db, gb]| {
+                    let mut ok = true;
+                    let mut yu = [0.0; 4];
+                    for (j, i) in rows.enumerate() {
+                        let (di, gi) = row(i, &mut yu);
+                        yb[j] = [yu[0]];
+                        db[j] = di;
+                        gb[j] = gi;
+                        ok &= di.is_finite() & gi.is_finite();
+                    }
+                    ok
+                },
+                &mut g,
+            );
+            (ok, None)
+        };
+        if !g.iter().all(|v| v.is_finite()) {
+            return Err(overflow("the gradient overflows"));
+        }
+        if !ok || !c.iter().chain(&c_gn).all(|v| v.is_finite()) {
+            return Err(overflow("the Hessian overflows"));
+        }
+        let parts = HessianParts { d: dv, d_gn: dgn, u: uu, k, c, c_gn };
+        Ok((value, Some(g), Some(StructuredHessian::new(self.a, parts).with_atu(atu))))
+    }
 }
 
-/// The gradient integrand `y_i`, evaluated inside the `Aᵀ·y` pass.
-type RowFn<'r> = Box<dyn Fn(usize) -> f64 + Sync + 'r>;
+/// `u(z)` into `u` and, when `du` is not empty, `u'(z)` into `du` (exp: `u' = u`, not stored).
+fn activation_into(f: Activation, z: &[f64], u: &mut [f64], du: &mut [f64]) {
+    match f {
+        Activation::Exp => vmath::exp_into(z, u),
+        Activation::Cosh | Activation::Sinh => {
+            for (k, &t) in z.iter().enumerate() {
+                u[k] = f.u(t);
+                du[k] = f.du(t);
+            }
+        }
+    }
+}
+
+/// A compensated sum over one row block (branch-free, vectorisable: [`sum_range`]). The
+/// residual `u − ⟨u,1⟩b` cancels to the noise level near `x*`, so `Σu` needs every bit.
+#[inline(always)]
+fn lane_sum(len: usize, term: impl Fn(usize) -> f64) -> f64 {
+    sum_range(0..len, term)
+}
+
+/// Softmax's second pass: `s = exp(z − m)/S` into `s`, and `[⟨s, s−b⟩, ‖s−b‖², ‖s‖²]`,
+/// compensated (the first can cancel), over fixed chunks combined in order.
+fn softmax_fill(z: &[f64], s: &mut [f64], b: &[f64], m: f64, total: f64) -> [f64; 3] {
+    let partials: Vec<[f64; 3]> = s
+        .par_chunks_mut(CHUNK)
+        .zip(z.par_chunks(CHUNK))
+        .enumerate()
+        .map(|(c, (sc, zc))| {
+            for (o, &t) in sc.iter_mut().zip(zc) {
+                *o = t - m;
+            }
+            vmath::exp_in_place(sc);
+            let mut acc = [Neumaier::default(); 3];
+            for (k, o) in sc.iter_mut().enumerate() {
+                *o /= total;
+                let res = *o - b[c * CHUNK + k];
+                for (a, t) in acc.iter_mut().zip([*o * res, res * res, *o * *o]) {
+                    a.add(t);
+                }
+            }
+            acc.map(|a| a.value())
+        })
+        .collect();
+    reduce::combine(&partials)
+}
 
 /// `w∘w`, without materialising a constant.
 #[derive(Debug, Clone)]
@@ -345,8 +437,8 @@ impl W2 {
     }
 }
 
-/// Block accumulator of pass 1: two compensated sums, the largest `|z|` (first row on ties)
-/// and a running log-sum-exp `(m, Σ e^{z−m})`.
+/// Block accumulator of pass 1: two compensated sums, the largest `|z|` (first row on ties,
+/// NaN counting as `+∞`) and a log-sum-exp `(m, Σ e^{z−m})`.
 #[derive(Debug, Clone, Copy)]
 struct Fold {
     s: [Neumaier; 2],
@@ -363,23 +455,50 @@ impl Default for Fold {
 }
 
 impl Fold {
-    #[inline]
-    fn see(&mut self, i: usize, z: f64) {
-        let a = if z.is_nan() { f64::INFINITY } else { z.abs() };
-        if a > self.max_abs {
-            self.max_abs = a;
-            self.max_row = i;
+    /// A block starting at row `i0`: its largest `|z|` and `Σ w²z²`.
+    fn of_block(i0: usize, zb: &[f64], w2: &W2) -> Self {
+        let mut acc = Self::default();
+        let (mut m, mut nan) = (0.0f64, false);
+        for &t in zb {
+            m = m.max(t.abs());
+            nan |= t.is_nan();
         }
-    }
-    #[inline]
-    fn logsumexp(&mut self, z: f64) {
-        if z > self.m {
-            let scale = (self.m - z).exp();
-            self.lse = Neumaier::default().with(self.lse.value() * scale);
-            self.m = z;
+        if nan {
+            m = f64::INFINITY;
         }
-        self.lse.add((z - self.m).exp());
+        if m > 0.0 {
+            let k = zb.iter().position(|t| t.is_nan() || t.abs() == m).expect("attained");
+            (acc.max_abs, acc.max_row) = (m, i0 + k);
+        }
+        let reg = match w2 {
+            W2::Zero => 0.0,
+            W2::Const(c) => c * lane_sum(zb.len(), |k| zb[k] * zb[k]),
+            W2::PerRow(w) => lane_sum(zb.len(), |k| w[i0 + k] * zb[k] * zb[k]),
+        };
+        acc.s[1].add(reg);
+        acc
     }
+
+    /// The block's `(m, Σ e^{z−m})` with `m` its largest `z` (vectorised `exp`).
+    fn block_logsumexp(&mut self, zb: &[f64]) {
+        let m = zb.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if m == f64::NEG_INFINITY {
+            return;
+        }
+        let mut buf = [0.0f64; 256];
+        let mut total = 0.0;
+        for c in zb.chunks(256) {
+            let t = &mut buf[..c.len()];
+            for (o, &v) in t.iter_mut().zip(c) {
+                *o = v - m;
+            }
+            vmath::exp_in_place(t);
+            total += lane_sum(t.len(), |k| t[k]);
+        }
+        self.m = m;
+        self.lse = Neumaier::default().with(total);
+    }
+
     fn combine(mut self, o: Fold) -> Fold {
         for (a, b) in self.s.iter_mut().zip(&o.s) {
             a.add(b.value());
@@ -398,40 +517,6 @@ impl Fold {
         }
         self
     }
-}
-
-/// Over fixed chunks of rows of `rec` (`width` per row): `f(i, rec_i)` may update the record
-/// and returns three terms, summed compensated and combined in chunk order.
-fn fill_and_sum(rec: &mut [f64], width: usize, f: impl Fn(usize, &mut [f64]) -> [f64; 3] + Sync) -> [f64; 3] {
-    let partials: Vec<[f64; 3]> = rec
-        .par_chunks_mut(CHUNK * width)
-        .enumerate()
-        .map(|(c, block)| {
-            // `f` calls exp/cosh/sinh: no AVX→SSE penalty after dense work (sparse_ops::simd_state).
-            sparse_ops::simd_state::clear_upper_state();
-            let mut acc = [Neumaier::default(); 3];
-            for (k, r) in block.chunks_exact_mut(width).enumerate() {
-                let t = f(c * CHUNK + k, r);
-                for (a, v) in acc.iter_mut().zip(t) {
-                    a.add(v);
-                }
-            }
-            acc.map(|a| a.value())
-        })
-        .collect();
-    reduce::combine(&partials)
-}
-
-/// `out[i] = f(i)` in parallel over fixed chunks (elementwise, so deterministic).
-pub(crate) fn par_map(len: usize, f: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
-    let mut out = vec![0.0; len];
-    out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
-        sparse_ops::simd_state::clear_upper_state();
-        for (k, v) in o.iter_mut().enumerate() {
-            *v = f(c * CHUNK + k);
-        }
-    });
-    out
 }
 
 fn check_vec(what: &'static str, v: &[f64], len: usize) -> Result<(), LossError> {

@@ -286,3 +286,40 @@ fn gradient_is_the_same_whatever_is_requested_and_atu_is_cached_correctly() {
         assert!(cached.iter().zip(&separate).all(|(p, q)| (p - q).abs() <= 1e-12 * scale), "{loss}");
     }
 }
+
+#[test]
+fn recycled_buffers_never_leak_into_a_later_evaluation() {
+    // Evaluations reuse the n-vectors of earlier ones (Objective::recycle) without zeroing
+    // them: every entry must be overwritten, so an evaluation after recycling one at another
+    // point is bitwise the evaluation from fresh memory.
+    let a = positive_matrix(300, 6, 11);
+    let b: Vec<f64> = (0..300).map(|i| 1.0 / 300.0 + 1e-4 * (i as f64).sin()).collect();
+    let x: Vec<f64> = (0..6).map(|j| 0.1 * (j as f64).cos()).collect();
+    let other: Vec<f64> = x.iter().map(|v| -3.0 * v + 0.5).collect();
+    for loss in [LossKind::Rescaled, LossKind::Hyperbolic, LossKind::Softmax, LossKind::Linear] {
+        for func in [Activation::Exp, Activation::Cosh] {
+            let fresh = Objective::new(&a, &b, Regulariser::Const(0.3), loss, func).unwrap();
+            let want = fresh.evaluate(&x, What::Hessian).unwrap();
+            let f = Objective::new(&a, &b, Regulariser::Const(0.3), loss, func).unwrap();
+            for _ in 0..3 {
+                f.recycle(f.evaluate(&other, What::Hessian).unwrap());
+                let _ = f.evaluate(&other, What::Value).unwrap();
+            }
+            let got = f.evaluate(&x, What::Hessian).unwrap();
+            assert_eq!(got.value.to_bits(), want.value.to_bits(), "{loss} {func}");
+            assert_eq!(bits(got.gradient.as_ref().unwrap()), bits(want.gradient.as_ref().unwrap()));
+            let (hg, hw) = (got.hessian.as_ref().unwrap(), want.hessian.as_ref().unwrap());
+            for part in [Part::Exact, Part::GaussNewton] {
+                assert_eq!(bits(hg.diagonal(part)), bits(hw.diagonal(part)), "{loss} {func}");
+                assert_eq!(bits(hg.low_rank(part).0), bits(hw.low_rank(part).0));
+                assert_eq!(bits(hg.atu()), bits(hw.atu()));
+            }
+            // The Hessian-vector product's scratch is reused too.
+            let (mut p, mut q) = (vec![0.0; 6], vec![0.0; 6]);
+            hg.apply(Part::Exact, &x, &mut p);
+            hg.apply(Part::Exact, &other, &mut q);
+            hg.apply(Part::Exact, &x, &mut q);
+            assert_eq!(bits(&p), bits(&q));
+        }
+    }
+}

@@ -96,7 +96,7 @@ pub fn solve(
                         observer(&rec);
                         history.push(rec);
                         x = xn;
-                        cur = next;
+                        f.recycle(std::mem::replace(&mut cur, next));
                         // The gradient vanished at the saddle: measure progress from here.
                         g_ref = norm(grad(&cur)).max(params.atol);
                         escaped_here = true;
@@ -138,11 +138,13 @@ pub fn solve(
             let armijo = |v: f64| v <= cur.value + params.armijo * alpha * gtp;
             if alpha == 1.0 {
                 passes += 2;
-                if let Ok(e) = f.evaluate(&xn, What::Hessian)
-                    && armijo(e.value)
-                {
-                    full = Some(e);
-                    break Some(xn);
+                match f.evaluate(&xn, What::Hessian) {
+                    Ok(e) if armijo(e.value) => {
+                        full = Some(e);
+                        break Some(xn);
+                    }
+                    Ok(e) => f.recycle(e),
+                    Err(_) => {}
                 }
             } else {
                 passes += 1;
@@ -210,7 +212,8 @@ pub fn solve(
         observer(&rec);
         history.push(rec);
         x = xn;
-        cur = next;
+        // Its n-vectors serve the next evaluations (no fresh pages to fault in).
+        f.recycle(std::mem::replace(&mut cur, next));
     };
     let grad_norm = norm(grad(&cur));
     Ok(Report {
@@ -278,10 +281,14 @@ struct Step {
     fallbacks: Vec<Fallback>,
 }
 
-/// The sketch's nonnegative diagonal `D₊`: `D` where `D ≥ 0`, else the Gauss–Newton `D_GN`.
-fn positive_diagonal(h: &StructuredHessian) -> (Vec<f64>, usize) {
+/// The sketch's nonnegative diagonal `D₊`: `D` where `D ≥ 0`, else the Gauss–Newton `D_GN`
+/// (borrowed when nothing is negative, the common case near `x*`).
+fn positive_diagonal<'h>(h: &'h StructuredHessian) -> (std::borrow::Cow<'h, [f64]>, usize) {
     let (d, dgn) = (h.diagonal(Part::Exact), h.diagonal(Part::GaussNewton));
     let negative = d.iter().filter(|&&v| v < 0.0).count();
+    if negative == 0 {
+        return (d.into(), 0);
+    }
     (d.iter().zip(dgn).map(|(&a, &b)| if a >= 0.0 { a } else { b }).collect(), negative)
 }
 

@@ -361,24 +361,37 @@ impl CsrMatrix {
 
 /// Shared reduction: partials over `bounds` blocks, added in block order (deterministic).
 pub(crate) fn reduce_blocks(out: &mut [f64], bounds: &[usize], f: impl Fn(Range<usize>, &mut [f64]) + Sync) {
+    let payloads = vec![(); bounds.len() - 1];
+    reduce_blocks_with(out, bounds, payloads, |rows, (), acc| f(rows, acc));
+}
+
+/// [`reduce_blocks`] where block `b` also owns `payloads[b]` (e.g. its rows of an output
+/// buffer) and returns a value; the values come back in block order.
+pub(crate) fn reduce_blocks_with<P: Send, R: Send>(
+    out: &mut [f64],
+    bounds: &[usize],
+    payloads: Vec<P>,
+    f: impl Fn(Range<usize>, P, &mut [f64]) -> R + Sync,
+) -> Vec<R> {
     let parts = bounds.len() - 1;
+    assert_eq!(payloads.len(), parts, "one payload per block");
     if parts <= 1 {
         out.fill(0.0);
         crate::simd_state::clear_upper_state();
-        f(0..bounds[parts], out);
-        return;
+        return payloads.into_iter().map(|p| f(0..bounds[parts], p, out)).collect();
     }
     let ranges: Vec<_> = partition::ranges(bounds).collect();
     let len = out.len();
-    let partials: Vec<Vec<f64>> = ranges
+    let (partials, results): (Vec<Vec<f64>>, Vec<R>) = ranges
         .into_par_iter()
-        .map(|rows| {
+        .zip(payloads)
+        .map(|(rows, p)| {
             crate::simd_state::clear_upper_state();
             let mut buf = vec![0.0; len];
-            f(rows, &mut buf);
-            buf
+            let r = f(rows, p, &mut buf);
+            (buf, r)
         })
-        .collect();
+        .unzip();
     out.par_chunks_mut(4096).enumerate().for_each(|(c, o)| {
         let base = c * 4096;
         for (k, v) in o.iter_mut().enumerate() {
@@ -389,6 +402,7 @@ pub(crate) fn reduce_blocks(out: &mut [f64], bounds: &[usize], f: impl Fn(Range<
             *v = s;
         }
     });
+    results
 }
 
 fn check_dim(dim: usize) -> Result<(), StructureError> {

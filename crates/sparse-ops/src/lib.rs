@@ -53,6 +53,7 @@ mod kernels;
 pub mod partition;
 pub mod reduce;
 pub mod simd_state;
+pub mod vmath;
 
 pub use csr::{CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};

@@ -65,11 +65,29 @@ pub fn chunked_sums<const K: usize>(len: usize, f: impl Fn(Range<usize>) -> [f64
     combine(&partials)
 }
 
-/// `Σ_{i∈range} term(i)`, compensated.
+/// `Σ_{i∈range} term(i)`, compensated: four lanes of Knuth's branch-free two-sum (each
+/// addition's rounding error is carried exactly), so the loop has no branch and no single
+/// dependency chain, and it is as accurate as [`Neumaier`].
 #[inline]
 pub fn sum_range(range: Range<usize>, term: impl Fn(usize) -> f64) -> f64 {
+    let (start, len) = (range.start, range.len());
+    let full = len / 4 * 4;
+    let (mut s, mut c) = ([0.0f64; 4], [0.0f64; 4]);
+    for k in (0..full).step_by(4) {
+        for l in 0..4 {
+            let x = term(start + k + l);
+            let t = s[l] + x;
+            let bb = t - s[l];
+            c[l] += (s[l] - (t - bb)) + (x - bb);
+            s[l] = t;
+        }
+    }
     let mut acc = Neumaier::default();
-    for i in range {
+    for l in 0..4 {
+        acc.add(s[l]);
+        acc.add(c[l]);
+    }
+    for i in start + full..range.end {
         acc.add(term(i));
     }
     acc.value()

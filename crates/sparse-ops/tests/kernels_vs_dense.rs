@@ -67,6 +67,44 @@ proptest! {
         let mut aty1 = vec![0.0; d];
         a.tr_mul_vec(&y1, &mut aty1);
         prop_assert!((0..d).all(|j| multi[3 * j + 1].to_bits() == aty1[j].to_bits()));
+        // Block-fused forward pass: z is A·x bitwise; the callback sees each block once, in
+        // order, with its rows of every output.
+        let (mut z, mut o2) = (vec![f64::NAN; n], vec![f64::NAN; 2 * n]);
+        let seen = a.mul_vec_then(&x, &mut z, [(&mut o2[..], 2), (&mut [][..], 0)], |rows, zb, [ob, empty]| {
+            assert!(empty.is_empty());
+            for (k, i) in rows.clone().enumerate() {
+                ob[2 * k] = zb[k] * 2.0;
+                ob[2 * k + 1] = i as f64;
+            }
+            rows
+        });
+        prop_assert_eq!(bits(&z), bits(&ax));
+        prop_assert_eq!(seen.iter().map(|r| r.len()).sum::<usize>(), n);
+        prop_assert!(seen.windows(2).all(|w| w[0].end == w[1].start));
+        for i in 0..n {
+            prop_assert_eq!(o2[2 * i].to_bits(), (2.0 * ax[i]).to_bits());
+            prop_assert_eq!(o2[2 * i + 1], i as f64);
+        }
+        // Block-fused transposed pass: 4 columns of Y made inside the pass, each bitwise its own
+        // tr_mul_vec; the per-row outputs are written; the verdict is the AND of the runs'.
+        let (mut sq, mut out4) = (vec![f64::NAN; n], vec![f64::NAN; 4 * d]);
+        let ok = a.tr_mul_then::<4, 1>([(&mut sq[..], 1)], |rows, yb, [sb]| {
+            for ((r, s), i) in yb.iter_mut().zip(sb.iter_mut()).zip(rows) {
+                *r = [y[i], 2.0 * y[i] + 1.0, 0.0, -y[i]];
+                *s = y[i] * y[i];
+            }
+            true
+        }, &mut out4);
+        prop_assert!(ok);
+        prop_assert!((0..d).all(|j| out4[4 * j].to_bits() == aty[j].to_bits()));
+        prop_assert!((0..d).all(|j| out4[4 * j + 1].to_bits() == aty1[j].to_bits()));
+        prop_assert!((0..d).all(|j| out4[4 * j + 2] == 0.0 && out4[4 * j + 3] == -aty[j]));
+        prop_assert!((0..n).all(|i| sq[i] == y[i] * y[i]));
+        let bad = a.tr_mul_then::<1, 0>([], |rows, yb, []| {
+            yb.iter_mut().for_each(|r| *r = [1.0]);
+            !rows.contains(&(n - 1))
+        }, &mut vec![0.0; d]);
+        prop_assert!(!bad, "one run's false verdict makes the whole pass false");
         a.cache_transpose().unwrap();
         let mut aty2 = vec![f64::NAN; d];
         a.tr_mul_vec(&y, &mut aty2);

@@ -54,6 +54,27 @@ fn all_kernels(a: &CsrMatrix) -> Vec<Vec<u64>> {
     let mut v = vec![0.0; d];
     a.tr_mul_vec_map(|i| y[i].sin(), &mut v);
     out.push(bits(&v));
+    let mut z = vec![0.0; n];
+    let mut e = vec![0.0; n];
+    let sums = a.mul_vec_then(&x, &mut z, [(&mut e[..], 1)], |_, zb, [eb]| {
+        sparse_ops::vmath::exp_into(zb, eb);
+        sparse_ops::reduce::sum_range(0..eb.len(), |k| eb[k])
+    });
+    out.push(bits(&z));
+    out.push(bits(&e));
+    out.push(bits(&sums));
+    let mut v = vec![0.0; 4 * d];
+    a.tr_mul_then::<4, 0>(
+        [],
+        |rows, yb, []| {
+            for (r, i) in yb.iter_mut().zip(rows) {
+                *r = [y[i], y[i].sin(), 1.0, -y[i]];
+            }
+            true
+        },
+        &mut v,
+    );
+    out.push(bits(&v));
     out.push(bits(&a.column_sq_norms()));
     let mut scaled = a.clone();
     scaled.scale_columns(&x).unwrap();

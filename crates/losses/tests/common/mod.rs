@@ -76,3 +76,6 @@ pub fn rows(m: &faer::Mat<f64>) -> Vec<f64> {
     let d = m.nrows();
     (0..d * d).map(|q| m[(q / d, q % d)]).collect()
 }
+pub fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}

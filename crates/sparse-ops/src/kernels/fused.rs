@@ -241,6 +241,127 @@ impl CsrMatrix {
         });
     }
 
+    /// `z = A·x` computed block by block; right after each fixed row block is done, and while
+    /// it is still in cache, `f(rows, z_block, out_blocks)` post-processes it: `outs` are
+    /// per-row output buffers (`nrows × width` each, row-major) of which `f` receives the
+    /// block's rows. A width-0 output is an unused slot. Returns `f`'s results in block order
+    /// (combine them left to right for a deterministic reduction). Cost: one `A·x` plus `f`;
+    /// `f` may run vectorised loops over the block (e.g. [`crate::vmath::exp_into`]).
+    ///
+    /// ```
+    /// use sparse_ops::CsrMatrix;
+    /// let a = CsrMatrix::from_dense(2, 2, &[1.0, 2.0, 0.0, 3.0]).unwrap();
+    /// let (mut z, mut u) = (vec![0.0; 2], vec![0.0; 2]);
+    /// // u = exp(z), and Σu on the way.
+    /// let sums = a.mul_vec_then(&[1.0, 1.0], &mut z, [(&mut u[..], 1)], |_rows, zb, [ub]| {
+    ///     sparse_ops::vmath::exp_into(zb, ub);
+    ///     ub.iter().sum::<f64>()
+    /// });
+    /// assert_eq!(z, [3.0, 3.0]);
+    /// assert!((sums.iter().sum::<f64>() - 2.0 * 3f64.exp()).abs() < 1e-12);
+    /// ```
+    #[track_caller]
+    pub fn mul_vec_then<T: Send, const M: usize>(
+        &self,
+        x: &[f64],
+        z: &mut [f64],
+        outs: [(&mut [f64], usize); M],
+        f: impl Fn(std::ops::Range<usize>, &[f64], [&mut [f64]; M]) -> T + Sync,
+    ) -> Vec<T> {
+        use rayon::prelude::*;
+        let n = self.nrows();
+        assert_eq!(x.len(), self.ncols(), "x must have ncols entries");
+        assert_eq!(z.len(), n, "z must have nrows entries");
+        for (o, w) in &outs {
+            assert_eq!(o.len(), n * w, "each output must be nrows x width");
+        }
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        let tasks = self.chunk_policy().tasks(n, self.nnz());
+        let bounds = partition::balanced_bounds(indptr, tasks);
+        let blocks = split_outputs(z, outs, &bounds);
+        blocks
+            .into_par_iter()
+            .map(|(rows, zb, ob)| {
+                crate::simd_state::clear_upper_state();
+                for (zi, i) in zb.iter_mut().zip(rows.clone()) {
+                    let p = indptr[i]..indptr[i + 1];
+                    *zi = dot_row(&indices[p.clone()], &data[p], x);
+                }
+                f(rows, zb, ob)
+            })
+            .collect()
+    }
+
+    /// `Out = Aᵀ·Y` (`Out`: `ncols × K`, row-major) where the rows of `Y` are produced inside
+    /// the pass: for each run of at most 256 rows, `y(rows, y_block, out_blocks)` fills
+    /// `y_block` (one `[f64; K]` per row) and may also write the rows' entries of the per-row
+    /// outputs `outs` (`nrows × width` each; width 0 = unused). It returns whether its rows
+    /// were acceptable (e.g. finite); the kernel returns whether all were. Each column of
+    /// `Out` is bitwise what [`CsrMatrix::tr_mul_vec`] gives for that column of `Y` (same
+    /// partition and order of operations, no cached transpose), and one update of `K ≤ 4`
+    /// lanes costs about one scalar update, so `[y, U]` rides along with the gradient.
+    ///
+    /// ```
+    /// use sparse_ops::CsrMatrix;
+    /// let a = CsrMatrix::from_dense(2, 2, &[1.0, 2.0, 0.0, 3.0]).unwrap();
+    /// let mut sq = vec![0.0; 2];
+    /// let mut out = vec![0.0; 2 * 2];
+    /// // Columns y = [1, 2] and y² at once; y² is also kept per row.
+    /// let ok = a.tr_mul_then::<2, 1>([(&mut sq[..], 1)], |rows, yb, [sqb]| {
+    ///     for ((r, s), i) in yb.iter_mut().zip(sqb.iter_mut()).zip(rows) {
+    ///         let y = (i + 1) as f64;
+    ///         *r = [y, y * y];
+    ///         *s = y * y;
+    ///     }
+    ///     true
+    /// }, &mut out);
+    /// assert!(ok);
+    /// assert_eq!(out, [1.0, 1.0, 8.0, 14.0]); // Aᵀ[1, 2] = [1, 8], Aᵀ[1, 4] = [1, 14]
+    /// assert_eq!(sq, [1.0, 4.0]);
+    /// ```
+    #[track_caller]
+    pub fn tr_mul_then<const K: usize, const M: usize>(
+        &self,
+        outs: [(&mut [f64], usize); M],
+        y: impl Fn(std::ops::Range<usize>, &mut [[f64; K]], [&mut [f64]; M]) -> bool + Sync,
+        out: &mut [f64],
+    ) -> bool {
+        const RUN: usize = 256;
+        let n = self.nrows();
+        assert_eq!(out.len(), self.ncols() * K, "out must be ncols x K, row-major");
+        for (o, w) in &outs {
+            assert_eq!(o.len(), n * w, "each output must be nrows x width");
+        }
+        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
+        // The partition of `tr_mul_vec` (an output of ncols entries), whatever K is.
+        let parts = self.chunk_policy().parts(n, self.nnz(), self.ncols());
+        let bounds = partition::balanced_bounds(indptr, parts);
+        let widths: [usize; M] = std::array::from_fn(|m| outs[m].1);
+        let payloads: Vec<_> = split_outputs(&mut [], outs, &bounds).into_iter().map(|(_, _, ob)| ob).collect();
+        let verdicts = crate::csr::reduce_blocks_with(out, &bounds, payloads, |rows, mut ob, acc| {
+            let acc: &mut [[f64; K]] = acc.as_chunks_mut::<K>().0;
+            let mut buf = [[0.0f64; K]; RUN];
+            let mut ok = true;
+            let mut start = rows.start;
+            while start < rows.end {
+                let end = (start + RUN).min(rows.end);
+                let (a, b) = (start - rows.start, end - rows.start);
+                let mut m = 0;
+                let sub = ob.each_mut().map(|o| {
+                    let w = widths[m];
+                    m += 1;
+                    &mut o[a * w..b * w]
+                });
+                let yb = &mut buf[..end - start];
+                ok &= y(start..end, yb, sub);
+                scatter_rows(acc, yb, start, indptr, indices, data);
+                start = end;
+            }
+            ok
+        });
+        verdicts.into_iter().all(|v| v)
+    }
+
     /// Run `f(rows, rec_block)` over the fixed row-task blocks in parallel and return the
     /// results in block order.
     pub(crate) fn map_blocks<T: Send>(&self, f: impl Fn(std::ops::Range<usize>) -> T + Sync + Send) -> Vec<T> {
@@ -278,5 +399,77 @@ impl CsrMatrix {
                 f(r, b)
             })
             .collect()
+    }
+}
+
+/// Cut `z` (width 1; may be empty, then every block gets an empty slice) and each output
+/// (`nrows × width`) into the blocks of `bounds`: `(rows, z_block, [out_blocks])` per block.
+#[allow(clippy::type_complexity)]
+fn split_outputs<'a, const M: usize>(
+    z: &'a mut [f64],
+    outs: [(&'a mut [f64], usize); M],
+    bounds: &[usize],
+) -> Vec<(std::ops::Range<usize>, &'a mut [f64], [&'a mut [f64]; M])> {
+    let zw = usize::from(!z.is_empty());
+    let mut zs = partition::split_rows(z, bounds, zw).into_iter();
+    let mut os = outs.map(|(o, w)| partition::split_rows(o, bounds, w).into_iter());
+    partition::ranges(bounds)
+        .map(|r| {
+            let ob = std::array::from_fn(|m| os[m].next().expect("one block per range"));
+            (r, zs.next().expect("one block per range"), ob)
+        })
+        .collect()
+}
+
+/// `acc[j] += a_ij · y_i` (`K` lanes) for the rows `start..start + y.len()`. With AVX2 one
+/// 4-lane update is one vector load, multiply, add and store; without, two of each. Both paths
+/// do the same IEEE operations per lane (no fused multiply-add), so the bits agree.
+fn scatter_rows<const K: usize>(
+    acc: &mut [[f64; K]],
+    y: &[[f64; K]],
+    start: usize,
+    indptr: &[usize],
+    indices: &[u32],
+    data: &[f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if K > 1 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (checked above).
+            return unsafe { scatter_rows_avx2(acc, y, start, indptr, indices, data) };
+        }
+    }
+    scatter_rows_body(acc, y, start, indptr, indices, data)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn scatter_rows_avx2<const K: usize>(
+    acc: &mut [[f64; K]],
+    y: &[[f64; K]],
+    start: usize,
+    indptr: &[usize],
+    indices: &[u32],
+    data: &[f64],
+) {
+    scatter_rows_body(acc, y, start, indptr, indices, data)
+}
+
+#[inline(always)]
+fn scatter_rows_body<const K: usize>(
+    acc: &mut [[f64; K]],
+    y: &[[f64; K]],
+    start: usize,
+    indptr: &[usize],
+    indices: &[u32],
+    data: &[f64],
+) {
+    for (yi, i) in y.iter().zip(start..) {
+        for p in indptr[i]..indptr[i + 1] {
+            let (a, v) = (&mut acc[indices[p] as usize], data[p]);
+            for l in 0..K {
+                a[l] += v * yi[l];
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 use super::plot::{self, Series};
-use super::timing::{Case, interleaved_medians, median};
+use super::timing::median;
 
 #[derive(Args)]
 pub struct ScalingArgs {
@@ -78,11 +78,18 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
     let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
     let y: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
     let (mut o1, mut o2) = (vec![0.0; n], vec![0.0; d]);
-    let mut cases: Vec<Case<'_>> =
-        vec![("A·x", Box::new(|| a.mul_vec(&x, &mut o1))), ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&y, &mut o2)))];
-    let t = interleaved_medians(&mut cases, 1, 5);
-    drop(cases);
-    let unit_s = t[0] + t[1];
+    // The unit is sampled before every solve, interleaved with them, so that a slow phase of
+    // the shared machine moves the unit and the solves alike; its median is the one unit of
+    // this matrix (for every strategy).
+    let mut unit_samples = Vec::new();
+    let mut sample_unit = || {
+        let t = std::time::Instant::now();
+        a.mul_vec(&x, &mut o1);
+        a.tr_mul_vec(&y, &mut o2);
+        t.elapsed().as_secs_f64()
+    };
+    sample_unit(); // warm-up
+    let first = rows.len();
     for s in STRATEGIES {
         let params = SolverParams {
             strategy: s,
@@ -96,6 +103,9 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
             (Vec::new(), [Vec::new(), Vec::new(), Vec::new(), Vec::new()], Vec::new());
         for rep in 0..reps {
             let p = SolverParams { seed: rep as u64, ..params };
+            for _ in 0..2 {
+                unit_samples.push(sample_unit());
+            }
             let report = newton::solve(f, &vec![0.0; d], &p, None, &mut |_| {})?;
             // Per solve, the mean over its iterations (a whole refresh cycle); medians over
             // repetitions.
@@ -118,9 +128,11 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
             per_iter_s: median(per),
             phases_s: phases.map(median),
             passes: median(passes),
-            unit_s,
+            unit_s: f64::NAN,
         });
     }
+    let unit_s = median(unit_samples);
+    rows[first..].iter_mut().for_each(|r| r.unit_s = unit_s);
     Ok(())
 }
 

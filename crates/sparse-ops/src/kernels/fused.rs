@@ -102,16 +102,7 @@ impl CsrMatrix {
         let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
         let g: &[[f64; K]] = g.as_chunks::<K>().0;
         self.map_row_blocks(out, 1, |rows, block| {
-            for (o, i) in block.iter_mut().zip(rows) {
-                let mut buf = [0.0f64; K];
-                for p in indptr[i]..indptr[i + 1] {
-                    let (gj, v) = (&g[indices[p] as usize], data[p]);
-                    for l in 0..K {
-                        buf[l] += v * gj[l];
-                    }
-                }
-                *o = f(i, &buf);
-            }
+            avx2_or_not!(map_rows_body(block, rows, indptr, indices, data, g, f))
         });
     }
 
@@ -165,23 +156,7 @@ impl CsrMatrix {
     ) -> Vec<(Vec<usize>, Vec<f64>)> {
         let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
         let g: &[[f64; K]] = g.as_chunks::<K>().0;
-        self.map_blocks(|rows| {
-            let (mut kept, mut vals) = (Vec::new(), Vec::new());
-            for i in rows {
-                let mut buf = [0.0f64; K];
-                for p in indptr[i]..indptr[i + 1] {
-                    let (gj, v) = (&g[indices[p] as usize], data[p]);
-                    for l in 0..K {
-                        buf[l] += v * gj[l];
-                    }
-                }
-                if let Some(v) = f(i, &buf) {
-                    kept.push(i);
-                    vals.push(v);
-                }
-            }
-            (kept, vals)
-        })
+        self.map_blocks(|rows| avx2_or_not!(filter_rows_body(rows, indptr, indices, data, g, f)))
     }
 
     /// A deterministic reduction over the rows of `A` into `out`, for kernels built outside this
@@ -354,7 +329,7 @@ impl CsrMatrix {
                 });
                 let yb = &mut buf[..end - start];
                 ok &= y(start..end, yb, sub);
-                scatter_rows(acc, yb, start, indptr, indices, data);
+                avx2_or_not!(scatter_rows_body(acc, yb, start, indptr, indices, data));
                 start = end;
             }
             ok
@@ -421,40 +396,85 @@ fn split_outputs<'a, const M: usize>(
         .collect()
 }
 
-/// `acc[j] += a_ij · y_i` (`K` lanes) for the rows `start..start + y.len()`. With AVX2 one
-/// 4-lane update is one vector load, multiply, add and store; without, two of each. Both paths
-/// do the same IEEE operations per lane (no fused multiply-add), so the bits agree.
-fn scatter_rows<const K: usize>(
-    acc: &mut [[f64; K]],
-    y: &[[f64; K]],
-    start: usize,
+/// `$body(args…)` compiled for AVX2 when the CPU has it, else as is: the kernels' lane loops
+/// then use 4-wide vectors instead of SSE2's 2. (`$body` is `#[inline(always)]`; a closure
+/// would not be inlined into the AVX2 copy.) Without `fma` enabled no multiply-add is fused,
+/// so both copies perform the same IEEE operations and give the same bits.
+macro_rules! avx2_or_not {
+    ($body:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx2<A>(f: impl FnOnce() -> A) -> A {
+            f()
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 is present (checked above).
+                unsafe { avx2(#[inline(always)] || $body($($arg),*)) }
+            } else {
+                $body($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $body($($arg),*)
+        }
+    }};
+}
+use avx2_or_not;
+
+#[inline(always)]
+fn map_rows_body<const K: usize>(
+    block: &mut [f64],
+    rows: std::ops::Range<usize>,
     indptr: &[usize],
     indices: &[u32],
     data: &[f64],
+    g: &[[f64; K]],
+    f: &impl Fn(usize, &[f64]) -> f64,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if K > 1 && std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked above).
-            return unsafe { scatter_rows_avx2(acc, y, start, indptr, indices, data) };
+    for (o, i) in block.iter_mut().zip(rows) {
+        let buf = gather_row(indptr, indices, data, g, i);
+        *o = f(i, &buf);
+    }
+}
+
+#[inline(always)]
+fn filter_rows_body<const K: usize>(
+    rows: std::ops::Range<usize>,
+    indptr: &[usize],
+    indices: &[u32],
+    data: &[f64],
+    g: &[[f64; K]],
+    f: &impl Fn(usize, &[f64]) -> Option<f64>,
+) -> (Vec<usize>, Vec<f64>) {
+    let (mut kept, mut vals) = (Vec::new(), Vec::new());
+    for i in rows {
+        let buf = gather_row(indptr, indices, data, g, i);
+        if let Some(v) = f(i, &buf) {
+            kept.push(i);
+            vals.push(v);
         }
     }
-    scatter_rows_body(acc, y, start, indptr, indices, data)
+    (kept, vals)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn scatter_rows_avx2<const K: usize>(
-    acc: &mut [[f64; K]],
-    y: &[[f64; K]],
-    start: usize,
-    indptr: &[usize],
-    indices: &[u32],
-    data: &[f64],
-) {
-    scatter_rows_body(acc, y, start, indptr, indices, data)
+/// Row `i` of `A·G` for a row-major `G` with `K` columns: `Σ_p a_ip · G[j_p]`.
+#[inline(always)]
+fn gather_row<const K: usize>(indptr: &[usize], indices: &[u32], data: &[f64], g: &[[f64; K]], i: usize) -> [f64; K] {
+    let mut buf = [0.0f64; K];
+    for p in indptr[i]..indptr[i + 1] {
+        let (gj, v) = (&g[indices[p] as usize], data[p]);
+        for l in 0..K {
+            buf[l] += v * gj[l];
+        }
+    }
+    buf
 }
 
+/// `acc[j] += a_ij · y_i` (`K` lanes) for the rows `start..start + y.len()`.
 #[inline(always)]
 fn scatter_rows_body<const K: usize>(
     acc: &mut [[f64; K]],

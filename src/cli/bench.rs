@@ -45,6 +45,9 @@ pub struct SolveBenchArgs {
     /// Leverage-score refresh intervals to compare for the sketched strategies.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     refresh_every: Vec<usize>,
+    /// Sparsifier accuracies ε₀ to compare for the sketched strategies.
+    #[arg(long, value_delimiter = ',', default_value = "0.5")]
+    eps0: Vec<f64>,
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -470,12 +473,13 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
         "rescaled exp, planted (‖Ax*‖∞ = 0.5, 1% noise), w = 0.01, x0 = 0, tol 1e-8; unit = A·x + Aᵀ·y in the same run"
     )?;
     outln!(
-        "{:>8} {:>4} {:>4} {:>13} {:>7} {:>6} {:>10} {:>9} {:>9} {:>11} {:>8} {:>8}",
+        "{:>8} {:>4} {:>4} {:>13} {:>7} {:>5} {:>6} {:>10} {:>9} {:>9} {:>11} {:>8} {:>8}",
         "n",
         "d",
         "r",
         "strategy",
         "refresh",
+        "ε₀",
         "iters",
         "status",
         "mean s/it",
@@ -509,20 +513,26 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                 let t = interleaved_medians(&mut cases, 1, 5);
                 drop(cases);
                 let unit = t[0] + t[1];
-                let runs: Vec<(Strategy, usize)> = strategies
+                let runs: Vec<(Strategy, usize, f64)> = strategies
                     .iter()
                     .flat_map(|&s| {
-                        let ks: Vec<usize> = if s.is_sketched() { args.refresh_every.clone() } else { vec![1] };
-                        ks.into_iter().map(move |k| (s, k))
+                        let (ks, es) = if s.is_sketched() {
+                            (args.refresh_every.clone(), args.eps0.clone())
+                        } else {
+                            (vec![1], vec![f64::NAN])
+                        };
+                        ks.into_iter().flat_map(move |k| es.clone().into_iter().map(move |e| (s, k, e)))
                     })
                     .collect();
-                for &(s, refresh) in &runs {
+                for &(s, refresh, eps0) in &runs {
+                    let defaults = SolverParams::default();
                     let params = SolverParams {
                         strategy: s,
                         checks: false,
                         max_iter: 50,
                         refresh_every: refresh,
-                        ..Default::default()
+                        eps0: if eps0.is_nan() { defaults.eps0 } else { eps0 },
+                        ..defaults
                     };
                     let rep = newton::solve(&f, &vec![0.0; d], &params, None, &mut |_| {})?;
                     let its = rep.history.len().max(1);
@@ -534,9 +544,10 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                     let sk: f64 = rep.history.iter().map(|h| h.timing.sketch_s).sum::<f64>() / its as f64;
                     let hs: f64 = rep.history.iter().map(|h| h.timing.hessian_s).sum::<f64>() / its as f64;
                     outln!(
-                        "{n:>8} {d:>4} {r:>4} {:>13} {:>7} {:>6} {:>10} {:>9.4} {:>9.2} {:>11.3} {:>8.4} {:>8.4}",
+                        "{n:>8} {d:>4} {r:>4} {:>13} {:>7} {:>5} {:>6} {:>10} {:>9.4} {:>9.2} {:>11.3} {:>8.4} {:>8.4}",
                         s.name(),
                         refresh,
+                        if s.is_sketched() { format!("{:.2}", params.eps0) } else { "-".into() },
                         rep.iterations,
                         rep.status.name(),
                         mean,
@@ -545,7 +556,7 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                         sk,
                         hs
                     )?;
-                    rows.push(serde_json::json!({"n": n, "d": d, "row_nnz": r, "strategy": s.name(), "refresh_every": refresh, "iterations": rep.iterations,
+                    rows.push(serde_json::json!({"n": n, "d": d, "row_nnz": r, "strategy": s.name(), "refresh_every": refresh, "eps0": s.is_sketched().then_some(params.eps0), "iterations": rep.iterations,
                         "status": rep.status.name(), "per_iteration_median_s": med, "per_iteration_mean_s": mean,
                         "per_iteration_over_unit": mean / unit,
                         "solution_s": rep.timing.solver_s(), "unit_s": unit, "sketch_s_per_it": sk, "hessian_s_per_it": hs}));

@@ -376,12 +376,8 @@ impl<'a> Objective<'a> {
 fn activation_into(f: Activation, z: &[f64], u: &mut [f64], du: &mut [f64]) {
     match f {
         Activation::Exp => vmath::exp_into(z, u),
-        Activation::Cosh | Activation::Sinh => {
-            for (k, &t) in z.iter().enumerate() {
-                u[k] = f.u(t);
-                du[k] = f.du(t);
-            }
-        }
+        Activation::Cosh => vmath::cosh_sinh_into(z, u, du),
+        Activation::Sinh => vmath::cosh_sinh_into(z, du, u),
     }
 }
 

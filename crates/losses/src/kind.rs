@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 pub enum LossKind {
     /// `½‖u(Ax) − ⟨u(Ax),1⟩·b‖²` (seed 000, Definition 1.4).
     Rescaled,
-    /// `½‖u(Ax) − b‖²` [LSZ23a].
+    /// `½‖u(Ax) − b‖²` (LSZ23a).
     Hyperbolic,
-    /// `½‖⟨exp(Ax),1⟩⁻¹ exp(Ax) − b‖²` [DLS23] (always `u = exp`).
+    /// `½‖⟨exp(Ax),1⟩⁻¹ exp(Ax) − b‖²` (DLS23; always `u = exp`).
     Softmax,
     /// `½‖Ax − b‖²`.
     Linear,

@@ -16,6 +16,9 @@
 //! | [`CsrMatrix::weighted_gram`] `AᵀDA` | `O(Σ_i nnz(a_i)²/2 + d²·P)` | partials of `d²` (≤ 64 MiB) |
 //! | [`CsrMatrix::sampled_gram`] `Σ_s w_s a_s a_sᵀ` | `O(Σ_s nnz(a_s)²/2 + d²·P)` | same |
 //! | [`CsrMatrix::row_sq_norms`], [`CsrMatrix::scale_columns`] | `O(nnz + n)` | output only |
+//! | [`CsrMatrix::mul_vec_then`] `z = A·x`, each row block post-processed in cache | `O(nnz + n)` + callback | none |
+//! | [`CsrMatrix::tr_mul_then`] `Aᵀ·Y`, `Y: n×K` made in the pass (`K ≤ 4` ≈ one `Aᵀ·y`) | `O(nnz·K + d·K·P)` | partials of `d×K` |
+//! | [`vmath::exp_into`], [`vmath::cosh_sinh_into`] | `O(n)`, vectorised (≤ 2 / 4 ulp) | none |
 //!
 //! `P` is the number of fixed partial sums of a reduction: it depends on the matrix and the
 //! output size only ([`ChunkPolicy`]), never on the number of threads, and partials are added

@@ -1,7 +1,7 @@
 //! Reading and writing matrices and vectors: Matrix Market (coordinate and array, plain or
 //! gzip-compressed), svmlight/LIBSVM, and plain vectors (one number a line).
 //!
-//! Every reader either returns the whole object or a [`ReadError`] naming the file, the line
+//! Every reader either returns the whole object or a [`ReadError`](crate::ReadError) naming the file, the line
 //! and what is wrong; nothing panics on any input and no partial matrix is returned. Writers
 //! write to a temporary file beside the target and rename it, so a failed write never leaves a
 //! half-written file under the target's name.

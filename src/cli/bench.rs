@@ -273,10 +273,13 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         .collect::<Result<_, _>>()?;
     let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
     let y: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
+    let zs: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
+    let (mut e1, mut e2) = (vec![0.0; n], vec![0.0; n]);
     let (mut out_n, mut out_d) = (vec![0.0; n], vec![0.0; d]);
     let mut cases: Vec<Case<'_>> =
         vec![("A·x", Box::new(|| a.mul_vec(&x, &mut out_n))), ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&y, &mut out_d)))];
     let labels: Vec<String> = problems.iter().map(|(l, f, _, _)| format!("{l} {f}")).collect();
+    let k_losses = labels.len();
     for (f, p) in objectives.iter().zip(&problems) {
         cases.push((
             "value+gradient",
@@ -298,9 +301,45 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
             }),
         ));
     }
+    // The hand-written pieces against what they replace, in the same run: the vectorised exp
+    // against libm's over n entries, and an evaluation from recycled buffers (as the solver
+    // makes them) against one from fresh memory.
+    let par = |z: &[f64], e: &mut [f64], f: &(dyn Fn(&[f64], &mut [f64]) + Sync)| {
+        e.par_chunks_mut(1 << 14).zip(z.par_chunks(1 << 14)).for_each(|(o, i)| f(i, o));
+    };
+    cases.push((
+        "exp over n, libm",
+        Box::new(|| {
+            par(&zs, &mut e1, &|i, o| {
+                sparse_ops::simd_state::clear_upper_state();
+                o.iter_mut().zip(i).for_each(|(o, v)| *o = v.exp());
+            })
+        }),
+    ));
+    cases.push(("exp over n, vmath", Box::new(|| par(&zs, &mut e2, &|i, o| sparse_ops::vmath::exp_into(i, o)))));
+    let (a0, p0) = (&a, &problems[0]);
+    cases.push((
+        "rescaled exp +Hessian, fresh buffers",
+        Box::new(move || {
+            // A new objective has an empty buffer pool: every n-vector is new memory (its
+            // constructor's one O(n) sum over b is included).
+            let fresh = Objective::new(a0, &p0.3, Regulariser::Const(0.1), p0.0, p0.1).expect("valid");
+            black_box(fresh.evaluate(&p0.2, What::Hessian).expect("finite"));
+        }),
+    ));
     let t = interleaved_medians(&mut cases, 3, args.reps);
     drop(cases);
     let unit = t[0] + t[1];
+    let m = 2 + 3 * k_losses;
+    outln!(
+        "exp over {n} entries: libm {:.3} ms, vmath {:.3} ms ({:.2}x); rescaled exp +Hessian from fresh buffers {:.3} ms = {:.2} units, recycled {:.2} units",
+        t[m] * 1e3,
+        t[m + 1] * 1e3,
+        t[m] / t[m + 1],
+        t[m + 2] * 1e3,
+        t[m + 2] / unit,
+        t[2 + 2 * k_losses] / unit
+    )?;
     outln!(
         "A: {n} x {d}, {} nonzeros; {} threads; medians of {} interleaved runs",
         a.nnz(),
@@ -336,7 +375,8 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
             "hvp_over_unit": h / unit, "eval_hessian_s": eh, "eval_hessian_over_unit": eh / unit}));
     }
     if let Some(path) = args.out {
-        let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t[0], "aty_s": t[1], "losses": rows});
+        let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t[0], "aty_s": t[1], "losses": rows,
+            "exp_libm_s": t[m], "exp_vmath_s": t[m + 1], "rescaled_exp_hessian_fresh_s": t[m + 2]});
         std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
     }
     Ok(0)

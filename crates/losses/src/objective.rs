@@ -182,10 +182,12 @@ impl<'a> Objective<'a> {
                     activation_into(f, zb, ub, vb);
                     let i0 = rows.start;
                     let mut acc = Fold::of_block(i0, zb, w2);
+                    // Compensated (sum_range): the residual u − ⟨u,1⟩b cancels to the noise
+                    // level near x*, so Σu needs every bit (plain sums stalled a test at 1e-10).
                     let s0 = if loss == LossKind::Rescaled {
-                        lane_sum(ub.len(), |k| ub[k])
+                        sum_range(0..ub.len(), |k| ub[k])
                     } else {
-                        lane_sum(ub.len(), |k| (ub[k] - b[i0 + k]) * (ub[k] - b[i0 + k]))
+                        sum_range(0..ub.len(), |k| (ub[k] - b[i0 + k]) * (ub[k] - b[i0 + k]))
                     };
                     acc.s[0].add(s0);
                     acc
@@ -199,7 +201,7 @@ impl<'a> Objective<'a> {
             LossKind::Linear => self.a.mul_vec_then(x, z, [], |rows, zb, []| {
                 let i0 = rows.start;
                 let mut acc = Fold::of_block(i0, zb, w2);
-                acc.s[0].add(lane_sum(zb.len(), |k| (zb[k] - b[i0 + k]) * (zb[k] - b[i0 + k])));
+                acc.s[0].add(sum_range(0..zb.len(), |k| (zb[k] - b[i0 + k]) * (zb[k] - b[i0 + k])));
                 acc
             }),
         };
@@ -381,13 +383,6 @@ fn activation_into(f: Activation, z: &[f64], u: &mut [f64], du: &mut [f64]) {
     }
 }
 
-/// A compensated sum over one row block (branch-free, vectorisable: [`sum_range`]). The
-/// residual `u − ⟨u,1⟩b` cancels to the noise level near `x*`, so `Σu` needs every bit.
-#[inline(always)]
-fn lane_sum(len: usize, term: impl Fn(usize) -> f64) -> f64 {
-    sum_range(0..len, term)
-}
-
 /// Softmax's second pass: `s = exp(z − m)/S` into `s`, and `[⟨s, s−b⟩, ‖s−b‖², ‖s‖²]`,
 /// compensated (the first can cancel), over fixed chunks combined in order.
 fn softmax_fill(z: &[f64], s: &mut [f64], b: &[f64], m: f64, total: f64) -> [f64; 3] {
@@ -468,8 +463,8 @@ impl Fold {
         }
         let reg = match w2 {
             W2::Zero => 0.0,
-            W2::Const(c) => c * lane_sum(zb.len(), |k| zb[k] * zb[k]),
-            W2::PerRow(w) => lane_sum(zb.len(), |k| w[i0 + k] * zb[k] * zb[k]),
+            W2::Const(c) => c * sum_range(0..zb.len(), |k| zb[k] * zb[k]),
+            W2::PerRow(w) => sum_range(0..zb.len(), |k| w[i0 + k] * zb[k] * zb[k]),
         };
         acc.s[1].add(reg);
         acc
@@ -481,15 +476,16 @@ impl Fold {
         if m == f64::NEG_INFINITY {
             return;
         }
-        let mut buf = [0.0f64; 256];
+        let (mut buf, mut exps) = ([0.0f64; 256], [0.0f64; 256]);
         let mut total = 0.0;
         for c in zb.chunks(256) {
             let t = &mut buf[..c.len()];
             for (o, &v) in t.iter_mut().zip(c) {
                 *o = v - m;
             }
-            vmath::exp_in_place(t);
-            total += lane_sum(t.len(), |k| t[k]);
+            let e = &mut exps[..c.len()];
+            vmath::exp_into(t, e);
+            total += sum_range(0..e.len(), |k| e[k]);
         }
         self.m = m;
         self.lse = Neumaier::default().with(total);

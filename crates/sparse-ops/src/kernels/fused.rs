@@ -175,11 +175,45 @@ impl CsrMatrix {
     #[track_caller]
     pub fn tr_mul_rows_map(&self, k: usize, y: impl Fn(usize, &mut [f64]) + Sync, out: &mut [f64]) {
         assert_eq!(out.len(), self.ncols() * k, "out must be ncols x k, row-major");
+        // Fixed widths: the row of `Y` lives in registers (`tr_mul_then`, same partition and
+        // order of operations as the generic path below, so the same bits).
+        let fixed = |yb: &mut [f64], rows: std::ops::Range<usize>, w: usize| {
+            for (r, i) in yb.chunks_exact_mut(w).zip(rows) {
+                y(i, r);
+            }
+        };
         match k {
             0 => {}
-            2 => self.tr_rows_fixed::<2>(&y, out),
-            3 => self.tr_rows_fixed::<3>(&y, out),
-            4 => self.tr_rows_fixed::<4>(&y, out),
+            2 => {
+                self.tr_mul_then::<2, 0>(
+                    [],
+                    |rows, yb, []| {
+                        fixed(yb.as_flattened_mut(), rows, 2);
+                        true
+                    },
+                    out,
+                );
+            }
+            3 => {
+                self.tr_mul_then::<3, 0>(
+                    [],
+                    |rows, yb, []| {
+                        fixed(yb.as_flattened_mut(), rows, 3);
+                        true
+                    },
+                    out,
+                );
+            }
+            4 => {
+                self.tr_mul_then::<4, 0>(
+                    [],
+                    |rows, yb, []| {
+                        fixed(yb.as_flattened_mut(), rows, 4);
+                        true
+                    },
+                    out,
+                );
+            }
             _ => {
                 let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
                 self.reduce_rows_partitioned_as(out, self.ncols(), None, |rows, acc| {
@@ -194,26 +228,6 @@ impl CsrMatrix {
                 });
             }
         }
-    }
-
-    /// Fixed-width [`Self::tr_mul_rows_map`]: the row of `Y` lives in registers and each
-    /// update is `K` adds into `[f64; K]`, with the same order of operations as the generic
-    /// path (so the same bits).
-    fn tr_rows_fixed<const K: usize>(&self, y: &(impl Fn(usize, &mut [f64]) + Sync), out: &mut [f64]) {
-        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
-        self.reduce_rows_partitioned_as(out, self.ncols(), None, |rows, acc| {
-            let acc: &mut [[f64; K]] = acc.as_chunks_mut::<K>().0;
-            let mut yi = [0.0f64; K];
-            for i in rows {
-                y(i, &mut yi);
-                for p in indptr[i]..indptr[i + 1] {
-                    let (a, v) = (&mut acc[indices[p] as usize], data[p]);
-                    for l in 0..K {
-                        a[l] += v * yi[l];
-                    }
-                }
-            }
-        });
     }
 
     /// `z = A·x` computed block by block; right after each fixed row block is done, and while

@@ -63,7 +63,6 @@ pub mod hessian;
 pub mod kind;
 pub mod objective;
 pub mod planted;
-mod pool;
 pub mod problem;
 pub mod spectral;
 

@@ -139,9 +139,45 @@ fn bad_inputs_are_errors() {
     let mut w = vec![1.0; n];
     w[7] = -1.0;
     assert!(matches!(sparsify(&a, &w, Method::Leverage, &p, 0), Err(SketchError::BadWeight { index: 7, .. })));
+    // The CountSketch checks its weights inside the pass: the first bad one is still reported,
+    // wherever it is (NaN, infinite, negative; −0 is a valid zero).
+    for (index, value) in [(n - 1, f64::NAN), (31_000, f64::INFINITY), (3, -1e-300)] {
+        let mut w = vec![1.0; n];
+        w[index] = value;
+        w[n / 2] = -0.0;
+        let op = SketchOperator::new(Embedding::CountSketch, 200, n, 0).unwrap();
+        assert!(matches!(op.apply(&a, Some(&w)), Err(SketchError::BadWeight { index: i, .. }) if i == index));
+    }
     assert!(matches!(sparsify(&a, &vec![0.0; n], Method::Leverage, &p, 0), Err(SketchError::ZeroWeights)));
     assert!(sparsify(&a, &vec![1.0; n], Method::Leverage, &SparsifyParams { eps0: 1.5, ..p }, 0).is_err());
     assert!(SketchOperator::new(Embedding::SparseSign { nnz_per_col: 0 }, 10, n, 0).is_err());
+}
+
+#[test]
+fn triangular_factor_reproduces_the_gram_and_regularises_rank_deficiency() {
+    // Full rank: RᵀR = BᵀB.
+    let b = faer::Mat::from_fn(40, 6, |i, j| ((i * 7 + j * 3) % 11) as f64 - 5.0 + if i == j { 3.0 } else { 0.0 });
+    let r = leverage::triangular_factor(b.clone()).unwrap();
+    let (rtr, btb) = (r.transpose() * &r, b.transpose() * &b);
+    let scale = btb.norm_max();
+    assert!((0..6).all(|i| (0..6).all(|j| (rtr[(i, j)] - btb[(i, j)]).abs() <= 1e-13 * scale)));
+    assert!((0..6).all(|i| (0..i).all(|j| r[(i, j)] == 0.0)), "upper triangular");
+    // Column 2 repeats column 0: RᵀR = BᵀB + λI with λ = 1e-12·‖B‖²_F/d, and R is invertible.
+    let b = faer::Mat::from_fn(40, 6, |i, j| {
+        let j = if j == 2 { 0 } else { j };
+        ((i * 7 + j * 3) % 11) as f64 - 5.0 + if i == j { 3.0 } else { 0.0 }
+    });
+    let lambda = 1e-12 * b.squared_norm_l2() / 6.0;
+    let r = leverage::triangular_factor(b.clone()).unwrap();
+    let (rtr, btb) = (r.transpose() * &r, b.transpose() * &b);
+    for i in 0..6 {
+        for j in 0..6 {
+            let want = btb[(i, j)] + if i == j { lambda } else { 0.0 };
+            assert!((rtr[(i, j)] - want).abs() <= 1e-13 * btb.norm_max(), "({i}, {j})");
+        }
+    }
+    assert!((0..6).all(|j| r[(j, j)].abs() > 0.0));
+    assert!(matches!(leverage::triangular_factor(faer::Mat::zeros(8, 3)), Err(SketchError::ZeroWeights)));
 }
 
 #[test]

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::error::StructureError;
 use crate::partition::{self, ChunkPolicy};
+use crate::pool::BufferPool;
 
 /// The `sprs` matrix type this crate wraps: `f64` values, `u32` column indices (12 bytes per
 /// nonzero instead of 16) and `usize` row pointers.
@@ -27,12 +28,31 @@ pub enum Duplicates {
 /// finite. Explicit zeros are allowed (they are part of the structure).
 ///
 /// Memory: `12·nnz + 8·(n+1)` bytes; [`CsrMatrix::cache_transpose`] adds as much again for
-/// `Aᵀ` (`12·nnz + 8·(d+1)`).
-#[derive(Debug, Clone)]
+/// `Aᵀ` (`12·nnz + 8·(d+1)`). Reductions keep their partial sums for the next call, within
+/// [`ChunkPolicy::reduce_bytes`] (64 MiB by default; [`CsrMatrix::release_scratch`] frees
+/// them): fresh partials cost a page fault per 4 KiB, more than the arithmetic of a large one.
+#[derive(Debug)]
 pub struct CsrMatrix {
     inner: SprsCsr,
     policy: ChunkPolicy,
     transpose: OnceLock<Box<CsrMatrix>>,
+    scratch: BufferPool,
+}
+
+impl Clone for CsrMatrix {
+    /// The matrix, its policy and cached transpose; not the spare partial sums.
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            policy: self.policy,
+            transpose: self.transpose.clone(),
+            scratch: scratch_pool(&self.policy),
+        }
+    }
+}
+
+fn scratch_pool(policy: &ChunkPolicy) -> BufferPool {
+    BufferPool::new(policy.max_parts, policy.reduce_bytes)
 }
 
 impl PartialEq for CsrMatrix {
@@ -102,7 +122,8 @@ impl CsrMatrix {
     }
 
     fn from_valid(inner: SprsCsr) -> Self {
-        Self { inner, policy: ChunkPolicy::default(), transpose: OnceLock::new() }
+        let policy = ChunkPolicy::default();
+        Self { inner, scratch: scratch_pool(&policy), policy, transpose: OnceLock::new() }
     }
 
     /// Build from `(row, col, value)` triplets in any order (0-based), summing or rejecting
@@ -196,7 +217,22 @@ impl CsrMatrix {
     pub fn with_chunk_policy(mut self, policy: ChunkPolicy) -> Self {
         self.policy = policy;
         self.transpose = OnceLock::new();
+        self.scratch = scratch_pool(&policy);
         self
+    }
+
+    /// Free the partial sums kept from earlier reductions (they are reallocated on demand).
+    pub fn release_scratch(&self) {
+        self.scratch.clear();
+    }
+
+    /// Bytes held by spare partial sums (see [`CsrMatrix::release_scratch`]).
+    pub fn scratch_bytes(&self) -> usize {
+        self.scratch.held().1
+    }
+
+    pub(crate) fn scratch(&self) -> &BufferPool {
+        &self.scratch
     }
 
     /// The chunk policy in force.
@@ -355,19 +391,26 @@ impl CsrMatrix {
             Some(c) => partition::balanced_bounds(c, parts),
             None => partition::balanced_bounds(self.indptr(), parts),
         };
-        reduce_blocks(out, &bounds, f);
+        reduce_blocks(&self.scratch, out, &bounds, f);
     }
 }
 
 /// Shared reduction: partials over `bounds` blocks, added in block order (deterministic).
-pub(crate) fn reduce_blocks(out: &mut [f64], bounds: &[usize], f: impl Fn(Range<usize>, &mut [f64]) + Sync) {
+/// Partials come from and go back to `pool`.
+pub(crate) fn reduce_blocks(
+    pool: &BufferPool,
+    out: &mut [f64],
+    bounds: &[usize],
+    f: impl Fn(Range<usize>, &mut [f64]) + Sync,
+) {
     let payloads = vec![(); bounds.len() - 1];
-    reduce_blocks_with(out, bounds, payloads, |rows, (), acc| f(rows, acc));
+    reduce_blocks_with(pool, out, bounds, payloads, |rows, (), acc| f(rows, acc));
 }
 
 /// [`reduce_blocks`] where block `b` also owns `payloads[b]` (e.g. its rows of an output
 /// buffer) and returns a value; the values come back in block order.
 pub(crate) fn reduce_blocks_with<P: Send, R: Send>(
+    pool: &BufferPool,
     out: &mut [f64],
     bounds: &[usize],
     payloads: Vec<P>,
@@ -387,7 +430,7 @@ pub(crate) fn reduce_blocks_with<P: Send, R: Send>(
         .zip(payloads)
         .map(|(rows, p)| {
             crate::simd_state::clear_upper_state();
-            let mut buf = vec![0.0; len];
+            let mut buf = pool.take_zeroed(len);
             let r = f(rows, p, &mut buf);
             (buf, r)
         })
@@ -402,6 +445,9 @@ pub(crate) fn reduce_blocks_with<P: Send, R: Send>(
             *v = s;
         }
     });
+    for buf in partials {
+        pool.give(buf);
+    }
     results
 }
 

@@ -54,6 +54,7 @@ pub mod generate;
 pub mod io;
 mod kernels;
 pub mod partition;
+pub mod pool;
 pub mod reduce;
 pub mod simd_state;
 pub mod vmath;

@@ -22,13 +22,26 @@ pub struct ChunkPolicy {
     /// Reductions: memory budget for all partial results together, in bytes.
     pub reduce_bytes: usize,
     /// Reductions: the work must be at least this many times `P·out_len`, the cost of zeroing
-    /// and adding `P` partials (0 disables the bound).
+    /// and adding `P` partials (0 disables the bound)...
     pub work_per_partial_entry: usize,
+    /// ...except that up to this many partials are always allowed (within `part_nnz` and the
+    /// memory budget), so that large outputs still split evenly over a few cores.
+    pub min_parts: usize,
 }
 
 impl Default for ChunkPolicy {
     fn default() -> Self {
-        Self { task_nnz: 1 << 15, part_nnz: 1 << 17, max_parts: 64, reduce_bytes: 64 << 20, work_per_partial_entry: 4 }
+        // work_per_partial_entry = 16, min_parts = 8: measured on the CountSketch of
+        // docs/benchmarks.md (issue 4), whose `4d × d` partials are the largest outputs of a
+        // reduction here; 4 gave 15–31 partials of 1.28 MB at d = 200 and cost 0.4–1.2 `A·x` more.
+        Self {
+            task_nnz: 1 << 15,
+            part_nnz: 1 << 17,
+            max_parts: 64,
+            reduce_bytes: 64 << 20,
+            work_per_partial_entry: 16,
+            min_parts: 8,
+        }
     }
 }
 
@@ -50,6 +63,7 @@ impl ChunkPolicy {
             0 => usize::MAX,
             r => work / (r * out_len.max(1)),
         };
+        let by_overhead = by_overhead.max(self.min_parts.min(by_work));
         by_work.min(by_mem).min(by_overhead).min(self.max_parts).clamp(1, nrows.max(1))
     }
 }
@@ -108,8 +122,13 @@ mod tests {
         let p = ChunkPolicy { reduce_bytes: 8 * 100 * 3, ..ChunkPolicy::default() };
         assert_eq!(p.parts(1 << 20, 1 << 30, 100), 3);
         assert_eq!(p.parts(2, 1 << 30, 1), 2, "never more parts than rows");
-        // Little work per output entry: few partials.
-        assert_eq!(ChunkPolicy::default().parts(1 << 20, 4 * 4 * 1_000_000, 1_000_000), 4);
+        // Little work per output entry: few partials, but at least `min_parts`.
+        let few = ChunkPolicy { min_parts: 2, ..ChunkPolicy::default() };
+        assert_eq!(few.parts(1 << 20, 16 * 4 * 1_000_000, 1_000_000), 4);
+        assert_eq!(few.parts(1 << 20, 16 * 1_000_000, 1_000_000), 2);
+        assert_eq!(ChunkPolicy::default().parts(1 << 20, 16 * 1_000_000, 1_000_000), 8);
+        // ...unless there is too little work for that many (part_nnz).
+        assert_eq!(ChunkPolicy::default().parts(1 << 20, 3 << 17, 1_000_000), 3);
         assert_eq!(p.parts(0, 0, 1), 1);
     }
 }

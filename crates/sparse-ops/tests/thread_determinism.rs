@@ -95,6 +95,7 @@ fn one_thread_equals_two_threads() {
         max_parts: 64,
         reduce_bytes: 64 << 20,
         work_per_partial_entry: 0,
+        min_parts: 0,
     };
     let a = a1.with_chunk_policy(policy);
     let r1 = in_pool(1, || all_kernels(&a));

@@ -77,10 +77,10 @@ impl CsrMatrix {
         assert_eq!(g.len(), self.ncols() * k, "G must be ncols x k, row-major");
         // Fixed widths let the compiler keep the row in registers and vectorise the updates.
         match k {
-            4 => self.row_map_fixed::<4>(g, &f, out),
-            8 => self.row_map_fixed::<8>(g, &f, out),
-            16 => self.row_map_fixed::<16>(g, &f, out),
-            32 => self.row_map_fixed::<32>(g, &f, out),
+            4 => self.row_map_fixed::<1>(g, &f, out),
+            8 => self.row_map_fixed::<2>(g, &f, out),
+            16 => self.row_map_fixed::<4>(g, &f, out),
+            32 => self.row_map_fixed::<8>(g, &f, out),
             _ => {
                 let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
                 self.map_row_blocks(out, 1, |rows, block| {
@@ -98,12 +98,16 @@ impl CsrMatrix {
         }
     }
 
-    fn row_map_fixed<const K: usize>(&self, g: &[f64], f: &(impl Fn(usize, &[f64]) -> f64 + Sync), out: &mut [f64]) {
-        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
-        let g: &[[f64; K]] = g.as_chunks::<K>().0;
-        self.map_row_blocks(out, 1, |rows, block| {
-            avx2_or_not!(map_rows_body(block, rows, indptr, indices, data, g, f))
-        });
+    /// `k = 4Q` columns.
+    fn row_map_fixed<const Q: usize>(&self, g: &[f64], f: &(impl Fn(usize, &[f64]) -> f64 + Sync), out: &mut [f64]) {
+        let rg = RowGather::<Q>::new(self, g);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (checked above).
+            self.map_row_blocks(out, 1, |rows, block| unsafe { map_rows_avx2(block, rows, &rg, f) });
+            return;
+        }
+        self.map_row_blocks(out, 1, |rows, block| map_rows_body(block, rows, &rg, f));
     }
 
     /// The rows of `A·G` (`G` dense row-major `d×k`) passed through a filter: `f(i, a_iᵀG)`
@@ -121,8 +125,8 @@ impl CsrMatrix {
         let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
         let blocks = match k {
             // Fixed widths keep the row in registers (as in `mul_dense_row_map`).
-            8 => self.row_filter_fixed::<8>(g, &f),
-            16 => self.row_filter_fixed::<16>(g, &f),
+            8 => self.row_filter_fixed::<2>(g, &f),
+            16 => self.row_filter_fixed::<4>(g, &f),
             _ => self.map_blocks(|rows| {
                 let (mut kept, mut vals) = (Vec::new(), Vec::new());
                 let mut buf = vec![0.0; k];
@@ -149,14 +153,19 @@ impl CsrMatrix {
         (rows, vals)
     }
 
-    fn row_filter_fixed<const K: usize>(
+    /// `k = 4Q` columns.
+    fn row_filter_fixed<const Q: usize>(
         &self,
         g: &[f64],
         f: &(impl Fn(usize, &[f64]) -> Option<f64> + Sync),
     ) -> Vec<(Vec<usize>, Vec<f64>)> {
-        let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
-        let g: &[[f64; K]] = g.as_chunks::<K>().0;
-        self.map_blocks(|rows| avx2_or_not!(filter_rows_body(rows, indptr, indices, data, g, f)))
+        let rg = RowGather::<Q>::new(self, g);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present (checked above).
+            return self.map_blocks(|rows| unsafe { filter_rows_avx2(rows, &rg, f) });
+        }
+        self.map_blocks(|rows| filter_rows_body(rows, &rg, f))
     }
 
     /// A deterministic reduction over the rows of `A` into `out`, for kernels built outside this
@@ -327,7 +336,7 @@ impl CsrMatrix {
         let bounds = partition::balanced_bounds(indptr, parts);
         let widths: [usize; M] = std::array::from_fn(|m| outs[m].1);
         let payloads: Vec<_> = split_outputs(&mut [], outs, &bounds).into_iter().map(|(_, _, ob)| ob).collect();
-        let verdicts = crate::csr::reduce_blocks_with(out, &bounds, payloads, |rows, mut ob, acc| {
+        let verdicts = crate::csr::reduce_blocks_with(self.scratch(), out, &bounds, payloads, |rows, mut ob, acc| {
             let acc: &mut [[f64; K]] = acc.as_chunks_mut::<K>().0;
             let mut buf = [[0.0f64; K]; RUN];
             let mut ok = true;
@@ -439,53 +448,178 @@ macro_rules! avx2_or_not {
 }
 use avx2_or_not;
 
+/// Row `i` of `A·G` (scalar or AVX2 kernel). (Measured: gathering two rows at once, for twice
+/// the independent additions in flight, gained nothing.)
+trait GatherRows<const Q: usize> {
+    fn one(&self, i: usize) -> [[f64; 4]; Q];
+}
+
 #[inline(always)]
-fn map_rows_body<const K: usize>(
-    block: &mut [f64],
+fn for_each_gathered<const Q: usize>(
     rows: std::ops::Range<usize>,
-    indptr: &[usize],
-    indices: &[u32],
-    data: &[f64],
-    g: &[[f64; K]],
-    f: &impl Fn(usize, &[f64]) -> f64,
+    g: &impl GatherRows<Q>,
+    mut f: impl FnMut(usize, &[f64]),
 ) {
-    for (o, i) in block.iter_mut().zip(rows) {
-        let buf = gather_row(indptr, indices, data, g, i);
-        *o = f(i, &buf);
+    for i in rows {
+        f(i, g.one(i).as_flattened());
     }
 }
 
 #[inline(always)]
-fn filter_rows_body<const K: usize>(
+fn map_rows_body<const Q: usize>(
+    block: &mut [f64],
     rows: std::ops::Range<usize>,
-    indptr: &[usize],
-    indices: &[u32],
-    data: &[f64],
-    g: &[[f64; K]],
+    gather: &impl GatherRows<Q>,
+    f: &impl Fn(usize, &[f64]) -> f64,
+) {
+    let start = rows.start;
+    for_each_gathered(rows, gather, |i, row| block[i - start] = f(i, row));
+}
+
+#[inline(always)]
+fn filter_rows_body<const Q: usize>(
+    rows: std::ops::Range<usize>,
+    gather: &impl GatherRows<Q>,
     f: &impl Fn(usize, &[f64]) -> Option<f64>,
 ) -> (Vec<usize>, Vec<f64>) {
     let (mut kept, mut vals) = (Vec::new(), Vec::new());
-    for i in rows {
-        let buf = gather_row(indptr, indices, data, g, i);
-        if let Some(v) = f(i, &buf) {
+    for_each_gathered(rows, gather, |i, row| {
+        if let Some(v) = f(i, row) {
             kept.push(i);
             vals.push(v);
         }
-    }
+    });
     (kept, vals)
 }
 
-/// Row `i` of `A·G` for a row-major `G` with `K` columns: `Σ_p a_ip · G[j_p]`.
-#[inline(always)]
-fn gather_row<const K: usize>(indptr: &[usize], indices: &[u32], data: &[f64], g: &[[f64; K]], i: usize) -> [f64; K] {
-    let mut buf = [0.0f64; K];
-    for p in indptr[i]..indptr[i + 1] {
-        let (gj, v) = (&g[indices[p] as usize], data[p]);
-        for l in 0..K {
-            buf[l] += v * gj[l];
+/// [`map_rows_body`] with the AVX2 gather (and `f` compiled for AVX2 too).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn map_rows_avx2<const Q: usize>(
+    block: &mut [f64],
+    rows: std::ops::Range<usize>,
+    rg: &RowGather<'_, Q>,
+    f: &impl Fn(usize, &[f64]) -> f64,
+) {
+    map_rows_body(block, rows, &Avx2(rg), f)
+}
+
+/// [`filter_rows_body`] with the AVX2 gather.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn filter_rows_avx2<const Q: usize>(
+    rows: std::ops::Range<usize>,
+    rg: &RowGather<'_, Q>,
+    f: &impl Fn(usize, &[f64]) -> Option<f64>,
+) -> (Vec<usize>, Vec<f64>) {
+    filter_rows_body(rows, &Avx2(rg), f)
+}
+
+/// Four lanes on a 32-byte boundary, so that an AVX2 load never straddles two cache lines.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct Quad([f64; 4]);
+
+impl std::ops::Index<usize> for Quad {
+    type Output = f64;
+    #[inline(always)]
+    fn index(&self, l: usize) -> &f64 {
+        &self.0[l]
+    }
+}
+
+/// Rows of `A·G` for a dense row-major `G` with `4Q` columns, one row at a time.
+struct RowGather<'a, const Q: usize> {
+    indptr: &'a [usize],
+    indices: &'a [u32],
+    data: &'a [f64],
+    /// A copy of `G` as rows of `Q` aligned four-lane groups (`O(d·k)`, small next to `nnz·k`).
+    g: Vec<[Quad; Q]>,
+}
+
+impl<'a, const Q: usize> RowGather<'a, Q> {
+    fn new(a: &'a CsrMatrix, g: &[f64]) -> Self {
+        let g = g.as_chunks::<4>().0.as_chunks::<Q>().0.iter().map(|row| row.map(Quad)).collect();
+        Self { indptr: a.indptr(), indices: a.indices(), data: a.data(), g }
+    }
+
+    /// `Σ_p a_ip · G[j_p]` for row `i`, lane by lane (a multiply, then an add: no FMA, so the
+    /// same bits as [`Self::gather_avx2`]).
+    #[inline(always)]
+    fn gather(&self, i: usize) -> [[f64; 4]; Q] {
+        let mut buf = [[0.0f64; 4]; Q];
+        let p = self.indptr[i]..self.indptr[i + 1];
+        for (&j, &v) in self.indices[p.clone()].iter().zip(&self.data[p]) {
+            let gj = &self.g[j as usize];
+            for q in 0..Q {
+                for l in 0..4 {
+                    buf[q][l] += v * gj[q][l];
+                }
+            }
+        }
+        buf
+    }
+
+    /// [`Self::gather`] in AVX2 registers, one per four lanes: left to LLVM, the 16-lane case
+    /// came out as one 4-wide and six 2-wide registers with shuffles.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn gather_avx2(&self, i: usize) -> [[f64; 4]; Q] {
+        let mut acc = [std::arch::x86_64::_mm256_setzero_pd(); Q];
+        let p = self.indptr[i]..self.indptr[i + 1];
+        for (&j, &v) in self.indices[p.clone()].iter().zip(&self.data[p]) {
+            self.axpy_avx2(&mut acc, j, v);
+        }
+        store(&acc)
+    }
+
+    /// `acc += v · G[j]`, lane by lane (multiply, then add).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn axpy_avx2(&self, acc: &mut [std::arch::x86_64::__m256d; Q], j: u32, v: f64) {
+        use std::arch::x86_64::{_mm256_add_pd, _mm256_loadu_pd, _mm256_mul_pd, _mm256_set1_pd};
+        let (gj, vv) = (&self.g[j as usize], _mm256_set1_pd(v));
+        for q in 0..Q {
+            // SAFETY: `gj[q]` is four contiguous f64.
+            let x = unsafe { _mm256_loadu_pd(gj[q].0.as_ptr()) };
+            acc[q] = _mm256_add_pd(acc[q], _mm256_mul_pd(vv, x));
         }
     }
+}
+
+/// The lanes of `Q` AVX2 registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn store<const Q: usize>(acc: &[std::arch::x86_64::__m256d; Q]) -> [[f64; 4]; Q] {
+    let mut buf = [[0.0f64; 4]; Q];
+    for q in 0..Q {
+        // SAFETY: `buf[q]` is four contiguous f64.
+        unsafe { std::arch::x86_64::_mm256_storeu_pd(buf[q].as_mut_ptr(), acc[q]) };
+    }
     buf
+}
+
+impl<const Q: usize> GatherRows<Q> for RowGather<'_, Q> {
+    #[inline(always)]
+    fn one(&self, i: usize) -> [[f64; 4]; Q] {
+        self.gather(i)
+    }
+}
+
+/// [`RowGather`] through its AVX2 kernels; only built once AVX2 is known to be present.
+#[cfg(target_arch = "x86_64")]
+struct Avx2<'r, 'a, const Q: usize>(&'r RowGather<'a, Q>);
+
+#[cfg(target_arch = "x86_64")]
+impl<const Q: usize> GatherRows<Q> for Avx2<'_, '_, Q> {
+    #[inline(always)]
+    fn one(&self, i: usize) -> [[f64; 4]; Q] {
+        // SAFETY: an `Avx2` is only made after AVX2 was detected.
+        unsafe { self.0.gather_avx2(i) }
+    }
 }
 
 /// `acc[j] += a_ij · y_i` (`K` lanes) for the rows `start..start + y.len()`.

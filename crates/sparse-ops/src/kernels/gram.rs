@@ -52,7 +52,7 @@ impl CsrMatrix {
         let parts = self.chunk_policy().parts(rows.len(), cum[rows.len()], d * d);
         let bounds = partition::balanced_bounds(&cum, parts);
         let mut upper = vec![0.0; d * d];
-        reduce_blocks(&mut upper, &bounds, |range, acc| {
+        reduce_blocks(self.scratch(), &mut upper, &bounds, |range, acc| {
             for s in range {
                 self.add_outer(rows[s], weights[s], acc);
             }

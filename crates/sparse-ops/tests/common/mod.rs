@@ -7,7 +7,14 @@ use sparse_ops::{ChunkPolicy, CsrMatrix, Duplicates};
 /// A tiny chunk policy so that even 10-entry matrices are cut into several blocks and every
 /// reduction combines several partials: the parallel paths are what gets tested.
 pub fn tiny_chunks() -> ChunkPolicy {
-    ChunkPolicy { task_nnz: 3, part_nnz: 3, max_parts: 7, reduce_bytes: 1 << 20, work_per_partial_entry: 0 }
+    ChunkPolicy {
+        task_nnz: 3,
+        part_nnz: 3,
+        max_parts: 7,
+        reduce_bytes: 1 << 20,
+        work_per_partial_entry: 0,
+        min_parts: 0,
+    }
 }
 
 /// Triplets with empty rows/columns, explicit zeros and repeated positions.

@@ -19,17 +19,18 @@ pub struct SketchAccuracyArgs {
     eps0: f64,
     #[arg(long, default_value_t = 0.1)]
     delta: f64,
-    /// Oversampling constants C to compare (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "0.5")]
+    /// Oversampling constants C to compare (comma-separated; default: the library's).
+    #[arg(long, value_delimiter = ',', default_values_t = [sketch::DEFAULT_OVERSAMPLING])]
     c: Vec<f64>,
-    /// Estimator variants: embedding rows per column (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "4")]
+    /// Estimator variants: embedding rows per column (comma-separated; default: the library's).
+    #[arg(long, value_delimiter = ',', default_values_t = [LeverageParams::default().rows_per_col])]
     rows_per_col: Vec<f64>,
-    /// Estimator variants: projection columns (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "16")]
+    /// Estimator variants: projection columns (comma-separated; default: the library's).
+    #[arg(long, value_delimiter = ',', default_values_t = [LeverageParams::default().projection_cols])]
     proj: Vec<usize>,
-    /// Estimator variants: nonzeros per embedding column (1 = CountSketch).
-    #[arg(long, value_delimiter = ',', default_value = "2")]
+    /// Estimator variants: nonzeros per embedding column (1 = CountSketch, the library's
+    /// default).
+    #[arg(long, value_delimiter = ',', default_values_t = [1])]
     embed_nnz: Vec<usize>,
     /// Skip the bundled KJV matrix (d = 1000; slower).
     #[arg(long)]

@@ -7,7 +7,8 @@
 //!
 //! The route ([`sparsify`] with [`Method::Leverage`], i.e. [`sample_by_leverage`]):
 //! approximate leverage scores of `D^{1/2}A` (sparse embedding → QR → Gaussian projection),
-//! then independent row sampling with `p_i = min(1, s·ℓ̃_i/d)` and weights `D_i/p_i`, drawn
+//! then independent row sampling with `p_i = min(1, s·ℓ̃_i/L)` (`L = d·k/(k − d − 1)`, the
+//! expected `Σℓ̃`) and weights `D_i/p_i`, drawn
 //! inside the projection pass. The two steps are also available separately
 //! ([`approximate_leverage`], [`leverage_sample`] with `p_i = min(1, s·ℓ_i/Σℓ)`). Uniform sampling and the Newton sketch `(S D^{1/2}A)ᵀ(S D^{1/2}A)` are
 //! there for comparison. [`measure_eps`] measures the achieved `ε` where the exact `AᵀDA` is
@@ -15,10 +16,12 @@
 //!
 //! ## Cost model
 //!
-//! Producing `D̃` costs `O(s_e·nnz(A))` for the embedding (`s_e` nonzeros per column, default 2),
-//! `O(k·d²)` for the QR of the `k×d` sketch (`k = 4d`), `O(r·nnz(A))` for the projection
-//! (`r = 16`, one fused pass over `A`) and `O(n)` for the sampling; forming `AᵀD̃A` then costs
-//! `O(Σ_kept nnz(a_i)²)`, independent of `n`. Every step is deterministic given the seed,
+//! Producing `D̃` costs `O(s_e·nnz(A))` for the embedding (`s_e` nonzeros per column; the
+//! default CountSketch has 1), `O(k·d²)` for the QR of the `k×d` sketch (`k = 4d`),
+//! `O(r·nnz(A))` for the projection (`r = 16`, one fused pass over `A`) and `O(n)` for the
+//! sampling; forming `AᵀD̃A` then costs `O(Σ_kept nnz(a_i)²)`, independent of `n`. Measured
+//! at `n = 10⁶`, `d ∈ {50, 200}`, 10–20 nonzeros per row (`spnewton bench sketch-cost`,
+//! docs/benchmarks.md): 3.5–6.5 `A·x` for the whole of [`sample_by_leverage`], QR included. Every step is deterministic given the seed,
 //! whatever the thread count; no step mutates a caller's RNG (randomness is a function of
 //! `(seed, row)`).
 //!

@@ -18,7 +18,13 @@
 //! | [`CsrMatrix::row_sq_norms`], [`CsrMatrix::scale_columns`] | `O(nnz + n)` | output only |
 //! | [`CsrMatrix::mul_vec_then`] `z = A·x`, each row block post-processed in cache | `O(nnz + n)` + callback | none |
 //! | [`CsrMatrix::tr_mul_then`] `Aᵀ·Y`, `Y: n×K` made in the pass (`K ≤ 4` ≈ one `Aᵀ·y`) | `O(nnz·K + d·K·P)` | partials of `d×K` |
+//! | [`CsrMatrix::mul_dense_row_map`], [`CsrMatrix::mul_dense_row_filter`] rows of `A·G` handed to a callback | `O(nnz·k)` (`k = 4, 8, 16, 32`: AVX2 registers) | none (`G` copied aligned) |
+//! | [`CsrMatrix::reduce_rows_into`] a caller's reduction | the callback + `O(len·P)` | partials of `len` |
 //! | [`vmath::exp_into`], [`vmath::cosh_sinh_into`] | `O(n)`, vectorised (≤ 2 / 4 ulp) | none |
+//!
+//! Partial sums come from a per-matrix [`pool::BufferPool`] and go back to it (at most
+//! [`ChunkPolicy::reduce_bytes`] kept; [`CsrMatrix::release_scratch`]), so repeated reductions
+//! do not page-fault.
 //!
 //! `P` is the number of fixed partial sums of a reduction: it depends on the matrix and the
 //! output size only ([`ChunkPolicy`]), never on the number of threads, and partials are added

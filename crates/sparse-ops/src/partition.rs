@@ -31,9 +31,11 @@ pub struct ChunkPolicy {
 
 impl Default for ChunkPolicy {
     fn default() -> Self {
-        // work_per_partial_entry = 16, min_parts = 8: measured on the CountSketch of
+        // work_per_partial_entry = 16, min_parts = 8, measured on the CountSketch of
         // docs/benchmarks.md (issue 4), whose `4d × d` partials are the largest outputs of a
-        // reduction here; 4 gave 15–31 partials of 1.28 MB at d = 200 and cost 0.4–1.2 `A·x` more.
+        // reduction here: the former 4 (and no floor) gave 31 partials of 1.28 MB at d = 200
+        // and 20 nonzeros per row, 0.5–0.9 `A·x` slower in four interleaved runs; at 10 per
+        // row (15 partials against 8) the difference was within noise.
         Self {
             task_nnz: 1 << 15,
             part_nnz: 1 << 17,

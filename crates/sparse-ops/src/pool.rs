@@ -2,10 +2,11 @@
 //!
 //! Freshly allocated memory above glibc's mmap threshold is a page fault per 4 KiB page on
 //! first touch (and a TLB shootdown when it is unmapped), which on this project's 2-core VM
-//! costs more than the arithmetic of a kernel: the partial sums of a `4d × d` CountSketch at
-//! `d = 200` cost 6–7 `A·x` from fresh memory against 2.6–3 from reused buffers
-//! (docs/benchmarks.md, issue 4). A pool keeps buffers handed back with [`BufferPool::give`]
-//! for the next [`BufferPool::take`], within a count and a byte budget.
+//! can cost more than the arithmetic of a kernel: the CountSketch of `sketch` at `d = 200`
+//! (15–31 partial sums of `4d × d`) went from 7.1–8.0 to 4.1–4.8 `A·x` when its partials came
+//! from a pool instead of fresh memory (docs/benchmarks.md, issue 4). A pool keeps buffers
+//! handed back with [`BufferPool::give`] for the next [`BufferPool::take`], within a count and
+//! a byte budget.
 //!
 //! ```
 //! use sparse_ops::pool::BufferPool;

@@ -226,13 +226,17 @@ fn fixed_width_row_kernels_are_bitwise_the_scalar_loop() {
         };
         let bits = |r: &[f64]| r.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let mut got = vec![0.0; n];
-        // Each row is identified by a hash of its bits, so one wrong lane anywhere shows.
-        let fingerprint = |r: &[f64]| {
-            r.iter().enumerate().map(|(l, x)| (x.to_bits() % 1_000_003) as f64 * (l + 1) as f64).sum::<f64>()
-        };
-        a.mul_dense_row_map(&g, k, |_, r| fingerprint(r), &mut got);
-        for (i, &f) in got.iter().enumerate() {
-            assert_eq!(f, fingerprint(&reference(i)), "k = {k}, row {i}");
+        a.mul_dense_row_map(
+            &g,
+            k,
+            |i, r| {
+                assert_eq!(bits(r), bits(&reference(i)), "k = {k}, row {i}");
+                r[i % k]
+            },
+            &mut got,
+        );
+        for (i, &v) in got.iter().enumerate() {
+            assert_eq!(v.to_bits(), reference(i)[i % k].to_bits(), "k = {k}, row {i}");
         }
         let (rows, vals) = a.mul_dense_row_filter(&g, k, |i, r| {
             assert_eq!(bits(r), bits(&reference(i)), "k = {k}, row {i}");

@@ -186,43 +186,11 @@ impl CsrMatrix {
         assert_eq!(out.len(), self.ncols() * k, "out must be ncols x k, row-major");
         // Fixed widths: the row of `Y` lives in registers (`tr_mul_then`, same partition and
         // order of operations as the generic path below, so the same bits).
-        let fixed = |yb: &mut [f64], rows: std::ops::Range<usize>, w: usize| {
-            for (r, i) in yb.chunks_exact_mut(w).zip(rows) {
-                y(i, r);
-            }
-        };
         match k {
             0 => {}
-            2 => {
-                self.tr_mul_then::<2, 0>(
-                    [],
-                    |rows, yb, []| {
-                        fixed(yb.as_flattened_mut(), rows, 2);
-                        true
-                    },
-                    out,
-                );
-            }
-            3 => {
-                self.tr_mul_then::<3, 0>(
-                    [],
-                    |rows, yb, []| {
-                        fixed(yb.as_flattened_mut(), rows, 3);
-                        true
-                    },
-                    out,
-                );
-            }
-            4 => {
-                self.tr_mul_then::<4, 0>(
-                    [],
-                    |rows, yb, []| {
-                        fixed(yb.as_flattened_mut(), rows, 4);
-                        true
-                    },
-                    out,
-                );
-            }
+            2 => self.tr_rows_fixed::<2>(&y, out),
+            3 => self.tr_rows_fixed::<3>(&y, out),
+            4 => self.tr_rows_fixed::<4>(&y, out),
             _ => {
                 let (indptr, indices, data) = (self.indptr(), self.indices(), self.data());
                 self.reduce_rows_partitioned_as(out, self.ncols(), None, |rows, acc| {
@@ -237,6 +205,20 @@ impl CsrMatrix {
                 });
             }
         }
+    }
+
+    /// [`CsrMatrix::tr_mul_rows_map`] for `K` columns, through [`CsrMatrix::tr_mul_then`].
+    fn tr_rows_fixed<const K: usize>(&self, y: &(impl Fn(usize, &mut [f64]) + Sync), out: &mut [f64]) {
+        self.tr_mul_then::<K, 0>(
+            [],
+            |rows, yb, []| {
+                for (r, i) in yb.iter_mut().zip(rows) {
+                    y(i, r);
+                }
+                true
+            },
+            out,
+        );
     }
 
     /// `z = A·x` computed block by block; right after each fixed row block is done, and while

@@ -97,6 +97,11 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         "method": format!("{:?}", method).to_lowercase(),
         "n": a.nrows(), "d": a.ncols(), "nnz": a.nnz(),
     });
+    if method == Method::NewtonSketch && matches!(sp, Sparsifier::Diagonal(_)) {
+        out["note"] = serde_json::json!(
+            "the Newton sketch would cost more than the exact Gram here (s·d² ≥ Σ nnz(a_i)² or s ≥ n): exact AᵀDA used"
+        );
+    }
     if args.measure {
         let eps = measure_eps(&a.weighted_gram(&w), &sp.gram(&a))?;
         out["eps_measured"] = serde_json::json!(eps);

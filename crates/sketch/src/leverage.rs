@@ -146,12 +146,17 @@ pub fn triangular_factor(b: Mat<f64>) -> Result<Mat<f64>, SketchError> {
 /// 249 / 204 ms at 1000.
 const QR_SEQUENTIAL_BELOW: usize = 1 << 30;
 
+/// Tasks of a parallel QR (fixed, so the factor's bits do not depend on the thread count).
+const QR_TASKS: usize = 2;
+
 /// The `cols × cols` upper-triangular `R` of `B = QR` (`rows ≥ cols`), factored in place.
 fn qr_r(mut b: Mat<f64>) -> Mat<f64> {
     use faer::dyn_stack::{MemBuffer, MemStack};
     use faer::linalg::qr::no_pivoting::factor::{qr_in_place, qr_in_place_scratch, recommended_block_size};
     let (m, n) = b.shape();
-    let par = if m * n * n < QR_SEQUENTIAL_BELOW { Par::Seq } else { faer::get_global_parallelism() };
+    // A fixed task count, never the pool's thread count: faer partitions the blocked QR by it,
+    // so `Par::rayon(0)` (the global default) gives other bits with other thread counts.
+    let par = if m * n * n < QR_SEQUENTIAL_BELOW { Par::Seq } else { Par::rayon(QR_TASKS) };
     let block = recommended_block_size::<f64>(m, n);
     let mut q_coeff = Mat::<f64>::zeros(block, m.min(n));
     let mut mem = MemBuffer::new(qr_in_place_scratch::<f64>(m, n, block, par, Default::default()));

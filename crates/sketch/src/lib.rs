@@ -64,7 +64,8 @@ pub enum Method {
     Leverage,
     /// Uniform row sampling with the same expected row count.
     Uniform,
-    /// `(S D^{1/2}A)ᵀ(S D^{1/2}A)` with a sparse-sign embedding of `s` rows.
+    /// `(S D^{1/2}A)ᵀ(S D^{1/2}A)` with a sparse-sign embedding of `s` rows; the exact
+    /// `AᵀDA` where that is cheaper ([`newton_sketch_pays`]).
     NewtonSketch,
 }
 
@@ -125,11 +126,37 @@ pub fn sparsify(
     match method {
         Method::Leverage => sample_by_leverage(a, w, &params.leverage, s, seed).map(Sparsifier::Diagonal),
         Method::Uniform => uniform_sample(w, s, seed).map(Sparsifier::Diagonal),
+        Method::NewtonSketch if !newton_sketch_pays(a, s) => {
+            // `BᵀB` of an `s×d` dense sketch would cost more than the exact sparse Gram (and
+            // with `s ≥ n` the sketch has more rows than `A`): every row with `D_i > 0`, exactly.
+            check_weights(w, a.nrows())?;
+            let rows: Vec<usize> = (0..a.nrows()).filter(|&i| w[i] > 0.0).collect();
+            let weights = rows.iter().map(|&i| w[i]).collect();
+            Ok(Sparsifier::Diagonal(SampledDiagonal { rows, weights }))
+        }
         Method::NewtonSketch => {
             let op = SketchOperator::new(Embedding::SparseSign { nnz_per_col: 4.min(s) }, s, a.nrows(), seed)?;
             op.apply(a, Some(w)).map(Sparsifier::Embedded)
         }
     }
+}
+
+/// Whether a Newton sketch of `s` rows is cheaper than the exact Gram `AᵀDA`: it needs
+/// `s < n` and `s·d²` (forming `BᵀB`) below `Σ nnz(a_i)²` (the exact sparse Gram). When it is
+/// not, [`sparsify`] with [`Method::NewtonSketch`] returns the exact diagonal (every row with
+/// `D_i > 0`, weight `D_i`) instead: never more rows than `A` has, never a dearer `H̃`.
+///
+/// ```
+/// use sparse_ops::generate::{random_sparse, GenSpec, Sparsity, Variant};
+/// let a = random_sparse(&GenSpec { nrows: 1_000, ncols: 50, sparsity: Sparsity::RowNnz(10), variant: Variant::Plain, seed: 1 })?;
+/// assert!(!sketch::newton_sketch_pays(&a, 2_000)); // more sketch rows than A has
+/// assert!(!sketch::newton_sketch_pays(&a, 500)); // 500·50² > 1,000·10²
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn newton_sketch_pays(a: &CsrMatrix, s: usize) -> bool {
+    let d = a.ncols() as f64;
+    let exact_gram: f64 = a.indptr().windows(2).map(|r| ((r[1] - r[0]) as f64).powi(2)).sum();
+    s < a.nrows() && (s as f64) * d * d < exact_gram
 }
 
 pub(crate) fn check_weights(w: &[f64], n: usize) -> Result<(), SketchError> {

@@ -38,6 +38,12 @@ pub struct Evaluation<'a> {
     /// `max_i |(Ax)_i|` and the first row attaining it.
     pub max_abs_z: f64,
     pub max_abs_z_row: usize,
+    /// The rounding floor of `value` (with [`What::Hessian`]; 0 otherwise): `½Σ(64ε·m_i)²`
+    /// with `m_i` the size of the terms whose difference is the residual `r_i` (`|u_i| + |αb_i|`
+    /// for the rescaled loss). Each `r_i` carries a rounding error of a few `ε·m_i`, so below
+    /// this level `value` is noise: a zero-residual minimum evaluates to about here, and a
+    /// solver's stopping test needs it as its absolute floor.
+    pub value_floor: f64,
 }
 
 /// A regression loss of SPEC §1–2 on data `(A, b, w)`.
@@ -160,6 +166,21 @@ impl<'a> Objective<'a> {
         }
     }
 
+    /// [`Evaluation::value_floor`] from pass 1's `z` and the activation (or softmax) `u`.
+    fn value_floor(&self, z: &[f64], u: &[f64]) -> f64 {
+        let b = self.b;
+        let sq = |t: f64| t * t;
+        let total = match self.loss {
+            LossKind::Rescaled => {
+                let alpha = reduce::sum(u.len(), |i| u[i]).abs();
+                reduce::sum(u.len(), |i| sq(u[i].abs() + alpha * b[i].abs()))
+            }
+            LossKind::Hyperbolic | LossKind::Softmax => reduce::sum(u.len(), |i| sq(u[i].abs() + b[i].abs())),
+            LossKind::Linear => reduce::sum(z.len(), |i| sq(z[i].abs() + b[i].abs())),
+        };
+        0.5 * sq(64.0 * f64::EPSILON) * total
+    }
+
     /// Whether `u' ≠ u` (cosh, sinh) must be stored beside `u`.
     fn has_separate_derivative(&self) -> bool {
         matches!(self.loss, LossKind::Rescaled | LossKind::Hyperbolic) && self.func != Activation::Exp
@@ -275,7 +296,8 @@ impl<'a> Objective<'a> {
             }
         };
         let (value, gradient, hessian) = result?;
-        Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row })
+        let value_floor = if what == What::Hessian { self.value_floor(z, u) } else { 0.0 };
+        Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row, value_floor })
     }
 
     /// The gradient pass (and the Hessian's parts) from a per-row function that writes

@@ -51,7 +51,6 @@ pub fn solve(
     let mut x = x0.to_vec();
     let mut g_ref = norm(grad(&cur));
     let grad_norm0 = g_ref;
-    let value0 = cur.value;
     let mut history: Vec<IterRecord> = Vec::new();
     let mut sample: Option<SampleMemo> = None;
     let mut prev_step_norm: Option<f64> = None;
@@ -94,7 +93,7 @@ pub fn solve(
             }
         };
         let lambda2 = step.as_ref().map_or(0.0, |s| (-dot(&g, &s.p)).max(0.0));
-        if grad_ok && decrement_ok(lambda2, cur.value, value0, params.tol) {
+        if grad_ok && decrement_ok(lambda2, cur.value, cur.value_floor, params.tol) {
             if escaped_here {
                 break (Status::Saddle, Some("the negative-curvature step led back to a stationary point".into()));
             }
@@ -343,15 +342,15 @@ fn validate(params: &SolverParams, x0: &[f64], d: usize, x_star: Option<&[f64]>)
 }
 
 /// The scale-invariant half of the stopping test: the Newton decrement `λ²/2 = gᵀH̃⁻¹g/2`
-/// (the decrease the quadratic model still promises) is at most `tol·|f| + tol²·|f(x₀)|`.
-/// Unlike `‖g‖`, it does not change when `x` or `A` is rescaled, and unlike a test relative to
-/// `‖g(x₀)‖` it is not loosened by a bad start (`‖g(x₀)‖` of 1e9–1e44 let the relative gradient
-/// test stop at a loss of 3.46 where the minimum is 0). The `tol²·|f(x₀)|` term is what lets a
-/// zero-residual minimum (`f* = 0`, where `λ²/2 ≈ f` all the way down) pass: the loss has then
-/// fallen by a factor `tol²` from the start. `λ² = 0` (an exactly stationary point, or the
-/// trivial minimum `L = 0`) always passes.
-pub(crate) fn decrement_ok(lambda2: f64, value: f64, value0: f64, tol: f64) -> bool {
-    lambda2 == 0.0 || lambda2 / 2.0 <= tol * value.abs() + tol * tol * value0.abs()
+/// (the decrease the quadratic model still promises) is at most `tol·|f| + floor`. Unlike
+/// `‖g‖`, it does not change when `x` or `A` is rescaled, and unlike a test relative to
+/// `‖g(x₀)‖` it is not loosened by a bad start (`‖g(x₀)‖` of 1e9–1e44 let the relative
+/// gradient test stop at a loss of 3.46 where the minimum is 0). `floor` is the loss's rounding
+/// floor ([`losses::Evaluation::value_floor`]): what lets a zero-residual minimum (`f* = 0`,
+/// where `λ²/2 ≈ f` all the way down) pass once `f` is at the noise level. `λ² = 0` (an
+/// exactly stationary point, or the trivial minimum `L = 0`) always passes.
+pub(crate) fn decrement_ok(lambda2: f64, value: f64, floor: f64, tol: f64) -> bool {
+    lambda2 == 0.0 || lambda2 / 2.0 <= tol * value.abs() + floor
 }
 
 fn grad<'e>(e: &'e Evaluation) -> &'e [f64] {

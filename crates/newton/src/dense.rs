@@ -172,7 +172,10 @@ pub fn solve_dense<F: DenseObjective>(
             };
         }
         if history.len() >= p.max_iter {
-            break (Status::MaxIterations, Some(format!("‖g‖ = {gn:.3e}, Newton decrement λ²/2 = {:.3e}", lambda2 / 2.0)));
+            break (
+                Status::MaxIterations,
+                Some(format!("‖g‖ = {gn:.3e}, Newton decrement λ²/2 = {:.3e}", lambda2 / 2.0)),
+            );
         }
         let Some((step, damping)) = step else {
             break (Status::Converged, None);

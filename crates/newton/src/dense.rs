@@ -163,7 +163,10 @@ pub fn solve_dense<F: DenseObjective>(
         let lambda2 = step.as_ref().map_or(0.0, |(s, _)| (-dot(&g, s)).max(0.0));
         // A dense objective has no rounding estimate: `tol²·|f(x₀)|` stands in as the floor that
         // lets a zero-residual minimum pass (the loss has fallen by `tol²` from the start).
-        if grad_ok && crate::solver::decrement_ok(lambda2, value, p.tol * p.tol * value0.abs(), p.tol) {
+        // An explicit `atol` is the caller's own scale for ‖g‖ and is honoured as given.
+        let certified =
+            gn <= p.atol || crate::solver::decrement_ok(lambda2, value, p.tol * p.tol * value0.abs(), p.tol);
+        if grad_ok && certified {
             // A stationary point is a minimum only if H ⪰ 0 (up to rounding).
             break if semidefinite(&h) {
                 (Status::Converged, None)

@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 /// Why the solver stopped. Only `Converged` means a certified minimum: finite loss and
-/// gradient, the gradient test `‖g‖ ≤ max(tol·‖g(x₀)‖, atol)`, the scale-invariant Newton
-/// decrement test `gᵀH̃⁻¹g/2 ≤ tol·|f| + (the loss's rounding floor)` (or no step that lowers the loss at all: stationary to
+/// gradient, the gradient test `‖g‖ ≤ max(tol·‖g(x₀)‖, atol)` together with the scale-invariant
+/// Newton decrement test `gᵀH̃⁻¹g/2 ≤ tol·|f| + (the loss's rounding floor)` (or `‖g‖ ≤ atol`,
+/// the caller's own absolute scale, or no step lowering the loss at all: stationary to
 /// rounding), and no negative curvature. Every other status is a stop for the reason it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -93,7 +93,9 @@ pub fn solve(
             }
         };
         let lambda2 = step.as_ref().map_or(0.0, |s| (-dot(&g, &s.p)).max(0.0));
-        if grad_ok && decrement_ok(lambda2, cur.value, cur.value_floor, params.tol) {
+        // An explicit absolute tolerance is the user's own scale for ‖g‖ and is honoured as given.
+        let certified = gn <= params.atol || decrement_ok(lambda2, cur.value, cur.value_floor, params.tol);
+        if grad_ok && certified {
             if escaped_here {
                 break (Status::Saddle, Some("the negative-curvature step led back to a stationary point".into()));
             }

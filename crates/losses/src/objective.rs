@@ -545,3 +545,40 @@ fn check_vec(what: &'static str, v: &[f64], len: usize) -> Result<(), LossError>
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    #[test]
+    fn an_overflow_message_names_its_real_cause() {
+        let a = CsrMatrix::from_dense(2, 1, &[1.0, 1.0]).unwrap();
+        // x = 0, so (Ax)_i = 0: the loss overflows because b is huge, not because of exp.
+        let b = [1e300, -1e300];
+        let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
+        let msg = f.value(&[0.0]).unwrap_err().to_string();
+        assert!(msg.contains("rescale the data") && !msg.contains("exp overflows"), "{msg}");
+        // Past exp's range the message says so.
+        let b = [0.5, 0.5];
+        let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
+        let msg = f.value(&[800.0]).unwrap_err().to_string();
+        assert!(msg.contains("exp overflows above 709.78") && msg.contains("8.000000e2"), "{msg}");
+    }
+
+    #[test]
+    fn the_rounding_floor_is_tiny_against_the_terms_and_zero_without_a_hessian() {
+        let a = CsrMatrix::from_dense(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
+        let b = [0.2, 0.3, 0.5];
+        let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
+        let x = [0.1, -0.2];
+        assert_eq!(f.evaluate(&x, What::Gradient).unwrap().value_floor, 0.0);
+        let e = f.evaluate(&x, What::Hessian).unwrap();
+        // ½(64ε)²Σ(|u_i| + α|b_i|)², computed directly.
+        let z = [0.1f64, -0.2, -0.1];
+        let u: Vec<f64> = z.iter().map(|t| t.exp()).collect();
+        let alpha: f64 = u.iter().sum();
+        let total: f64 = u.iter().zip(&b).map(|(ui, bi)| (ui + alpha * bi).powi(2)).sum();
+        let want = 0.5 * (64.0 * f64::EPSILON).powi(2) * total;
+        assert!((e.value_floor - want).abs() <= 1e-12 * want, "{} vs {want}", e.value_floor);
+    }
+}

@@ -329,7 +329,7 @@ fn validate(params: &SolverParams, x0: &[f64], d: usize, x_star: Option<&[f64]>)
     if !(p.armijo > 0.0 && p.armijo < 0.5) {
         return bad("armijo", p.armijo, "in (0, 0.5)");
     }
-    if !(p.max_time > 0.0) {
+    if p.max_time.is_nan() || p.max_time <= 0.0 {
         return bad("max_time", p.max_time, "> 0 (seconds; +inf for no limit)");
     }
     if p.strategy.is_sketched() {

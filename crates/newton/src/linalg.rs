@@ -174,3 +174,49 @@ pub(crate) enum PcgFailure {
     #[error("no convergence in {max_iter} iterations")]
     MaxIterations { max_iter: usize },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn damping_is_relative_to_each_diagonal_entry() {
+        // A coherent design's Newton matrix: one dense column with curvature 1e14 beside a
+        // slightly indefinite block of curvature 1. A shift μI from 1e-10·max H_ii (= 1e4) swamped
+        // the small block (its steps shrank 1e4-fold, at every iteration); μ·diag(H) damps each
+        // column in proportion.
+        let h = Mat::from_fn(3, 3, |i, j| match (i, j) {
+            (0, 0) => 1e14,
+            (1, 1) | (2, 2) => 1.0,
+            (1, 2) | (2, 1) => 1.0 + 1e-9,
+            _ => 0.0,
+        });
+        let (l, mu) = damped_cholesky(&h).expect("factorisable with damping");
+        let mu = mu.expect("indefinite: damped");
+        assert!(mu <= 1e-6, "μ = {mu:e}");
+        let llt = &l * l.transpose();
+        for i in 0..3 {
+            let rel = (llt[(i, i)] - h[(i, i)]) / h[(i, i)];
+            assert!((0.0..=1e-6).contains(&rel), "column {i}: shifted by {rel:e} of its curvature");
+        }
+        assert!((llt[(1, 2)] - h[(1, 2)]).abs() <= 1e-12);
+        // A positive definite matrix is factorised as it is.
+        let pd = Mat::from_fn(2, 2, |i, j| if i == j { [1e14, 1.0][i] } else { 0.5 });
+        let (l, mu) = damped_cholesky(&pd).unwrap();
+        assert_eq!(mu, None);
+        let back = &l * l.transpose();
+        assert!((back[(1, 1)] - 1.0).abs() <= 1e-12 && (back[(0, 1)] - 0.5).abs() <= 1e-9);
+    }
+
+    #[test]
+    fn norms_neither_underflow_nor_overflow() {
+        assert_eq!(norm(&[3e-300, 4e-300]), 5e-300);
+        assert!((norm(&[3e200, 4e200]) / 5e200 - 1.0).abs() <= 1e-15);
+        assert_eq!(norm(&[1e308, 1e308, 1e308, 1e308]), f64::INFINITY);
+        assert!(norm(&[1.0, f64::NAN]).is_nan());
+        assert_eq!(norm(&[]), 0.0);
+        // The plain path is unchanged bit for bit.
+        let v = [0.1, -0.7, 2.5];
+        assert_eq!(norm(&v), dot(&v, &v).sqrt());
+    }
+}

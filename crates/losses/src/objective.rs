@@ -166,13 +166,14 @@ impl<'a> Objective<'a> {
         }
     }
 
-    /// [`Evaluation::value_floor`] from pass 1's `z` and the activation (or softmax) `u`.
-    fn value_floor(&self, z: &[f64], u: &[f64]) -> f64 {
+    /// [`Evaluation::value_floor`] from pass 1's `z`, the activation (or softmax) `u` and, for
+    /// the rescaled loss, `α = Σu` (pass 1's first sum). One `O(n)` pass, only with the Hessian.
+    fn value_floor(&self, z: &[f64], u: &[f64], alpha: f64) -> f64 {
         let b = self.b;
         let sq = |t: f64| t * t;
         let total = match self.loss {
             LossKind::Rescaled => {
-                let alpha = reduce::sum(u.len(), |i| u[i]).abs();
+                let alpha = alpha.abs();
                 reduce::sum(u.len(), |i| sq(u[i].abs() + alpha * b[i].abs()))
             }
             LossKind::Hyperbolic | LossKind::Softmax => reduce::sum(u.len(), |i| sq(u[i].abs() + b[i].abs())),
@@ -296,7 +297,7 @@ impl<'a> Objective<'a> {
             }
         };
         let (value, gradient, hessian) = result?;
-        let value_floor = if what == What::Hessian { self.value_floor(z, u) } else { 0.0 };
+        let value_floor = if what == What::Hessian { self.value_floor(z, u, p1.s[0].value()) } else { 0.0 };
         Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row, value_floor })
     }
 

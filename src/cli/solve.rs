@@ -47,10 +47,10 @@ pub struct SolveArgs {
     hessian: Option<HessianArg>,
     #[command(flatten)]
     sketch: super::SketchOpts,
-    /// Relative tolerance: stop when ‖g‖ ≤ tol·‖g(x₀)‖.
+    /// Relative tolerance: converged when ‖g‖ ≤ tol·‖g(x₀)‖ and the Newton decrement gᵀH̃⁻¹g/2 ≤ tol·|f|.
     #[arg(long, default_value_t = 1e-8)]
     tol: f64,
-    /// Absolute floor on ‖g‖.
+    /// Absolute tolerance on ‖g‖ (your own scale; honoured as given).
     #[arg(long, default_value_t = 0.0)]
     atol: f64,
     #[arg(long, default_value_t = 100)]

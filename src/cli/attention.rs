@@ -208,9 +208,21 @@ fn run_plant(a: PlantArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Refuse a dense `d²×d²` Hessian over `--max-memory` (or whose size overflows) before any of
+/// it is allocated; the Newton fit factorises it too (a few more copies).
+fn check_dense_hessian(d: usize, copies: u64) -> anyhow::Result<()> {
+    let bytes = attention::AttentionHessian::dense_bytes(d)
+        .zip((d as u64).checked_pow(4).and_then(|d4| d4.checked_mul(8 * copies)))
+        .and_then(|(a, b)| a.checked_add(b));
+    super::memory::check(&format!("the dense d²×d² attention Hessian (d = {d})"), bytes)
+}
+
 fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
     let (data, y, loss) = a.data.load()?;
     let d = data.meta().d;
+    if a.hessian {
+        check_dense_hessian(d, 0)?;
+    }
     let f = AttentionObjective::new(&data, y, loss)?;
     let mut out = serde_json::json!({});
     match (&a.x, &a.q, &a.k) {
@@ -224,7 +236,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
             out["grad_y"] = json_matrix(e.grad_y.as_ref());
             if a.hessian {
                 let x = &q * k.transpose();
-                let h = f.evaluate(x.as_ref(), Want::Hessian)?.hessian.expect("requested").dense();
+                let h = f.evaluate(x.as_ref(), Want::Hessian)?.hessian.expect("requested").try_dense()?;
                 out["hessian_x"] = json_matrix(h.as_ref());
             }
         }
@@ -239,7 +251,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<i32> {
             out["grad_x"] = json_matrix(e.grad_x.as_ref());
             out["grad_y"] = json_matrix(e.grad_y.as_ref());
             if let Some(h) = &e.hessian {
-                out["hessian_x"] = json_matrix(h.dense().as_ref());
+                out["hessian_x"] = json_matrix(h.try_dense()?.as_ref());
             }
         }
     }
@@ -280,6 +292,7 @@ fn run_fit(a: FitArgs) -> anyhow::Result<i32> {
             (r.x, status, rep, csv)
         }
         "newton" => {
+            check_dense_hessian(d, 5)?;
             let params = DenseParams { tol: a.tol, atol: a.atol, max_iter: a.max_iter, ..Default::default() };
             let r = newton_fit(&f, x0.as_ref(), &params, &mut |_| {})?;
             let x = unvec_row_major(&r.x, d, d);
@@ -314,7 +327,16 @@ fn run_fit(a: FitArgs) -> anyhow::Result<i32> {
         frobenius(final_eval.grad_x.as_ref()),
         rel(x.as_ref()).map(|r| format!(", ‖X − X*‖/‖X*‖ {r:.3e}")).unwrap_or_default()
     )?;
-    Ok(if status == "converged" { 0 } else { 3 })
+    if status == "converged" {
+        return Ok(0);
+    }
+    eprintln!(
+        "spnewton: the {} fit stopped without converging: status {}{}",
+        a.method,
+        status.as_str().unwrap_or("?"),
+        report["message"].as_str().map(|m| format!(": {m}")).unwrap_or_default()
+    );
+    Ok(3)
 }
 
 fn run_lipschitz(a: LipschitzArgs) -> anyhow::Result<i32> {

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use att_svm::{
-    GenSpec, Margin, SvmMeta, SvmParams, SvmSolution, SvmStatus, TOP_K, TokenData, TrainParams, TrainRecord, generate,
-    solve_svm, solve_svm_explicit, train,
+    GenSpec, Margin, SvmMeta, SvmParams, SvmSolution, SvmStatus, TOP_K, TokenData, TrainParams, TrainRecord,
+    TrainStatus, generate, solve_svm, solve_svm_explicit, train,
 };
 use attention::write_matrix;
 use clap::Args;
@@ -236,6 +236,14 @@ pub fn run_train(a: TrainArgs) -> anyhow::Result<i32> {
         last.gap_min,
         last.entropy
     )?;
+    if r.status == TrainStatus::Overflow {
+        eprintln!(
+            "spnewton: training stopped at step {}: the loss or gradient overflows f64 (try a smaller --eta); \
+             X.mtx is the last finite iterate",
+            r.steps
+        );
+        return Ok(3);
+    }
     Ok(0)
 }
 

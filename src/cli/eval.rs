@@ -30,6 +30,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         Some(path) => read_vector_of_len(path, d, "x (one entry per column of A)")?,
         None => vec![0.0; d],
     };
+    if args.hessian {
+        super::memory::check(&format!("the dense {d}×{d} Hessian"), super::memory::f64s(&[2, d, d]))?;
+    }
     let f = Objective::from_problem(&p)?;
     let what = if args.hessian { What::Hessian } else { What::Gradient };
     let e = f.evaluate(&x, what).context("cannot evaluate the loss at x")?;
@@ -39,6 +42,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
     });
     if let Some(h) = &e.hessian {
         let m = h.dense(Part::Exact);
+        // The structured parts are finite (checked by the evaluation) but their Gram can still
+        // overflow: an error, never a `null` in the JSON.
+        if let Some((i, j)) = (0..d).flat_map(|i| (0..d).map(move |j| (i, j))).find(|&(i, j)| !m[(i, j)].is_finite()) {
+            anyhow::bail!("the Hessian overflows f64 at x: entry ({i}, {j}) is {}", m[(i, j)]);
+        }
         out["hessian"] =
             serde_json::json!((0..d).map(|i| (0..d).map(|j| m[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>());
     }

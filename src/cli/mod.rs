@@ -1,8 +1,9 @@
 //! Command-line interface: argument parsing, dispatch, and the exit-code policy.
 //!
-//! Exit codes: 0 success (for `solve`: converged); 3 `solve` stopped without converging (the
-//! status is in the output); 2 bad input (unreadable or malformed files, invalid options),
-//! with one line on stderr and no backtrace.
+//! Exit codes: 0 success (for `solve` and the fits: converged); 3 a solver or fit stopped
+//! without converging (its status is in the output, and one line on stderr says why); 2 bad
+//! input (unreadable or malformed files, invalid options, a job over `--max-memory`), with one
+//! line on stderr and no backtrace. docs/guide.md, "Errors and exit codes", lists them all.
 
 /// `println!` that returns the write's `io::Result` instead of panicking, so a closed pipe
 /// (`spnewton info … | head`) ends the command quietly.
@@ -22,6 +23,7 @@ mod bench_sketch;
 mod eval;
 mod generate;
 mod info;
+mod memory;
 mod plot;
 mod sketch_cmd;
 mod solve;
@@ -35,6 +37,11 @@ struct Cli {
     /// Worker threads for the parallel kernels (default: all cores). Results do not depend on it.
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Memory budget for one job (e.g. 8G, 512M; default 75% of physical memory). A job whose
+    /// dense parts (a d×d Newton matrix, the d²×d² attention Hessian) would exceed it is refused
+    /// up front with exit code 2.
+    #[arg(long, global = true, value_parser = memory::parse_bytes)]
+    max_memory: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,6 +90,7 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    memory::set(cli.max_memory);
     let result = with_threads(cli.threads, || match cli.command {
         Command::Gen(a) => generate::run(a),
         Command::Solve(a) => solve::run(a),

@@ -47,10 +47,10 @@ pub struct SolveArgs {
     hessian: Option<HessianArg>,
     #[command(flatten)]
     sketch: super::SketchOpts,
-    /// Relative tolerance: stop when ‖g‖ ≤ tol·‖g(x₀)‖.
+    /// Relative tolerance: converged when ‖g‖ ≤ tol·‖g(x₀)‖ and the Newton decrement gᵀH̃⁻¹g/2 ≤ tol·|f|.
     #[arg(long, default_value_t = 1e-8)]
     tol: f64,
-    /// Absolute floor on ‖g‖.
+    /// Absolute tolerance on ‖g‖ (your own scale; honoured as given).
     #[arg(long, default_value_t = 0.0)]
     atol: f64,
     #[arg(long, default_value_t = 100)]
@@ -145,6 +145,11 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         checks: !args.no_checks,
         ..Default::default()
     };
+    // Every strategy forms and factorises a dense d×d matrix (a few copies of it live at once).
+    super::memory::check(
+        &format!("the dense {d}×{d} Newton matrix and its factorisation"),
+        super::memory::f64s(&[8, d, d]),
+    )?;
     let f = Objective::from_problem(&p)?;
     let show = !args.quiet;
     // x_true is x* only if it is stationary: a regulariser or noise moves the minimiser away
@@ -261,7 +266,18 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(if report.status == Status::Converged { 0 } else { 3 })
+    if report.status == Status::Converged {
+        return Ok(0);
+    }
+    // Exit 3: one line on stderr, whatever --quiet says, so that scripts see why.
+    eprintln!(
+        "spnewton: the solver stopped without converging: status {} after {} iterations, loss {:.6e}{}",
+        report.status.name(),
+        report.iterations,
+        report.loss,
+        report.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+    );
+    Ok(3)
 }
 
 fn table_row(r: &IterRecord) -> String {

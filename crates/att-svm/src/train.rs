@@ -89,6 +89,10 @@ pub enum TrainStatus {
     /// Stopped early: `‖∇L‖ < GRADIENT_FLOOR` (attention is a hard selection to double
     /// precision).
     GradientUnderflow,
+    /// Stopped early: the loss, the gradient or the next iterate is not finite (values too
+    /// large for f64; a larger `eta` than the data allows). `x` is the last finite iterate and
+    /// no non-finite value is recorded.
+    Overflow,
 }
 
 /// What [`train`] returns.
@@ -246,6 +250,11 @@ pub fn train(
         let mut parts = pass(data, x.as_ref(), record);
         let g = sum_grads(data, &parts);
         let gn = g.norm_l2();
+        let loss: f64 = parts.iter().map(|p| p.loss).sum();
+        if !(gn.is_finite() && loss.is_finite()) {
+            status = TrainStatus::Overflow;
+            break;
+        }
         let underflow = gn < GRADIENT_FLOOR;
         if record || underflow {
             if !record {
@@ -263,7 +272,12 @@ pub fn train(
             break;
         }
         let alpha = if params.normalized { params.eta / gn } else { params.eta };
-        x -= faer::Scale(alpha) * &g;
+        let next = &x - faer::Scale(alpha) * &g;
+        if !next.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
+            status = TrainStatus::Overflow;
+            break;
+        }
+        x = next;
         step += 1;
     }
     Ok(TrainReport { status, steps: step, x, trajectory })

@@ -21,6 +21,14 @@ pub enum AttentionError {
     NotALabel { row: usize, col: usize, value: f64 },
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// A size product (`m·n`, `m·n·d`, `d²·d²`) overflows or is not addressable.
+    #[error("{what}: {dims} is too large (the size overflows)")]
+    TooLarge { what: &'static str, dims: String },
+    /// The loss, a gradient or the Hessian came out NaN or ±inf (values too large for f64).
+    #[error("the {what} is not finite at this X: values overflow f64 (scale the data or X down)")]
+    NonFiniteResult { what: &'static str },
+    #[error(transparent)]
+    Solve(#[from] newton::SolveError),
     #[error("{path}: {message}")]
     Data { path: PathBuf, message: String },
     #[error(transparent)]

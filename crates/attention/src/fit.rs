@@ -25,7 +25,7 @@ impl DenseObjective for AttentionObjective<'_> {
     fn value_grad_hessian(&self, x: &[f64]) -> Result<(f64, Vec<f64>, Mat<f64>), AttentionError> {
         let d = AttentionObjective::dim(self);
         let e = self.evaluate(unvec_row_major(x, d, d).as_ref(), Want::Hessian)?;
-        let h = e.hessian.as_ref().expect("requested").dense();
+        let h = e.hessian.as_ref().expect("requested").try_dense()?;
         Ok((e.value, vec_row_major(e.grad_x.as_ref()), h))
     }
 }
@@ -70,8 +70,12 @@ pub struct FitRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FitStatus {
+    /// The gradient test passed and no step ever raised the loss.
     Converged,
     MaxSteps,
+    /// The gradient vanished, but after a step that raised the loss (a fixed step size): a
+    /// plateau such as a saturated softmax, not a minimum.
+    Stalled,
     /// An iterate could not be evaluated (overflow, a vanishing normaliser): `x` is the last
     /// good one.
     NumericalError,
@@ -118,12 +122,20 @@ pub fn gradient_descent(
     observer(&trajectory[0]);
     let mut status = FitStatus::MaxSteps;
     let mut message = None;
+    // The largest factor by which one step raised the loss, and where (fixed step size only).
+    let mut worst_increase: Option<(usize, f64)> = None;
     'steps: for step in 1..=params.steps {
         loop {
             let xn = &x - faer::Scale(eta) * &e.grad_x;
             match f.evaluate(xn.as_ref(), Want::Gradient) {
                 Ok(en) if params.halve_on_increase && en.value > e.value && eta > f64::MIN_POSITIVE => eta *= 0.5,
                 Ok(en) => {
+                    if en.value > e.value {
+                        let factor = en.value / e.value.abs().max(f64::MIN_POSITIVE);
+                        if worst_increase.is_none_or(|(_, f)| factor > f) {
+                            worst_increase = Some((step, factor));
+                        }
+                    }
                     (x, e) = (xn, en);
                     break;
                 }
@@ -141,7 +153,18 @@ pub fn gradient_descent(
             trajectory.push(r);
         }
         if done {
-            status = FitStatus::Converged;
+            // A vanishing gradient certifies nothing after the loss went up: a step that raised
+            // the loss 17× and saturated the softmax used to be reported as converged.
+            match worst_increase {
+                None => status = FitStatus::Converged,
+                Some((at, factor)) => {
+                    status = FitStatus::Stalled;
+                    message = Some(format!(
+                        "the gradient vanished after step {at} raised the loss {factor:.3}×: a plateau (saturated \
+                         attention), not a minimum; use a smaller --eta or leave the step-halving on"
+                    ));
+                }
+            }
             break;
         }
     }
@@ -155,7 +178,7 @@ pub fn newton_fit(
     params: &DenseParams,
     observer: &mut dyn FnMut(&DenseRecord),
 ) -> Result<DenseReport, AttentionError> {
-    solve_dense(f, &vec_row_major(x0), params, observer).map_err(|e| AttentionError::InvalidParameter(e.to_string()))
+    Ok(solve_dense(f, &vec_row_major(x0), params, observer)?)
 }
 
 /// `max |λ(∇²L(X))|` estimated by `iters` steps of power iteration on Hessian-vector products

@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 use crate::data::AttentionData;
 use crate::dense::{mm, mm_add, row_dots};
+use crate::error::AttentionError;
 use crate::kind::{AttentionLoss, Normalisation};
 use crate::objective::SeqState;
 
@@ -171,43 +172,72 @@ impl<'a> AttentionHessian<'a> {
         }
     }
 
+    /// Bytes [`AttentionHessian::dense`] holds at its peak: the `d²×d²` result and one block
+    /// per worker thread. `None` when the product overflows `u64`.
+    pub fn dense_bytes(d: usize) -> Option<u64> {
+        let d4 = (d as u64).checked_pow(4)?;
+        d4.checked_mul(8)?.checked_mul(rayon::current_num_threads() as u64 + 1)
+    }
+
+    /// [`AttentionHessian::dense`], refusing a `d²` that overflows and a result that is not
+    /// finite (an overflowing Hessian was written as all-`null` JSON and called a saddle).
+    pub fn try_dense(&self) -> Result<Mat<f64>, AttentionError> {
+        let d = self.data.meta().d;
+        if d.checked_mul(d).and_then(|d2| d2.checked_mul(d2)).and_then(|d4| d4.checked_mul(8)).is_none() {
+            return Err(AttentionError::TooLarge { what: "the dense Hessian", dims: format!("{d}²×{d}²") });
+        }
+        let h = self.dense();
+        if !h.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
+            return Err(AttentionError::NonFiniteResult { what: "Hessian" });
+        }
+        Ok(h)
+    }
+
     /// The dense `d²×d²` Hessian (row-major `vec`), from the structured blocks:
-    /// `Σ_{l,j} (a₁a₁ᵀ) ⊗ (A₂ᵀ M_j A₂)`. Memory `8·d⁴` bytes.
+    /// `Σ_{l,j} (a₁a₁ᵀ) ⊗ (A₂ᵀ M_j A₂)`. Memory: [`AttentionHessian::dense_bytes`] (the
+    /// sequences are formed one batch of worker-count at a time, not all at once, and added in
+    /// sequence order: the same bits for any thread count).
     pub fn dense(&self) -> Mat<f64> {
         let d = self.data.meta().d;
-        let parts: Vec<Mat<f64>> = (0..self.states.len())
-            .into_par_iter()
-            .map(|l| {
-                let (a1, a2) = (self.data.a1(l), self.data.a2(l));
-                let mut h = Mat::zeros(d * d, d * d);
-                for j in 0..a1.nrows() {
-                    let rc = self.row_curvature(l, j);
-                    // N = A₂ᵀ diag(δ) A₂ + (A₂ᵀU) C (A₂ᵀU)ᵀ.
-                    let scaled = Mat::from_fn(a2.nrows(), d, |k, b| rc.diag[k] * a2[(k, b)]);
-                    let mut nb = mm(a2.transpose(), scaled.as_ref());
-                    let w = mm(a2.transpose(), rc.u.as_ref());
-                    mm_add(&mut nb, mm(w.as_ref(), rc.c.as_ref()).as_ref(), w.transpose());
-                    for a in 0..d {
-                        for a_ in 0..d {
-                            let f = a1[(j, a)] * a1[(j, a_)];
-                            if f == 0.0 {
-                                continue;
-                            }
-                            for b in 0..d {
-                                for b_ in 0..d {
-                                    h[(a * d + b, a_ * d + b_)] += f * nb[(b, b_)];
-                                }
-                            }
+        let m = self.states.len();
+        let batch = rayon::current_num_threads().max(1);
+        let mut out = Mat::zeros(d * d, d * d);
+        for start in (0..m).step_by(batch) {
+            let parts: Vec<Mat<f64>> =
+                (start..(start + batch).min(m)).into_par_iter().map(|l| self.sequence_block(l)).collect();
+            for p in parts {
+                out += p;
+            }
+        }
+        out
+    }
+
+    /// Sequence `l`'s term of [`AttentionHessian::dense`].
+    fn sequence_block(&self, l: usize) -> Mat<f64> {
+        let d = self.data.meta().d;
+        let (a1, a2) = (self.data.a1(l), self.data.a2(l));
+        let mut h = Mat::zeros(d * d, d * d);
+        for j in 0..a1.nrows() {
+            let rc = self.row_curvature(l, j);
+            // N = A₂ᵀ diag(δ) A₂ + (A₂ᵀU) C (A₂ᵀU)ᵀ.
+            let scaled = Mat::from_fn(a2.nrows(), d, |k, b| rc.diag[k] * a2[(k, b)]);
+            let mut nb = mm(a2.transpose(), scaled.as_ref());
+            let w = mm(a2.transpose(), rc.u.as_ref());
+            mm_add(&mut nb, mm(w.as_ref(), rc.c.as_ref()).as_ref(), w.transpose());
+            for a in 0..d {
+                for a_ in 0..d {
+                    let f = a1[(j, a)] * a1[(j, a_)];
+                    if f == 0.0 {
+                        continue;
+                    }
+                    for b in 0..d {
+                        for b_ in 0..d {
+                            h[(a * d + b, a_ * d + b_)] += f * nb[(b, b_)];
                         }
                     }
                 }
-                h
-            })
-            .collect();
-        let mut out = Mat::zeros(d * d, d * d);
-        for p in parts {
-            out += p;
+            }
         }
-        out
+        h
     }
 }

@@ -137,7 +137,11 @@ impl<'a> AttentionObjective<'a> {
     pub fn value(&self, x: MatRef<'_, f64>) -> Result<f64, AttentionError> {
         self.check_x(x)?;
         let parts = self.per_sequence(|l| Ok(self.entry_sum(l, self.forward_seq(l, x)?.att.as_ref())))?;
-        Ok(parts.iter().sum())
+        let value: f64 = parts.iter().sum();
+        if !value.is_finite() {
+            return Err(AttentionError::NonFiniteResult { what: "loss" });
+        }
+        Ok(value)
     }
 
     /// Value, `∂L/∂X`, `∂L/∂Y` and, with [`Want::Hessian`], the Hessian in `vec(X)`.
@@ -163,6 +167,17 @@ impl<'a> AttentionObjective<'a> {
             if want == Want::Hessian {
                 states.push(st);
             }
+        }
+        // Never a NaN or inf handed on (it became `null` in JSON and passed `inf ≤ tol·inf`).
+        let all_finite = |m: &Mat<f64>| m.col_iter().all(|c| c.iter().all(|v| v.is_finite()));
+        if !value.is_finite() {
+            return Err(AttentionError::NonFiniteResult { what: "loss" });
+        }
+        if !all_finite(&grad_x) {
+            return Err(AttentionError::NonFiniteResult { what: "gradient in X" });
+        }
+        if !all_finite(&grad_y) {
+            return Err(AttentionError::NonFiniteResult { what: "gradient in Y" });
         }
         let hessian = (want == Want::Hessian).then(|| AttentionHessian::new(self.data, self.loss, states));
         Ok(AttentionEval { value, grad_x, grad_y, hessian })

@@ -65,6 +65,14 @@ pub fn plant(spec: &PlantSpec) -> Result<Planted, AttentionError> {
             spec.x_scale
         )));
     }
+    // m·n·d values per matrix, checked before anything is drawn (a wrapped product used to
+    // reach faer as a 2e18-row request and die on "capacity overflow").
+    let mn = m.checked_mul(n).filter(|mn| mn.checked_mul(d).is_some_and(|v| v.checked_mul(8).is_some()));
+    let Some(mn) = mn else {
+        return Err(AttentionError::TooLarge {
+            what: "plant: m·n × d token matrices", dims: format!("{m}·{n} × {d}")
+        });
+    };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(spec.seed);
     let draw = |rows: usize, cols: usize, rng: &mut Xoshiro256PlusPlus| -> Mat<f64> {
         let vals: Vec<f64> = (0..rows * cols)
@@ -72,18 +80,18 @@ pub fn plant(spec: &PlantSpec) -> Result<Planted, AttentionError> {
             .collect();
         Mat::from_fn(rows, cols, |i, j| vals[i * cols + j])
     };
-    let a1 = draw(m * n, d, &mut rng);
-    let a2 = draw(m * n, d, &mut rng);
-    let a3 = draw(m * n, d, &mut rng);
+    let a1 = draw(mn, d, &mut rng);
+    let a2 = draw(mn, d, &mut rng);
+    let a3 = draw(mn, d, &mut rng);
     let mut x_true = draw(d, d, &mut rng);
     let xs = spec.x_scale / x_true.norm_l2();
     x_true *= faer::Scale(xs);
     let mut y = draw(d, d, &mut rng);
     y *= faer::Scale(1.0 / (d as f64).sqrt());
     let meta = spec.meta;
-    let zero = AttentionData::new(meta, a1, a2, a3, Mat::zeros(m * n, d))?;
+    let zero = AttentionData::new(meta, a1, a2, a3, Mat::zeros(mn, d))?;
     let att = AttentionObjective::new(&zero, y.clone(), AttentionLoss { entry: crate::EntryLoss::L2, ..spec.loss })?
         .forward(x_true.as_ref())?;
-    let b = if spec.labels { Mat::from_fn(m * n, d, |i, j| if att[(i, j)] < 0.0 { -1.0 } else { 1.0 }) } else { att };
+    let b = if spec.labels { Mat::from_fn(mn, d, |i, j| if att[(i, j)] < 0.0 { -1.0 } else { 1.0 }) } else { att };
     Ok(Planted { data: zero.with_targets(b)?, x_true, y })
 }

@@ -38,6 +38,12 @@ pub struct Evaluation<'a> {
     /// `max_i |(Ax)_i|` and the first row attaining it.
     pub max_abs_z: f64,
     pub max_abs_z_row: usize,
+    /// The rounding floor of `value` (with [`What::Hessian`]; 0 otherwise): `½Σ(64ε·m_i)²`
+    /// with `m_i` the size of the terms whose difference is the residual `r_i` (`|u_i| + |αb_i|`
+    /// for the rescaled loss). Each `r_i` carries a rounding error of a few `ε·m_i`, so below
+    /// this level `value` is noise: a zero-residual minimum evaluates to about here, and a
+    /// solver's stopping test needs it as its absolute floor.
+    pub value_floor: f64,
 }
 
 /// A regression loss of SPEC §1–2 on data `(A, b, w)`.
@@ -160,6 +166,22 @@ impl<'a> Objective<'a> {
         }
     }
 
+    /// [`Evaluation::value_floor`] from pass 1's `z`, the activation (or softmax) `u` and, for
+    /// the rescaled loss, `α = Σu` (pass 1's first sum). One `O(n)` pass, only with the Hessian.
+    fn value_floor(&self, z: &[f64], u: &[f64], alpha: f64) -> f64 {
+        let b = self.b;
+        let sq = |t: f64| t * t;
+        let total = match self.loss {
+            LossKind::Rescaled => {
+                let alpha = alpha.abs();
+                reduce::sum(u.len(), |i| sq(u[i].abs() + alpha * b[i].abs()))
+            }
+            LossKind::Hyperbolic | LossKind::Softmax => reduce::sum(u.len(), |i| sq(u[i].abs() + b[i].abs())),
+            LossKind::Linear => reduce::sum(z.len(), |i| sq(z[i].abs() + b[i].abs())),
+        };
+        0.5 * sq(64.0 * f64::EPSILON) * total
+    }
+
     /// Whether `u' ≠ u` (cosh, sinh) must be stored beside `u`.
     fn has_separate_derivative(&self) -> bool {
         matches!(self.loss, LossKind::Rescaled | LossKind::Hyperbolic) && self.func != Activation::Exp
@@ -275,7 +297,8 @@ impl<'a> Objective<'a> {
             }
         };
         let (value, gradient, hessian) = result?;
-        Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row })
+        let value_floor = if what == What::Hessian { self.value_floor(z, u, p1.s[0].value()) } else { 0.0 };
+        Ok(Evaluation { value, gradient, hessian, max_abs_z, max_abs_z_row: row, value_floor })
     }
 
     /// The gradient pass (and the Hessian's parts) from a per-row function that writes
@@ -521,5 +544,42 @@ fn check_vec(what: &'static str, v: &[f64], len: usize) -> Result<(), LossError>
     match v.iter().position(|x| !x.is_finite()) {
         Some(index) => Err(LossError::NonFiniteInput { what, index, value: v[index] }),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    #[test]
+    fn an_overflow_message_names_its_real_cause() {
+        let a = CsrMatrix::from_dense(2, 1, &[1.0, 1.0]).unwrap();
+        // x = 0, so (Ax)_i = 0: the loss overflows because b is huge, not because of exp.
+        let b = [1e300, -1e300];
+        let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
+        let msg = f.value(&[0.0]).unwrap_err().to_string();
+        assert!(msg.contains("rescale the data") && !msg.contains("exp overflows"), "{msg}");
+        // Past exp's range the message says so.
+        let b = [0.5, 0.5];
+        let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
+        let msg = f.value(&[800.0]).unwrap_err().to_string();
+        assert!(msg.contains("exp overflows above 709.78") && msg.contains("8.000000e2"), "{msg}");
+    }
+
+    #[test]
+    fn the_rounding_floor_is_tiny_against_the_terms_and_zero_without_a_hessian() {
+        let a = CsrMatrix::from_dense(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0]).unwrap();
+        let b = [0.2, 0.3, 0.5];
+        let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
+        let x = [0.1, -0.2];
+        assert_eq!(f.evaluate(&x, What::Gradient).unwrap().value_floor, 0.0);
+        let e = f.evaluate(&x, What::Hessian).unwrap();
+        // ½(64ε)²Σ(|u_i| + α|b_i|)², computed directly.
+        let z = [0.1f64, -0.2, -0.1];
+        let u: Vec<f64> = z.iter().map(|t| t.exp()).collect();
+        let alpha: f64 = u.iter().sum();
+        let total: f64 = u.iter().zip(&b).map(|(ui, bi)| (ui + alpha * bi).powi(2)).sum();
+        let want = 0.5 * (64.0 * f64::EPSILON).powi(2) * total;
+        assert!((e.value_floor - want).abs() <= 1e-12 * want, "{} vs {want}", e.value_floor);
     }
 }

@@ -29,26 +29,56 @@ pub(crate) fn cholesky(h: &Mat<f64>) -> Option<Mat<f64>> {
     if (0..d).all(|i| l[(i, i)].is_finite() && l[(i, i)] > 0.0) { Some(l) } else { None }
 }
 
-/// Cholesky of `H`, else of `H + μI` with `μ` from `1e-10·max|H_ii|` growing tenfold (the
-/// Levenberg–Marquardt fallback). Returns the factor and the `μ` used, if any.
+/// Cholesky of `H`, else of `H + μ·diag(H)` (Marquardt's scaled damping) with `μ` from `1e-10`
+/// growing tenfold up to `1e6`. Returns the factor (of the matrix actually factorised) and the
+/// `μ` used, if any; `None` when even the largest shift fails (non-finite entries).
+///
+/// Both are factorised after Jacobi scaling `S H S` with `S = diag(H)^{-1/2}`, and the shift is
+/// relative to each diagonal entry. Why: a coherent design (a few dense indicator columns beside
+/// sparse count columns) gives a Newton matrix whose diagonal spans many orders of magnitude. The
+/// unscaled Cholesky then failed on rounding alone, and a shift `μI` large enough to pass
+/// (`1e-10·max H_ii`) swamped the curvature of the small columns: `leverage` on such a design
+/// was damped by the same `μ` at every iteration and never converged. A relative shift damps
+/// every column in proportion to its own curvature. Entries with `H_ii ≤ 0` are scaled by the
+/// largest diagonal instead.
 pub(crate) fn damped_cholesky(h: &Mat<f64>) -> Option<(Mat<f64>, Option<f64>)> {
-    if let Some(l) = cholesky(h) {
-        return Some((l, None));
-    }
     let d = h.nrows();
-    let scale = (0..d).map(|i| h[(i, i)].abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
-    let mut mu = 1e-10 * scale;
-    while mu <= 1e6 * scale {
-        let mut shifted = h.to_owned();
+    let max_diag = (0..d).map(|i| h[(i, i)]).fold(0.0, f64::max);
+    if !(max_diag.is_finite() && max_diag > 0.0) {
+        return None;
+    }
+    // Reciprocal square roots of the scaling diagonal.
+    let s: Vec<f64> = (0..d).map(|i| if h[(i, i)] > 0.0 { h[(i, i)] } else { max_diag }.sqrt().recip()).collect();
+    let scaled = Mat::from_fn(d, d, |i, j| h[(i, j)] * s[i] * s[j]);
+    // L of S H S = L Lᵀ gives H = (S⁻¹L)(S⁻¹L)ᵀ: S⁻¹L is a Cholesky factor of H.
+    let unscale = |mut l: Mat<f64>| {
+        for i in 0..d {
+            for j in 0..=i {
+                l[(i, j)] /= s[i];
+            }
+        }
+        l
+    };
+    if let Some(l) = cholesky(&scaled) {
+        return Some((unscale(l), None));
+    }
+    let mut mu = 1e-10;
+    while mu <= 1e6 {
+        let mut shifted = scaled.to_owned();
         for i in 0..d {
             shifted[(i, i)] += mu;
         }
         if let Some(l) = cholesky(&shifted) {
-            return Some((l, Some(mu)));
+            return Some((unscale(l), Some(mu)));
         }
         mu *= 10.0;
     }
     None
+}
+
+/// The largest diagonal entry (for messages).
+pub(crate) fn max_diagonal(h: &Mat<f64>) -> f64 {
+    (0..h.nrows()).map(|i| h[(i, i)]).fold(0.0, f64::max)
 }
 
 /// `x = (LLᵀ)⁻¹b` by two triangular solves.
@@ -64,8 +94,25 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The Euclidean norm, without spurious underflow or overflow: `‖g‖` of a gradient whose
+/// entries are `1e-299` is not 0, and of one whose entries are `1e200` is not `inf` (a plain
+/// `sqrt(Σ gᵢ²)` gave both, and the solver called the first a stationary point). The plain sum
+/// is used in the safe range, so ordinary results are unchanged bit for bit. NaN stays NaN.
 pub(crate) fn norm(a: &[f64]) -> f64 {
-    dot(a, a).sqrt()
+    let mut m = 0.0f64;
+    for &v in a {
+        if v.is_nan() {
+            return f64::NAN;
+        }
+        m = m.max(v.abs());
+    }
+    if m == 0.0 || m.is_infinite() {
+        return m;
+    }
+    if (1e-150..=1e150).contains(&m) {
+        return dot(a, a).sqrt();
+    }
+    m * a.iter().map(|v| (v / m) * (v / m)).sum::<f64>().sqrt()
 }
 
 /// What [`pcg`] returns.
@@ -73,7 +120,7 @@ pub(crate) struct PcgResult {
     pub x: Vec<f64>,
     pub iterations: usize,
     /// Why it stopped early, if it did not reach the tolerance.
-    pub failure: Option<String>,
+    pub failure: Option<PcgFailure>,
 }
 
 /// Preconditioned CG for `H x = b` from `x = 0`, stopping at `‖r‖ ≤ rtol·‖b‖`; `apply` is
@@ -102,7 +149,7 @@ pub(crate) fn pcg(
         let php = dot(&p, &hp);
         // `php` may be NaN: anything but a positive curvature stops CG.
         if php.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            return PcgResult { x, iterations: it, failure: Some(format!("negative curvature pᵀHp = {php:.3e}")) };
+            return PcgResult { x, iterations: it, failure: Some(PcgFailure::NegativeCurvature { php }) };
         }
         let alpha = rz / php;
         x.iter_mut().zip(&p).for_each(|(xi, pi)| *xi += alpha * pi);
@@ -116,5 +163,60 @@ pub(crate) fn pcg(
         rz = rz_new;
         p.iter_mut().zip(&z).for_each(|(pi, zi)| *pi = zi + beta * *pi);
     }
-    PcgResult { x, iterations: max_iter, failure: Some(format!("no convergence in {max_iter} iterations")) }
+    PcgResult { x, iterations: max_iter, failure: Some(PcgFailure::MaxIterations { max_iter }) }
+}
+
+/// Why [`pcg`] stopped before its tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub(crate) enum PcgFailure {
+    #[error("negative curvature pᵀHp = {php:.3e}")]
+    NegativeCurvature { php: f64 },
+    #[error("no convergence in {max_iter} iterations")]
+    MaxIterations { max_iter: usize },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn damping_is_relative_to_each_diagonal_entry() {
+        // A coherent design's Newton matrix: one dense column with curvature 1e14 beside a
+        // slightly indefinite block of curvature 1. A shift μI from 1e-10·max H_ii (= 1e4) swamped
+        // the small block (its steps shrank 1e4-fold, at every iteration); μ·diag(H) damps each
+        // column in proportion.
+        let h = Mat::from_fn(3, 3, |i, j| match (i, j) {
+            (0, 0) => 1e14,
+            (1, 1) | (2, 2) => 1.0,
+            (1, 2) | (2, 1) => 1.0 + 1e-9,
+            _ => 0.0,
+        });
+        let (l, mu) = damped_cholesky(&h).expect("factorisable with damping");
+        let mu = mu.expect("indefinite: damped");
+        assert!(mu <= 1e-6, "μ = {mu:e}");
+        let llt = &l * l.transpose();
+        for i in 0..3 {
+            let rel = (llt[(i, i)] - h[(i, i)]) / h[(i, i)];
+            assert!((0.0..=1e-6).contains(&rel), "column {i}: shifted by {rel:e} of its curvature");
+        }
+        assert!((llt[(1, 2)] - h[(1, 2)]).abs() <= 1e-12);
+        // A positive definite matrix is factorised as it is.
+        let pd = Mat::from_fn(2, 2, |i, j| if i == j { [1e14, 1.0][i] } else { 0.5 });
+        let (l, mu) = damped_cholesky(&pd).unwrap();
+        assert_eq!(mu, None);
+        let back = &l * l.transpose();
+        assert!((back[(1, 1)] - 1.0).abs() <= 1e-12 && (back[(0, 1)] - 0.5).abs() <= 1e-9);
+    }
+
+    #[test]
+    fn norms_neither_underflow_nor_overflow() {
+        assert_eq!(norm(&[3e-300, 4e-300]), 5e-300);
+        assert!((norm(&[3e200, 4e200]) / 5e200 - 1.0).abs() <= 1e-15);
+        assert_eq!(norm(&[1e308, 1e308, 1e308, 1e308]), f64::INFINITY);
+        assert!(norm(&[1.0, f64::NAN]).is_nan());
+        assert_eq!(norm(&[]), 0.0);
+        // The plain path is unchanged bit for bit.
+        let v = [0.1, -0.7, 2.5];
+        assert_eq!(norm(&v), dot(&v, &v).sqrt());
+    }
 }

@@ -2,8 +2,11 @@
 
 use serde::Serialize;
 
-/// Why the solver stopped. Only `Converged` means the gradient test passed at a point that is
-/// not a saddle.
+/// Why the solver stopped. Only `Converged` means a certified minimum: finite loss and
+/// gradient, the gradient test `‖g‖ ≤ max(tol·‖g(x₀)‖, atol)` together with the scale-invariant
+/// Newton decrement test `gᵀH̃⁻¹g/2 ≤ tol·|f| + (the loss's rounding floor)` (or `‖g‖ ≤ atol`,
+/// the caller's own absolute scale, or no step lowering the loss at all: stationary to
+/// rounding), and no negative curvature. Every other status is a stop for the reason it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -14,8 +17,12 @@ pub enum Status {
     Stalled,
     /// A stationary point with negative curvature that could not be left.
     Saddle,
-    /// The loss overflowed or became non-finite where no step could avoid it.
+    /// A factorisation or step failed (the Newton matrix underflows, cannot be factorised even
+    /// with damping, or gives a non-finite step).
     NumericalError,
+    /// The loss, the gradient or its norm overflows `f64` at the current point or at the point
+    /// the line search accepted.
+    Overflow,
 }
 
 impl Status {
@@ -27,6 +34,7 @@ impl Status {
             Status::Stalled => "stalled",
             Status::Saddle => "saddle",
             Status::NumericalError => "numerical_error",
+            Status::Overflow => "overflow",
         }
     }
 }
@@ -83,7 +91,7 @@ pub struct Checks {
 pub enum Fallback {
     /// Rows where the exact diagonal `D` was negative got the Gauss–Newton `D_GN` in the sketch.
     NegativeDiagonal { rows: usize },
-    /// `H̃` was not positive definite: `H̃ + μI` was factorised instead.
+    /// `H̃` was not positive definite: `H̃ + μ·diag(H̃)` was factorised instead (μ relative).
     Damped { mu: f64 },
     /// CG met negative curvature or did not converge: the preconditioner's step was used.
     PcgFallback { reason: String },

@@ -6,8 +6,8 @@ use faer::{Mat, Side};
 use losses::{Evaluation, LossError, Objective, Part, StructuredHessian, What};
 use sketch::{Method, Sparsifier, SparsifyParams, sparsify};
 
-use crate::error::SolveError;
-use crate::linalg::{chol_solve, damped_cholesky, dot, norm, pcg};
+use crate::error::{SolveError, StepError};
+use crate::linalg::{chol_solve, damped_cholesky, dot, max_diagonal, norm, pcg};
 use crate::params::{SolverParams, Strategy};
 use crate::report::{Checks, Fallback, IterRecord, Report, Status, Timing};
 
@@ -60,7 +60,42 @@ pub fn solve(
         let g = grad(&cur).to_vec();
         let gn = norm(&g);
         let hess = cur.hessian.as_ref().expect("requested");
-        if gn <= (params.tol * g_ref).max(params.atol) {
+        // `inf ≤ tol·inf` holds: a non-finite norm must never reach the gradient test.
+        if !(gn.is_finite() && cur.value.is_finite()) {
+            break (
+                Status::Overflow,
+                Some(format!("‖g‖ = {gn:e} at a loss of {:e}: the gradient's norm overflows f64", cur.value)),
+            );
+        }
+        if d == 0 {
+            // No columns: the loss is a constant and x = () is its minimiser.
+            break (Status::Converged, Some("A has no columns: the loss does not depend on x".into()));
+        }
+        let grad_ok = gn <= (params.tol * g_ref).max(params.atol);
+        let budget = if it >= params.max_iter {
+            Some(Status::MaxIterations)
+        } else if start.elapsed().as_secs_f64() > params.max_time {
+            Some(Status::MaxTime)
+        } else {
+            None
+        };
+        if !grad_ok && let Some(status) = budget {
+            break (status, Some(format!("‖g‖ = {gn:.3e} has not reached its tolerance {:.3e}", params.tol * g_ref)));
+        }
+        // The step is formed before the stopping test: its Newton decrement λ² = −gᵀp = gᵀH̃⁻¹g
+        // is the scale-invariant half of the test (no step at an exactly stationary point).
+        let step = if gn == 0.0 {
+            None
+        } else {
+            match newton_step(f, hess, &g, gn / g_ref.max(f64::MIN_POSITIVE), params, it, &mut sample) {
+                Ok(s) => Some(s),
+                Err(e) => break (Status::NumericalError, Some(e.to_string())),
+            }
+        };
+        let lambda2 = step.as_ref().map_or(0.0, |s| (-dot(&g, &s.p)).max(0.0));
+        // An explicit absolute tolerance is the user's own scale for ‖g‖ and is honoured as given.
+        let certified = gn <= params.atol || decrement_ok(lambda2, cur.value, cur.value_floor, params.tol);
+        if grad_ok && certified {
             if escaped_here {
                 break (Status::Saddle, Some("the negative-curvature step led back to a stationary point".into()));
             }
@@ -73,8 +108,9 @@ pub fn solve(
                 Some((lambda, v)) => match curvature_step(f, &x, cur.value, &g, &v, lambda) {
                     Some(xn) => {
                         let t = Instant::now();
-                        let Ok(next) = f.evaluate(&xn, What::Hessian) else {
-                            break (Status::NumericalError, Some("the loss overflows beyond the saddle".into()));
+                        let next = match f.evaluate(&xn, What::Hessian) {
+                            Ok(e) => e,
+                            Err(e) => break (Status::Overflow, Some(format!("beyond the saddle: {e}"))),
                         };
                         let mut timing = Timing { eval_s: t.elapsed().as_secs_f64(), ..Default::default() };
                         total.add(&timing);
@@ -106,22 +142,26 @@ pub fn solve(
                 },
             }
         }
-        if it >= params.max_iter {
-            break (Status::MaxIterations, None);
-        }
-        if start.elapsed().as_secs_f64() > params.max_time {
-            break (Status::MaxTime, None);
+        if let Some(status) = budget {
+            break (
+                status,
+                Some(format!(
+                    "‖g‖ = {gn:.3e} passed its test but the Newton decrement λ²/2 = {:.3e} is not small against the loss {:.3e}",
+                    lambda2 / 2.0,
+                    cur.value
+                )),
+            );
         }
         escaped_here = false;
+        let Some(step) = step else {
+            // gn = 0 passes both tests: the branch above has ended this iteration.
+            break (Status::Converged, None);
+        };
         let mut timing = Timing::default();
         let mut fallbacks = Vec::new();
         // Passes over A made by this iteration: the step's, the line search's and the
         // evaluation of the accepted point (x₀'s evaluation is set-up, counted nowhere).
         let mut passes = 0;
-        let step = match newton_step(f, hess, &g, gn / g_ref.max(f64::MIN_POSITIVE), params, it, &mut sample) {
-            Ok(s) => s,
-            Err(msg) => break (Status::NumericalError, Some(msg)),
-        };
         timing.add(&step.timing);
         passes += step.passes;
         fallbacks.extend(step.fallbacks);
@@ -160,7 +200,34 @@ pub fn solve(
         timing.eval_s += t.elapsed().as_secs_f64();
         let Some(xn) = accepted else {
             total.add(&timing);
-            break (Status::Stalled, Some("the line search found no decrease along the Newton direction".into()));
+            if grad_ok {
+                // The gradient test holds and not even a 1e-14 fraction of the Newton step lowers
+                // the loss: the predicted decrease is below the rounding of the loss itself (a
+                // zero-residual minimum evaluated to its floating-point floor). Stationary to the
+                // precision the loss can be evaluated, unless the curvature says saddle.
+                let t = Instant::now();
+                let escape = negative_curvature(hess, params.seed);
+                total.checks_s += t.elapsed().as_secs_f64();
+                break match escape {
+                    None => (
+                        Status::Converged,
+                        Some(format!(
+                            "stationary to rounding: the Newton decrease λ²/2 = {:.3e} is below what the loss {:.3e} resolves",
+                            lambda2 / 2.0,
+                            cur.value
+                        )),
+                    ),
+                    Some((lambda, _)) => (Status::Saddle, Some(format!("stationary point with λ_min = {lambda:.3e}"))),
+                };
+            }
+            break (
+                Status::Stalled,
+                Some(format!(
+                    "the line search found no decrease along the Newton direction (‖g‖ = {gn:.3e}, λ²/2 = {:.3e}, loss {:.3e})",
+                    lambda2 / 2.0,
+                    cur.value
+                )),
+            );
         };
         let next = match full {
             Some(e) => e,
@@ -169,6 +236,7 @@ pub fn solve(
                 passes += 2;
                 let e = match f.evaluate(&xn, What::Hessian) {
                     Ok(e) => e,
+                    Err(e @ LossError::Overflow { .. }) => break (Status::Overflow, Some(e.to_string())),
                     Err(e) => break (Status::NumericalError, Some(e.to_string())),
                 };
                 timing.eval_s += t.elapsed().as_secs_f64();
@@ -242,20 +310,49 @@ fn validate(params: &SolverParams, x0: &[f64], d: usize, x_star: Option<&[f64]>)
         return Err(SolveError::DimensionMismatch { what: "x*", expected: d, found: xs.len() });
     }
     if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
-        return Err(SolveError::AtStart(LossError::NonFiniteInput { what: "x0", index: i, value: x0[i] }));
+        return Err(SolveError::NonFiniteStart { what: "x0", index: i, value: x0[i] });
     }
-    let ok = params.tol >= 0.0
-        && params.atol >= 0.0
-        && params.refresh_every >= 1
-        && params.armijo > 0.0
-        && params.armijo < 0.5
-        && params.max_time > 0.0
-        && (!params.strategy.is_sketched()
-            || (params.eps0 > 0.0 && params.eps0 < 1.0 && params.delta > 0.0 && params.delta < 1.0));
-    if !ok {
-        return Err(SolveError::InvalidParameter(format!("{params:?}")));
+    let bad = |name: &'static str, value: f64, allowed: &'static str| {
+        Err(SolveError::InvalidParameter { name, value, allowed })
+    };
+    let p = params;
+    // `!(v >= 0.0)` rather than `v < 0.0`: NaN must fail too.
+    if !(p.tol >= 0.0 && p.tol.is_finite()) {
+        return bad("tol", p.tol, "finite and ≥ 0");
+    }
+    if !(p.atol >= 0.0 && p.atol.is_finite()) {
+        return bad("atol", p.atol, "finite and ≥ 0");
+    }
+    if p.refresh_every < 1 {
+        return bad("refresh_every", p.refresh_every as f64, "≥ 1");
+    }
+    if !(p.armijo > 0.0 && p.armijo < 0.5) {
+        return bad("armijo", p.armijo, "in (0, 0.5)");
+    }
+    if p.max_time.is_nan() || p.max_time <= 0.0 {
+        return bad("max_time", p.max_time, "> 0 (seconds; +inf for no limit)");
+    }
+    if p.strategy.is_sketched() {
+        if !(p.eps0 > 0.0 && p.eps0 < 1.0) {
+            return bad("eps0", p.eps0, "in (0, 1) for a sketched strategy");
+        }
+        if !(p.delta > 0.0 && p.delta < 1.0) {
+            return bad("delta", p.delta, "in (0, 1) for a sketched strategy");
+        }
     }
     Ok(())
+}
+
+/// The scale-invariant half of the stopping test: the Newton decrement `λ²/2 = gᵀH̃⁻¹g/2`
+/// (the decrease the quadratic model still promises) is at most `tol·|f| + floor`. Unlike
+/// `‖g‖`, it does not change when `x` or `A` is rescaled, and unlike a test relative to
+/// `‖g(x₀)‖` it is not loosened by a bad start (`‖g(x₀)‖` of 1e9–1e44 let the relative
+/// gradient test stop at a loss of 3.46 where the minimum is 0). `floor` is the loss's rounding
+/// floor ([`losses::Evaluation::value_floor`]): what lets a zero-residual minimum (`f* = 0`,
+/// where `λ²/2 ≈ f` all the way down) pass once `f` is at the noise level. `λ² = 0` (an
+/// exactly stationary point, or the trivial minimum `L = 0`) always passes.
+pub(crate) fn decrement_ok(lambda2: f64, value: f64, floor: f64, tol: f64) -> bool {
+    lambda2 == 0.0 || lambda2 / 2.0 <= tol * value.abs() + floor
 }
 
 fn grad<'e>(e: &'e Evaluation) -> &'e [f64] {
@@ -302,7 +399,7 @@ fn newton_step(
     params: &SolverParams,
     it: usize,
     memo: &mut Option<SampleMemo>,
-) -> Result<Step, String> {
+) -> Result<Step, StepError> {
     let a = f.matrix();
     let mut timing = Timing::default();
     let mut passes = 0;
@@ -327,12 +424,12 @@ fn newton_step(
             let seed = params.seed.wrapping_add(it as u64);
             let sparsifier = if params.strategy == Strategy::NewtonSketch {
                 passes += 1;
-                sparsify(a, &dplus, Method::NewtonSketch, &sp_params, seed).map_err(|e| e.to_string())?
+                sparsify(a, &dplus, Method::NewtonSketch, &sp_params, seed)?
             } else {
                 let refresh = memo.is_none() || it.is_multiple_of(params.refresh_every);
                 if refresh {
                     passes += 2;
-                    let sp = sparsify(a, &dplus, Method::Leverage, &sp_params, seed).map_err(|e| e.to_string())?;
+                    let sp = sparsify(a, &dplus, Method::Leverage, &sp_params, seed)?;
                     if let Sparsifier::Diagonal(s) = &sp {
                         let probs = s.rows.iter().zip(&s.weights).map(|(&i, &w)| dplus[i] / w).collect();
                         *memo = Some(SampleMemo { rows: s.rows.clone(), probs });
@@ -366,7 +463,10 @@ fn newton_step(
             m[(j, i)] = s;
         }
     }
-    let (l, mu) = damped_cholesky(&m).ok_or("the Newton matrix could not be factorised even with damping")?;
+    if max_diagonal(&m) == 0.0 && (0..d).all(|i| (0..d).all(|j| m[(i, j)] == 0.0)) {
+        return Err(StepError::Underflow { grad_norm: norm(g) });
+    }
+    let (l, mu) = damped_cholesky(&m).ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&m) })?;
     if let Some(mu) = mu {
         fallbacks.push(Fallback::Damped { mu });
     }
@@ -381,11 +481,11 @@ fn newton_step(
         let descent = dot(&res.x, g) < 0.0;
         match res.failure {
             Some(reason) if !descent || res.iterations == 0 => {
-                fallbacks.push(Fallback::PcgFallback { reason });
+                fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
                 chol_solve(&l, &neg_g)
             }
             Some(reason) => {
-                fallbacks.push(Fallback::PcgFallback { reason });
+                fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
                 res.x
             }
             None => res.x,
@@ -395,7 +495,7 @@ fn newton_step(
     };
     timing.solve_s += t.elapsed().as_secs_f64();
     if !p.iter().all(|v| v.is_finite()) {
-        return Err("the Newton step is not finite".into());
+        return Err(StepError::NonFiniteStep);
     }
     Ok(Step { p, timing, passes, rows_kept, cg_iterations, fallbacks })
 }

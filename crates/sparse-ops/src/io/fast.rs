@@ -151,3 +151,34 @@ pub(super) fn vector(text: &[u8]) -> Option<Vec<f64>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::parse_float;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// Whatever the fast float path accepts, `str::parse` accepts with the same bits; it
+        /// may decline more (the reference parser then decides).
+        #[test]
+        fn fast_floats_agree_with_str_parse(tok in "[-+0-9.eE]{1,30}") {
+            if let Some((v, end)) = parse_float(tok.as_bytes(), 0) {
+                prop_assert_eq!(end, tok.len());
+                let r: f64 = tok.parse().expect("str::parse accepts what the fast path accepts");
+                prop_assert_eq!(v.to_bits(), r.to_bits(), "{}", tok);
+            }
+        }
+
+        #[test]
+        fn fast_floats_read_every_printed_float(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            prop_assume!(x.is_finite());
+            for s in [format!("{x}"), format!("{x:e}"), format!("{x:.17e}")] {
+                let (v, _) = parse_float(s.as_bytes(), 0).expect("a printed float is ordinary");
+                prop_assert_eq!(v.to_bits(), s.parse::<f64>().unwrap().to_bits());
+            }
+        }
+    }
+}

@@ -72,7 +72,8 @@ fn consume<E>(
 /// The reader thread: fill a buffer, cut it after its last line ending, send the whole
 /// lines and carry the rest over to the next buffer.
 fn produce(mut source: Source<'_>, mut skip_lf: bool, tx: SyncSender<Msg>, back: Receiver<Vec<u8>>) {
-    let mut carry: Vec<u8> = Vec::with_capacity(BLOCK_BYTES);
+    // A block plus the carried tail of the previous one fit without reallocating.
+    let mut carry: Vec<u8> = Vec::with_capacity(2 * BLOCK_BYTES);
     loop {
         // Read until the buffer holds BLOCK_BYTES more bytes or the source ends.
         let start = carry.len();
@@ -116,7 +117,7 @@ fn produce(mut source: Source<'_>, mut skip_lf: bool, tx: SyncSender<Msg>, back:
         match cut {
             Some(c) => {
                 skip_lf = carry[c - 1] == b'\r';
-                let mut next = back.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK_BYTES));
+                let mut next = back.try_recv().unwrap_or_else(|_| Vec::with_capacity(2 * BLOCK_BYTES));
                 next.clear();
                 next.extend_from_slice(&carry[c..]);
                 carry.truncate(c);
@@ -150,11 +151,4 @@ pub(crate) fn split_lines(block: &[u8], parts: usize) -> Vec<&[u8]> {
         start = end;
     }
     out
-}
-
-/// Number of lines in a block as [`super::lines::Lines`] counts them, for blocks whose only
-/// line endings are `\n` (possibly preceded by `\r`).
-pub(crate) fn count_lines(block: &[u8]) -> usize {
-    let n = block.iter().filter(|&&b| b == b'\n').count();
-    n + usize::from(block.last().is_some_and(|&b| b != b'\n'))
 }

@@ -8,11 +8,15 @@
 
 use super::mtx::{Field, Header, Symmetry};
 
-/// Entries parsed from a piece of a coordinate file, 0-based.
+/// Entries parsed from a piece of a coordinate file, 0-based, and the piece's line count.
 pub(super) struct Entries {
     pub rows: Vec<u32>,
     pub cols: Vec<u32>,
     pub vals: Vec<f64>,
+    /// Line endings (`\n`) in the piece.
+    pub newlines: usize,
+    /// Rows nondecreasing (then the entries can be appended straight to CSR arrays).
+    pub sorted: bool,
 }
 
 impl Entries {
@@ -27,8 +31,8 @@ fn is_blank(b: u8) -> bool {
 }
 
 #[inline]
-fn skip_blanks(line: &[u8], mut p: usize) -> usize {
-    while p < line.len() && is_blank(line[p]) {
+fn skip_blanks(text: &[u8], mut p: usize) -> usize {
+    while p < text.len() && is_blank(text[p]) {
         p += 1;
     }
     p
@@ -36,120 +40,149 @@ fn skip_blanks(line: &[u8], mut p: usize) -> usize {
 
 /// A run of decimal digits (at most 19, so no overflow) at `p`: value and end.
 #[inline]
-fn parse_u64(line: &[u8], p: usize) -> Option<(u64, usize)> {
+fn parse_u64(text: &[u8], p: usize) -> Option<(u64, usize)> {
     let mut v: u64 = 0;
     let mut q = p;
-    while q < line.len() && line[q].is_ascii_digit() {
-        v = v * 10 + u64::from(line[q] - b'0');
+    while q < text.len() && text[q].is_ascii_digit() {
+        v = v * 10 + u64::from(text[q] - b'0');
         q += 1;
-        if q - p > 19 {
-            return None;
-        }
     }
-    (q > p).then_some((v, q))
+    (q > p && q - p <= 19).then_some((v, q))
 }
 
-/// A finite float token `line[p..end]` where `end` is the next blank or the line's end.
+/// A finite float token at `p`, which must end at a blank, a line ending or the text's end.
 #[inline]
-pub(super) fn parse_float(line: &[u8], p: usize) -> Option<(f64, usize)> {
-    let mut end = p;
-    while end < line.len() && !is_blank(line[end]) {
-        end += 1;
-    }
-    let tok = &line[p..end];
-    // Only the plain decimal grammar; words (inf, nan, infinity) go to the reference parser.
-    if tok.is_empty() || !tok.iter().all(|&b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E')) {
+pub(super) fn parse_float(text: &[u8], p: usize) -> Option<(f64, usize)> {
+    // Only the plain decimal grammar (words like inf or nan go to the reference parser).
+    if !text.get(p).is_some_and(|&b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')) {
         return None;
     }
-    let v: f64 = fast_float2::parse(tok).ok()?;
+    let (v, n): (f64, usize) = fast_float2::parse_partial(&text[p..]).ok()?;
+    let end = p + n;
+    if end < text.len() && !matches!(text[end], b' ' | b'\t' | b'\n' | b'\r') {
+        return None;
+    }
     v.is_finite().then_some((v, end))
 }
 
-/// The lines of `text` (split at `\n`, a trailing `\r` dropped); `None` if a line holds a lone
-/// `\r` (that is a line ending to the reference reader, and would change the line count).
+/// At the end of a line's content (after blanks): consume the line ending. `None` if
+/// anything else follows, or a lone `\r` (a line ending to the reference reader).
 #[inline]
-fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+fn end_of_line(text: &[u8], p: usize, newlines: &mut usize) -> Option<usize> {
+    let p = skip_blanks(text, p);
+    match text.get(p) {
+        None => Some(p),
+        Some(b'\n') => {
+            *newlines += 1;
+            Some(p + 1)
+        }
+        Some(b'\r') if text.get(p + 1) == Some(&b'\n') => {
+            *newlines += 1;
+            Some(p + 2)
+        }
+        _ => None,
+    }
 }
 
-/// A comment line must still be valid UTF-8 without lone `\r` (the reference reader checks both).
-fn comment_ok(line: &[u8]) -> bool {
-    !line.contains(&b'\r') && (line.is_ascii() || std::str::from_utf8(line).is_ok())
+/// Skip a comment line starting at `p`; it must be valid UTF-8 without a lone `\r` (the
+/// reference reader checks both).
+fn skip_comment(text: &[u8], p: usize, newlines: &mut usize) -> Option<usize> {
+    let end = text[p..].iter().position(|&b| b == b'\n').map_or(text.len(), |k| p + k);
+    let body = &text[p..end];
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    if body.contains(&b'\r') || !(body.is_ascii() || std::str::from_utf8(body).is_ok()) {
+        return None;
+    }
+    if end < text.len() {
+        *newlines += 1;
+        Some(end + 1)
+    } else {
+        Some(end)
+    }
+}
+
+/// At a line start: skip blank and comment lines (`comment` starts a comment). Returns the
+/// position of the next data line's first field, or `None` when the text holds something the
+/// fast path does not handle; `Some(len)` at the end.
+#[inline]
+fn next_data(text: &[u8], mut p: usize, newlines: &mut usize, comment: impl Fn(u8) -> bool) -> Option<usize> {
+    loop {
+        p = skip_blanks(text, p);
+        match text.get(p) {
+            None => return Some(p),
+            Some(b'\n') | Some(b'\r') => p = end_of_line(text, p, newlines)?,
+            Some(&c) if comment(c) => p = skip_comment(text, p, newlines)?,
+            Some(_) => return Some(p),
+        }
+    }
 }
 
 /// Parse a piece of a coordinate file; `None` if any line is not ordinary or not valid.
 pub(super) fn coordinate(text: &[u8], h: &Header) -> Option<Entries> {
-    let cap = text.len() / 12;
-    let mut out =
-        Entries { rows: Vec::with_capacity(cap), cols: Vec::with_capacity(cap), vals: Vec::with_capacity(cap) };
+    let cap = text.len() / 16;
+    let mut out = Entries {
+        rows: Vec::with_capacity(cap),
+        cols: Vec::with_capacity(cap),
+        vals: Vec::with_capacity(cap),
+        newlines: 0,
+        sorted: true,
+    };
     let (nrows, ncols) = (h.nrows as u64, h.ncols as u64);
-    for line in lines(text) {
-        let p = skip_blanks(line, 0);
-        if p == line.len() {
-            continue;
+    let (pattern, integer) = (h.field == Field::Pattern, h.field == Field::Integer);
+    let mut p = 0;
+    loop {
+        p = next_data(text, p, &mut out.newlines, |c| c == b'%')?;
+        if p == text.len() {
+            return Some(out);
         }
-        if line[p] == b'%' {
-            if !comment_ok(line) {
-                return None;
-            }
-            continue;
-        }
-        let (i, q) = parse_u64(line, p)?;
-        let p = skip_blanks(line, q);
-        if p == q {
+        let (i, q) = parse_u64(text, p)?;
+        let p2 = skip_blanks(text, q);
+        if p2 == q {
             return None;
         }
-        let (j, q) = parse_u64(line, p)?;
-        let (v, q) = if h.field == Field::Pattern {
-            (1.0, q)
-        } else {
-            let p = skip_blanks(line, q);
-            if p == q {
+        let (j, mut q) = parse_u64(text, p2)?;
+        let mut v = 1.0;
+        if !pattern {
+            let p3 = skip_blanks(text, q);
+            if p3 == q {
                 return None;
             }
-            let (v, q) = parse_float(line, p)?;
-            if h.field == Field::Integer && v.fract() != 0.0 {
+            (v, q) = parse_float(text, p3)?;
+            if integer && v.fract() != 0.0 {
                 return None;
             }
-            (v, q)
-        };
-        if skip_blanks(line, q) != line.len() {
-            return None;
         }
+        p = end_of_line(text, q, &mut out.newlines)?;
         if i == 0 || j == 0 || i > nrows || j > ncols {
             return None;
         }
         if h.symmetry != Symmetry::General && (j > i || (h.symmetry == Symmetry::Skew && i == j)) {
             return None;
         }
+        if out.rows.last().is_some_and(|&r| r as u64 > i - 1) {
+            out.sorted = false;
+        }
         out.rows.push((i - 1) as u32);
         out.cols.push((j - 1) as u32);
         out.vals.push(v);
     }
-    Some(out)
 }
 
-/// Parse a piece of a vector file (one number a line; blank, `#` and `%` lines skipped).
-pub(super) fn vector(text: &[u8]) -> Option<Vec<f64>> {
+/// Parse a piece of a vector file (one number a line; blank, `#` and `%` lines skipped):
+/// values and line endings.
+pub(super) fn vector(text: &[u8]) -> Option<(Vec<f64>, usize)> {
     let mut out = Vec::with_capacity(text.len() / 8);
-    for line in lines(text) {
-        let p = skip_blanks(line, 0);
-        if p == line.len() {
-            continue;
+    let mut newlines = 0;
+    let mut p = 0;
+    loop {
+        p = next_data(text, p, &mut newlines, |c| c == b'%' || c == b'#')?;
+        if p == text.len() {
+            return Some((out, newlines));
         }
-        if line[p] == b'%' || line[p] == b'#' {
-            if !comment_ok(line) {
-                return None;
-            }
-            continue;
-        }
-        let (v, q) = parse_float(line, p)?;
-        if skip_blanks(line, q) != line.len() {
-            return None;
-        }
+        let (v, q) = parse_float(text, p)?;
+        p = end_of_line(text, q, &mut newlines)?;
         out.push(v);
     }
-    Some(out)
 }
 
 #[cfg(test)]
@@ -163,7 +196,7 @@ mod tests {
         /// Whatever the fast float path accepts, `str::parse` accepts with the same bits; it
         /// may decline more (the reference parser then decides).
         #[test]
-        fn fast_floats_agree_with_str_parse(tok in "[-+0-9.eE]{1,30}") {
+        fn fast_floats_agree_with_str_parse(tok in "[-+0-9.eEinfatyINFATY]{1,30}") {
             if let Some((v, end)) = parse_float(tok.as_bytes(), 0) {
                 prop_assert_eq!(end, tok.len());
                 let r: f64 = tok.parse().expect("str::parse accepts what the fast path accepts");

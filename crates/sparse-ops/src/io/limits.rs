@@ -37,7 +37,7 @@ pub(crate) fn check_memory(what: impl FnOnce() -> String, bytes: u128) -> Result
 }
 
 /// Reserve room for `additional` more elements, or a typed error (checked against available
-/// memory first, then `try_reserve_exact`, so the allocator never aborts the process).
+/// memory first, then `try_reserve`, so the allocator never aborts the process).
 pub(crate) fn try_reserve<T>(
     v: &mut Vec<T>,
     additional: usize,
@@ -66,14 +66,7 @@ pub(crate) fn try_resize<T: Clone>(
     what: impl Fn() -> String,
 ) -> Result<(), ReadErrorKind> {
     if len > v.len() {
-        let extra = len - v.len();
-        if v.capacity() - v.len() < extra {
-            // Amortised growth, but never beyond what was asked for by more than double.
-            let want = extra.max(v.len().min(usize::MAX / 2));
-            if try_reserve(v, want, &what).is_err() {
-                try_reserve(v, extra, &what)?;
-            }
-        }
+        try_reserve(v, len - v.len(), &what)?;
     }
     v.resize(len, value);
     Ok(())

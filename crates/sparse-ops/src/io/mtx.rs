@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::blocks::{Progress, count_lines, for_each_block, split_lines};
+use super::blocks::{Progress, for_each_block, split_lines};
 use super::{Lines, ReadOptions, atomic_write, fast, limits, parse_index, parse_value};
 use crate::csr::{CsrArrays, CsrMatrix, Duplicates, sort_and_merge_rows};
 use crate::error::{ReadError, ReadErrorKind, StructureError, WriteError};
@@ -369,6 +369,33 @@ impl Collector {
         Ok(())
     }
 
+    /// Append a piece's entries in one go when they continue the sorted rows; `false` (and
+    /// nothing appended) when they do not.
+    fn extend_sorted(&mut self, e: &fast::Entries) -> Result<bool, ReadErrorKind> {
+        let Collector::Sorted { indptr, indices, data } = self else {
+            return Ok(false);
+        };
+        let (Some(&first), Some(&last)) = (e.rows.first(), e.rows.last()) else {
+            return Ok(true);
+        };
+        if (first as usize) + 1 < indptr.len() || !e.sorted {
+            return Ok(false);
+        }
+        if last as usize + 1 > indptr.capacity() {
+            limits::try_reserve(indptr, last as usize + 1 - indptr.len(), row_ptr_what(last as usize + 1))?;
+        }
+        let base = indices.len();
+        for (k, &r) in e.rows.iter().enumerate() {
+            let r = r as usize;
+            if r + 1 > indptr.len() {
+                indptr.resize(r + 1, base + k);
+            }
+        }
+        indices.extend_from_slice(&e.cols);
+        data.extend_from_slice(&e.vals);
+        Ok(true)
+    }
+
     /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`.
     fn finish(self, nrows: usize, dup: Duplicates) -> Result<Result<CsrArrays, (usize, usize)>, ReadErrorKind> {
         match self {
@@ -466,14 +493,20 @@ impl Coord<'_> {
         let chunks: Vec<Option<fast::Entries>> = parts.par_iter().map(|p| fast::coordinate(p, h)).collect();
         let total = chunks.iter().try_fold(0usize, |acc, c| c.as_ref().map(|c| acc + c.len()));
         if let Some(total) = total.filter(|&t| self.seen + t <= h.entries) {
+            let mut newlines = 0;
             for c in chunks.into_iter().flatten() {
-                for k in 0..c.len() {
-                    self.entry(c.rows[k] as usize, c.cols[k] as usize, c.vals[k])
-                        .map_err(|kind| ReadError::at(name, None, kind))?;
+                newlines += c.newlines;
+                let bulk = h.symmetry == Symmetry::General
+                    && self.acc.extend_sorted(&c).map_err(|kind| ReadError::at(name, None, kind))?;
+                if !bulk {
+                    for k in 0..c.len() {
+                        self.entry(c.rows[k] as usize, c.cols[k] as usize, c.vals[k])
+                            .map_err(|kind| ReadError::at(name, None, kind))?;
+                    }
                 }
             }
             self.seen += total;
-            return Ok(count_lines(block));
+            return Ok(newlines + usize::from(block.last().is_some_and(|&b| b != b'\n')));
         }
         let mut lines = Lines::over_block(block, name, first_line);
         while next_data_line(&mut lines)? {

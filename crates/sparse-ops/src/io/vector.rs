@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::blocks::{count_lines, for_each_block, split_lines};
+use super::blocks::{for_each_block, split_lines};
 use super::{Lines, atomic_write, fast, parse_value};
 use crate::error::{ReadError, ReadErrorKind, WriteError};
 
@@ -33,12 +33,14 @@ fn read_lines(lines: Lines<'_>) -> Result<Vec<f64>, ReadError> {
         skip_lf,
         |block| {
             let parts = split_lines(block, block.len().div_ceil(64 << 10));
-            let chunks: Vec<Option<Vec<f64>>> = parts.par_iter().map(|p| fast::vector(p)).collect();
+            let chunks: Vec<Option<(Vec<f64>, usize)>> = parts.par_iter().map(|p| fast::vector(p)).collect();
             let n = if chunks.iter().all(Option::is_some) {
-                for c in chunks.into_iter().flatten() {
+                let mut newlines = 0;
+                for (c, nl) in chunks.into_iter().flatten() {
                     out.extend_from_slice(&c);
+                    newlines += nl;
                 }
-                count_lines(block)
+                newlines + usize::from(block.last().is_some_and(|&b| b != b'\n'))
             } else {
                 let first = line.get() + 1;
                 let mut lines = Lines::over_block(block, &name, first);

@@ -22,6 +22,7 @@ mod bench_sketch;
 mod eval;
 mod generate;
 mod info;
+mod load;
 mod plot;
 mod sketch_cmd;
 mod solve;

@@ -28,6 +28,9 @@ pub enum StructureError {
     /// An argument outside its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The requested matrix needs more memory than is available (checked before allocating).
+    #[error("{what} needs about {bytes} bytes, more than the {available} bytes of memory available")]
+    TooLargeForMemory { what: String, bytes: u128, available: u128 },
 }
 
 /// What went wrong while reading a file (the file and line are in [`ReadError`]).

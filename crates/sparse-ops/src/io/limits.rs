@@ -12,13 +12,22 @@ use crate::error::ReadErrorKind;
 /// (binary data, `/dev/zero`, a gzip bomb of zeros) stops here instead of filling memory.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
-/// Bytes of memory currently available (Linux: `MemAvailable` of `/proc/meminfo`); `None`
-/// where the system does not say, and then only `try_reserve` guards the allocation.
+/// Bytes of memory currently available (Linux: `MemAvailable` of `/proc/meminfo`, and no
+/// more than the process's address-space limit, `ulimit -v`); `None` where the system does
+/// not say, and then only `try_reserve` guards the allocation.
 pub fn available_memory() -> Option<u128> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u128 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let mut avail = kib * 1024;
+    // "Max address space   8589934592   8589934592   bytes" (or "unlimited").
+    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
+        && let Some(l) = limits.lines().find(|l| l.starts_with("Max address space"))
+        && let Some(Ok(soft)) = l["Max address space".len()..].split_ascii_whitespace().next().map(str::parse::<u128>)
+    {
+        avail = avail.min(soft);
+    }
+    Some(avail)
 }
 
 /// `a × b` or a [`ReadErrorKind::SizeOverflow`] naming the sizes.

@@ -34,3 +34,27 @@ pub struct ReadOptions {
 }
 
 pub(crate) use lines::{Lines, atomic_write, parse_index, parse_value};
+
+/// Whether `path` names an svmlight/LIBSVM file (`.svm`, `.svmlight`, `.libsvm`, optionally
+/// followed by `.gz`); every other matrix file is read as Matrix Market.
+pub fn is_svmlight(path: &std::path::Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".svm", ".svmlight", ".libsvm"].iter().any(|e| name.ends_with(e))
+}
+
+/// Read a matrix from a Matrix Market or svmlight file (chosen by [`is_svmlight`]); an
+/// svmlight file's labels come back too. `progress` is called with the bytes of text parsed
+/// so far (Matrix Market coordinate files).
+pub fn read_matrix_file(
+    path: &std::path::Path,
+    opts: ReadOptions,
+    progress: Progress<'_>,
+) -> Result<(crate::CsrMatrix, Option<Vec<f64>>), crate::ReadError> {
+    if is_svmlight(path) {
+        let (a, b) = read_svmlight(path, SvmlightOptions { duplicates: opts.duplicates, ..Default::default() })?;
+        Ok((a, Some(b)))
+    } else {
+        Ok((read_csr_with_progress(path, opts, progress)?, None))
+    }
+}

@@ -17,6 +17,7 @@ mod attention;
 mod attention_svm;
 mod bench;
 mod bench_attention;
+mod bench_io;
 mod bench_scaling;
 mod bench_sketch;
 mod eval;

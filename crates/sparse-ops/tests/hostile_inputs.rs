@@ -248,3 +248,30 @@ fn reader_api_matches_path_api() {
     std::fs::File::open(&p).unwrap().read_to_end(&mut bytes).unwrap();
     assert_eq!(read_csr(&p, ReadOptions::default()).unwrap(), read_text(&bytes).unwrap());
 }
+
+#[test]
+fn repeated_entries_across_piece_and_block_seams_are_summed_or_rejected() {
+    // Every entry written twice on consecutive lines: piece and block boundaries fall between
+    // the two copies about half the time, so the seams between pieces are exercised.
+    let (n, d) = (60_000usize, 20usize);
+    let mut text = format!("%%MatrixMarket matrix coordinate real general\n{n} {d} {}\n", n * 10);
+    let mut t = Vec::new();
+    for i in 0..n {
+        // Column 8 appears in two pairs: four copies in a row.
+        for j in [1usize, 4, 6, 8, 8] {
+            for half in [0.5, 0.25] {
+                let v = (i % 7) as f64 + half;
+                text += &format!("{} {} {v}\n", i + 1, j);
+                t.push((i, j - 1, v));
+            }
+        }
+    }
+    let want = CsrMatrix::from_triplets(n, d, &t, Duplicates::Sum).unwrap();
+    assert!(text.len() > 5 << 20);
+    for threads in [1, 2] {
+        let got = in_pool(threads, || read_text(text.as_bytes())).unwrap();
+        assert_eq!(got, want);
+    }
+    let e = read_csr_from_reader(text.as_bytes(), &name(), ReadOptions { duplicates: Duplicates::Reject }).unwrap_err();
+    assert!(matches!(e.kind, K::DuplicateEntry { row: 1, col: 1, .. }), "{e}");
+}

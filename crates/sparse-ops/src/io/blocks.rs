@@ -75,27 +75,16 @@ fn produce(mut source: Source<'_>, mut skip_lf: bool, tx: SyncSender<Msg>, back:
     // A block plus the carried tail of the previous one fit without reallocating.
     let mut carry: Vec<u8> = Vec::with_capacity(2 * BLOCK_BYTES);
     loop {
-        // Read until the buffer holds BLOCK_BYTES more bytes or the source ends.
+        // Read until the buffer holds BLOCK_BYTES more bytes or the source ends (read_to_end
+        // fills the spare capacity without zeroing it first).
         let start = carry.len();
-        let target = start + BLOCK_BYTES;
-        carry.resize(target, 0);
-        let mut filled = start;
-        let mut eof = false;
-        while filled < target {
-            match source.read(&mut carry[filled..]) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.send(Msg::Failed(io_kind(e)));
-                    return;
-                }
+        let eof = match (&mut source).take(BLOCK_BYTES as u64).read_to_end(&mut carry) {
+            Ok(n) => n < BLOCK_BYTES,
+            Err(e) => {
+                let _ = tx.send(Msg::Failed(io_kind(e)));
+                return;
             }
-        }
-        carry.truncate(filled);
+        };
         if skip_lf && carry.len() > start {
             if carry[start] == b'\n' {
                 carry.remove(start);

@@ -17,6 +17,8 @@ pub(super) struct Entries {
     pub newlines: usize,
     /// Rows nondecreasing (then the entries can be appended straight to CSR arrays).
     pub sorted: bool,
+    /// Also columns strictly increasing within each row (then nothing needs sorting or merging).
+    pub strict: bool,
 }
 
 impl Entries {
@@ -126,6 +128,7 @@ pub(super) fn coordinate(text: &[u8], h: &Header) -> Option<Entries> {
         vals: Vec::with_capacity(cap),
         newlines: 0,
         sorted: true,
+        strict: true,
     };
     let (nrows, ncols) = (h.nrows as u64, h.ncols as u64);
     let (pattern, integer) = (h.field == Field::Pattern, h.field == Field::Integer);
@@ -159,8 +162,14 @@ pub(super) fn coordinate(text: &[u8], h: &Header) -> Option<Entries> {
         if h.symmetry != Symmetry::General && (j > i || (h.symmetry == Symmetry::Skew && i == j)) {
             return None;
         }
-        if out.rows.last().is_some_and(|&r| r as u64 > i - 1) {
-            out.sorted = false;
+        if let (Some(&r), Some(&c)) = (out.rows.last(), out.cols.last()) {
+            let (r, c) = (u64::from(r), u64::from(c));
+            if r > i - 1 {
+                out.sorted = false;
+                out.strict = false;
+            } else if r == i - 1 && c >= j - 1 {
+                out.strict = false;
+            }
         }
         out.rows.push((i - 1) as u32);
         out.cols.push((j - 1) as u32);

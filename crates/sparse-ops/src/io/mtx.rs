@@ -322,8 +322,19 @@ fn read_header(lines: &mut Lines<'_>) -> Result<Header, ReadError> {
 /// Collects entries straight into CSR arrays while rows arrive in nondecreasing order (the
 /// common case, and no extra memory); falls back to triplets when they do not.
 enum Collector {
-    Sorted { indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f64> },
-    Triplets { rows: Vec<u32>, cols: Vec<u32>, vals: Vec<f64> },
+    /// `strict`: every entry so far came in a bulk append with columns strictly increasing
+    /// within each row, so the arrays are already valid CSR.
+    Sorted {
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f64>,
+        strict: bool,
+    },
+    Triplets {
+        rows: Vec<u32>,
+        cols: Vec<u32>,
+        vals: Vec<f64>,
+    },
 }
 
 fn row_ptr_what(nrows: usize) -> impl Fn() -> String {
@@ -335,13 +346,19 @@ impl Collector {
     fn new(reserve: usize) -> Self {
         let mut indptr = Vec::with_capacity(reserve.min(1 << 20) + 1);
         indptr.push(0);
-        Collector::Sorted { indptr, indices: Vec::with_capacity(reserve), data: Vec::with_capacity(reserve) }
+        Collector::Sorted {
+            indptr,
+            indices: Vec::with_capacity(reserve),
+            data: Vec::with_capacity(reserve),
+            strict: true,
+        }
     }
 
     #[inline]
     fn push(&mut self, i: usize, j: usize, v: f64) -> Result<(), ReadErrorKind> {
         match self {
-            Collector::Sorted { indptr, indices, data } => {
+            Collector::Sorted { indptr, indices, data, strict } => {
+                *strict = false;
                 let cur = indptr.len() - 1;
                 if i >= cur {
                     if i + 1 > indptr.len() {
@@ -372,7 +389,7 @@ impl Collector {
     /// Append a piece's entries in one go when they continue the sorted rows; `false` (and
     /// nothing appended) when they do not.
     fn extend_sorted(&mut self, e: &fast::Entries) -> Result<bool, ReadErrorKind> {
-        let Collector::Sorted { indptr, indices, data } = self else {
+        let Collector::Sorted { indptr, indices, data, strict } = self else {
             return Ok(false);
         };
         let (Some(&first), Some(&last)) = (e.rows.first(), e.rows.last()) else {
@@ -384,6 +401,11 @@ impl Collector {
         if last as usize + 1 > indptr.capacity() {
             limits::try_reserve(indptr, last as usize + 1 - indptr.len(), row_ptr_what(last as usize + 1))?;
         }
+        // Strict order must also hold across the seam with the previous piece.
+        let seam = first as usize + 1 == indptr.len()
+            && indptr.last().is_some_and(|&s| s < indices.len())
+            && indices.last().is_some_and(|&c| c >= e.cols[0]);
+        *strict = *strict && e.strict && !seam;
         let base = indices.len();
         for (k, &r) in e.rows.iter().enumerate() {
             let r = r as usize;
@@ -399,9 +421,12 @@ impl Collector {
     /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`.
     fn finish(self, nrows: usize, dup: Duplicates) -> Result<Result<CsrArrays, (usize, usize)>, ReadErrorKind> {
         match self {
-            Collector::Sorted { mut indptr, indices, data } => {
+            Collector::Sorted { mut indptr, indices, data, strict } => {
                 let end = indices.len();
                 limits::try_resize(&mut indptr, nrows + 1, end, row_ptr_what(nrows))?;
+                if strict {
+                    return Ok(Ok((indptr, indices, data)));
+                }
                 Ok(sort_and_merge_rows(indptr, indices, data, dup))
             }
             Collector::Triplets { rows, cols, vals } => {
@@ -692,4 +717,42 @@ pub fn write_dense_matrix_market(path: &Path, m: &DenseMatrix) -> Result<(), Wri
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn piece(rows: &[u32], cols: &[u32]) -> fast::Entries {
+        let strict =
+            (1..rows.len()).all(|k| rows[k] > rows[k - 1] || (rows[k] == rows[k - 1] && cols[k] > cols[k - 1]));
+        let sorted = rows.windows(2).all(|w| w[0] <= w[1]);
+        fast::Entries {
+            rows: rows.to_vec(),
+            cols: cols.to_vec(),
+            vals: vec![1.0; rows.len()],
+            newlines: rows.len(),
+            sorted,
+            strict,
+        }
+    }
+
+    /// A repeat that straddles two pieces (each strictly ordered on its own) is still found.
+    #[test]
+    fn strict_order_is_checked_across_the_seam() {
+        for (second, dup) in [(piece(&[0, 1], &[3, 0]), true), (piece(&[0, 1], &[4, 0]), false)] {
+            let mut c = Collector::new(8);
+            assert!(c.extend_sorted(&piece(&[0, 0], &[1, 3])).unwrap());
+            assert!(c.extend_sorted(&second).unwrap());
+            let out = c.finish(2, Duplicates::Reject).unwrap();
+            assert_eq!(out.is_err(), dup);
+            if let Ok((indptr, indices, _)) = out {
+                assert_eq!((indptr, indices), (vec![0, 3, 4], vec![1, 3, 4, 0]));
+            }
+        }
+        // A piece starting on an earlier row than the last one is not appended in bulk.
+        let mut c = Collector::new(8);
+        assert!(c.extend_sorted(&piece(&[2], &[0])).unwrap());
+        assert!(!c.extend_sorted(&piece(&[1], &[0])).unwrap());
+    }
 }

@@ -80,8 +80,20 @@ fn read_meta(path: &Path) -> Result<Meta, ProblemError> {
     if text.len() as u64 > META_MAX_BYTES {
         return Err(invalid(path, format!("longer than {META_MAX_BYTES} bytes: not a meta.json")));
     }
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    serde_json::from_str(text).map_err(|e| invalid(path, format!("invalid meta.json: {e}")))
+    Meta::parse(&text).map_err(|reason| invalid(path, reason))
+}
+
+impl Meta {
+    /// Parse the text of a `meta.json` (a leading byte-order mark is skipped) and check it:
+    /// `w_const` must satisfy [`check_w_const`].
+    pub fn parse(text: &str) -> Result<Meta, String> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let meta: Meta = serde_json::from_str(text).map_err(|e| format!("invalid meta.json: {e}"))?;
+        if let Some(c) = meta.w_const {
+            check_w_const(c)?;
+        }
+        Ok(meta)
+    }
 }
 
 impl Problem {

@@ -54,8 +54,9 @@ fn info(bin: &Path, file: &Path, threads: usize) {
 pub fn run(args: IoBenchArgs) -> anyhow::Result<i32> {
     anyhow::ensure!(args.reps >= 1, "--reps must be at least 1");
     let path = args.a.as_path();
-    let bytes = std::fs::metadata(&path)?.len();
-    let gz = std::fs::File::open(&path)?.bytes().take(2).filter_map(Result::ok).eq([0x1f, 0x8b]);
+    let bytes = std::fs::metadata(path)?.len();
+    let mut magic = [0u8; 2];
+    let gz = std::fs::File::open(path)?.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     // One read up front: errors surface before timing, and the sizes for the table.
     let a = read_csr(path, ReadOptions::default())?;
     let (nnz, csr_bytes) = (a.nnz(), a.csr_bytes());

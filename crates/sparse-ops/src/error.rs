@@ -30,7 +30,7 @@ pub enum StructureError {
     InvalidArgument(String),
     /// The requested matrix needs more memory than is available (checked before allocating).
     #[error("{what} needs about {bytes} bytes, more than the {available} bytes of memory available")]
-    TooLargeForMemory { what: String, bytes: u128, available: u128 },
+    TooLargeForMemory { what: String, bytes: u64, available: u64 },
 }
 
 /// What went wrong while reading a file (the file and line are in [`ReadError`]).
@@ -87,10 +87,10 @@ pub enum ReadErrorKind {
     LineTooLong { max: usize },
     /// A size product overflows (`rows × columns`, bytes of an array).
     #[error("{what}: {a} x {b} overflows")]
-    SizeOverflow { what: &'static str, a: u128, b: u128 },
+    SizeOverflow { what: &'static str, a: u64, b: u64 },
     /// The object the file describes needs more memory than is available.
     #[error("{what} needs {bytes} bytes, more than the {available} bytes of memory available")]
-    TooLargeForMemory { what: String, bytes: u128, available: u128 },
+    TooLargeForMemory { what: String, bytes: u64, available: u64 },
 }
 
 /// A file could not be read: which file, where, and why. No partial result accompanies it.

@@ -153,11 +153,11 @@ fn check_memory(n: usize, dense_cols: usize, sparsity: Sparsity, spikes: usize) 
     let what = || format!("a random {n} x {} matrix with about {nnz:.0} nonzeros", dense_cols + spikes);
     match crate::io::limits::available_memory() {
         Some(available) if bytes > available as f64 => {
-            Err(StructureError::TooLargeForMemory { what: what(), bytes: bytes as u128, available })
+            Err(StructureError::TooLargeForMemory { what: what(), bytes: bytes as u64, available })
         }
         // Without a figure from the system, still refuse what no address space holds.
         _ if bytes > isize::MAX as f64 => {
-            Err(StructureError::TooLargeForMemory { what: what(), bytes: bytes as u128, available: 0 })
+            Err(StructureError::TooLargeForMemory { what: what(), bytes: bytes as u64, available: 0 })
         }
         _ => Ok(()),
     }

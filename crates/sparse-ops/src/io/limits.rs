@@ -15,15 +15,15 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Bytes of memory currently available (Linux: `MemAvailable` of `/proc/meminfo`, and no
 /// more than the process's address-space limit, `ulimit -v`); `None` where the system does
 /// not say, and then only `try_reserve` guards the allocation.
-pub fn available_memory() -> Option<u128> {
+pub fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u128 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    let mut avail = kib * 1024;
+    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    let mut avail = kib.saturating_mul(1024);
     // "Max address space   8589934592   8589934592   bytes" (or "unlimited").
     if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
         && let Some(l) = limits.lines().find(|l| l.starts_with("Max address space"))
-        && let Some(Ok(soft)) = l["Max address space".len()..].split_ascii_whitespace().next().map(str::parse::<u128>)
+        && let Some(Ok(soft)) = l["Max address space".len()..].split_ascii_whitespace().next().map(str::parse::<u64>)
     {
         avail = avail.min(soft);
     }
@@ -32,11 +32,11 @@ pub fn available_memory() -> Option<u128> {
 
 /// `a × b` or a [`ReadErrorKind::SizeOverflow`] naming the sizes.
 pub(crate) fn checked_product(what: &'static str, a: usize, b: usize) -> Result<usize, ReadErrorKind> {
-    a.checked_mul(b).ok_or(ReadErrorKind::SizeOverflow { what, a: a as u128, b: b as u128 })
+    a.checked_mul(b).ok_or(ReadErrorKind::SizeOverflow { what, a: a as u64, b: b as u64 })
 }
 
 /// Check that `bytes` more bytes fit in the memory the system reports available.
-pub(crate) fn check_memory(what: impl FnOnce() -> String, bytes: u128) -> Result<(), ReadErrorKind> {
+pub(crate) fn check_memory(what: impl FnOnce() -> String, bytes: u64) -> Result<(), ReadErrorKind> {
     match available_memory() {
         Some(available) if bytes > available => {
             Err(ReadErrorKind::TooLargeForMemory { what: what(), bytes, available })
@@ -55,7 +55,7 @@ pub(crate) fn try_reserve<T>(
     if v.capacity() - v.len() >= additional {
         return Ok(());
     }
-    let bytes = (additional as u128) * (std::mem::size_of::<T>() as u128);
+    let bytes = (additional as u64).saturating_mul(std::mem::size_of::<T>() as u64);
     // Small requests are not worth a look at /proc (the vectors grow by doubling).
     if bytes > (64 << 20) {
         check_memory(&what, bytes)?;

@@ -30,6 +30,9 @@ pub enum BenchCommand {
     Attention(super::bench_attention::AttentionBenchArgs),
     /// Att-SVM: rank-one dual coordinate descent against formed d² features (time, peak memory).
     AttSvm(super::attention_svm::AttSvmBenchArgs),
+    /// Reading a Matrix Market file: MB/s and nonzeros/s on 1 and 2 threads against a
+    /// byte-streaming pass (and optionally another build's `info`).
+    Io(super::bench_io::IoBenchArgs),
 }
 
 #[derive(Args)]
@@ -107,6 +110,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Scaling(a) => super::bench_scaling::run(a),
         BenchCommand::Attention(a) => super::bench_attention::run(a),
         BenchCommand::AttSvm(a) => super::attention_svm::bench(a),
+        BenchCommand::Io(a) => super::bench_io::run(a),
     }
 }
 

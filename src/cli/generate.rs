@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use losses::{Activation, LossKind, PlantSpec, Problem, Regulariser, plant};
-use sparse_ops::ReadOptions;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
-use sparse_ops::io::read_csr;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum VariantArg {
@@ -32,7 +30,7 @@ pub struct GenArgs {
     /// Nonzeros per row.
     #[arg(long)]
     row_nnz: Option<usize>,
-    /// Plant on this matrix (Matrix Market, optionally .gz) instead of a random one.
+    /// Plant on this matrix (Matrix Market, optionally .gz, or svmlight) instead of a random one.
     #[arg(long, conflicts_with_all = ["n", "d", "density", "row_nnz", "variant"])]
     a: Option<PathBuf>,
     #[arg(long, value_parser = parse_loss, default_value = "rescaled")]
@@ -75,7 +73,7 @@ pub fn parse_fn(s: &str) -> Result<Activation, String> {
 
 pub fn run(args: GenArgs) -> anyhow::Result<i32> {
     let a = match (&args.a, args.n, args.d) {
-        (Some(path), _, _) => read_csr(path, ReadOptions::default())?,
+        (Some(path), _, _) => super::load::read_matrix(path)?.0,
         (None, Some(n), Some(d)) => {
             let sparsity = match (args.density, args.row_nnz) {
                 (Some(p), None) => Sparsity::Density(p),

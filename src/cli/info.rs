@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args};
 
 use losses::{Problem, Regulariser};
-use sparse_ops::io::read_csr;
-use sparse_ops::{MatrixStats, ReadOptions, Summary};
+use sparse_ops::{MatrixStats, Summary};
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["problem", "a"])))]
@@ -14,7 +13,7 @@ pub struct InfoArgs {
     /// A problem directory.
     #[arg(long)]
     problem: Option<PathBuf>,
-    /// A matrix file (Matrix Market, optionally .gz).
+    /// A matrix file: Matrix Market (optionally .gz) or svmlight/LIBSVM (.svm, .libsvm).
     #[arg(long)]
     a: Option<PathBuf>,
     /// Print JSON instead of a table.
@@ -42,7 +41,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<i32> {
         (p.a.stats(), extra)
     } else {
         let path = args.a.as_ref().expect("clap requires one input");
-        (read_csr(path, ReadOptions::default())?.stats(), Vec::new())
+        (super::load::read_matrix(path)?.0.stats(), Vec::new())
     };
     if args.json {
         let mut obj = stats_json(&stats);

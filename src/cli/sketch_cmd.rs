@@ -8,8 +8,7 @@ use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use losses::{Objective, Problem, What};
 use sketch::{Method, Sparsifier, SparsifyParams, measure_eps, sparsify};
-use sparse_ops::ReadOptions;
-use sparse_ops::io::{read_csr, read_vector_of_len};
+use sparse_ops::io::read_vector_of_len;
 
 use super::timing::median;
 
@@ -62,7 +61,7 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         };
         (p.a, w)
     } else {
-        let a = read_csr(args.a.as_ref().expect("clap requires an input"), ReadOptions::default())?;
+        let a = super::load::read_matrix(args.a.as_ref().expect("clap requires an input"))?.0;
         let w = match &args.weights {
             Some(path) => read_vector_of_len(path, a.nrows(), "weights (one entry of D per row of A)")?,
             None => vec![1.0; a.nrows()],

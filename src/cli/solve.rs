@@ -7,8 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use losses::{Activation, LossKind, Objective, Problem, Regulariser};
 use newton::{IterRecord, Report, SolverParams, Status, Strategy};
-use sparse_ops::ReadOptions;
-use sparse_ops::io::{read_csr, read_vector_of_len};
+use sparse_ops::io::read_vector_of_len;
 
 use super::generate::{parse_fn, parse_loss};
 
@@ -26,8 +25,9 @@ pub struct SolveArgs {
     /// Problem directory (default: the bundled KJV problem, datasets/kjv).
     #[arg(long, conflicts_with = "a")]
     problem: Option<PathBuf>,
-    /// Matrix file (instead of --problem); needs --b.
-    #[arg(long, requires = "b")]
+    /// Matrix file (instead of --problem): Matrix Market (optionally .gz) with --b, or
+    /// svmlight/LIBSVM (.svm, .libsvm) whose labels are b.
+    #[arg(long)]
     a: Option<PathBuf>,
     #[arg(long, requires = "a")]
     b: Option<PathBuf>,
@@ -88,9 +88,13 @@ fn default_problem() -> PathBuf {
 
 fn load(args: &SolveArgs) -> anyhow::Result<Problem> {
     let mut p = if let Some(path) = &args.a {
-        let a = read_csr(path, ReadOptions::default())?;
+        let (a, labels) = super::load::read_matrix(path)?;
         let n = a.nrows();
-        let b = read_vector_of_len(args.b.as_ref().expect("clap requires --b"), n, "b (one entry per row of A)")?;
+        let b = match (&args.b, labels) {
+            (Some(bp), _) => read_vector_of_len(bp, n, "b (one entry per row of A)")?,
+            (None, Some(labels)) => labels,
+            (None, None) => anyhow::bail!("--a {} needs --b (only an svmlight file holds b itself)", path.display()),
+        };
         let w = match &args.w {
             Some(wp) => Regulariser::PerRow(read_vector_of_len(wp, n, "w (one entry per row of A)")?),
             None => Regulariser::None,

@@ -71,5 +71,5 @@ pub use hessian::{HessianOp, HessianParts, Part, StructuredHessian};
 pub use kind::{Activation, LossKind, Regulariser};
 pub use objective::{Evaluation, LN_MAX, Objective, What};
 pub use planted::{PlantError, PlantSpec, plant};
-pub use problem::{Meta, Problem, ProblemError};
+pub use problem::{MATRIX_FILES, Meta, Problem, ProblemError, check_w_const};
 pub use spectral::{hessian_lipschitz_ratio, lambda_min, lanczos_extremes};

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! DIR/A.mtx        (or A.mtx.gz)  the n×d matrix, Matrix Market
+//! DIR/data.svm     instead of A.mtx and b.txt: svmlight/LIBSVM, the labels are b
 //! DIR/b.txt        n values
 //! DIR/w.txt        optional: n regulariser weights
 //! DIR/x0.txt       optional: d values, the starting point
@@ -10,11 +11,12 @@
 //!                   "fn": "exp"|"cosh"|"sinh", "w_const": number (optional)}
 //! ```
 //! `w` is `w.txt` when present, else `w_const`, else no regulariser; both present is an error.
+//! `w_const` must be finite and nonnegative (the rule of the CLI's `--w-const`).
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sparse_ops::io::{read_csr, read_vector_of_len, write_matrix_market, write_vector};
+use sparse_ops::io::{SvmlightOptions, read_csr, read_svmlight, read_vector_of_len, write_matrix_market, write_vector};
 use sparse_ops::{CsrMatrix, ReadError, ReadOptions, WriteError};
 
 use crate::kind::{Activation, LossKind, Regulariser};
@@ -58,6 +60,42 @@ fn invalid(path: &Path, reason: impl Into<String>) -> ProblemError {
     ProblemError::Invalid { path: path.to_path_buf(), reason: reason.into() }
 }
 
+/// The one rule for a constant regulariser weight, wherever it comes from (`meta.json`'s
+/// `w_const`, the CLI's `--w-const`): finite and nonnegative.
+pub fn check_w_const(c: f64) -> Result<f64, String> {
+    if c.is_finite() && c >= 0.0 { Ok(c) } else { Err(format!("w_const must be finite and nonnegative, got {c}")) }
+}
+
+/// The matrix files a problem directory may hold, in the order they are looked for.
+pub const MATRIX_FILES: [&str; 3] = ["A.mtx", "A.mtx.gz", "data.svm"];
+
+/// `meta.json` is a few lines; anything past this is not one.
+const META_MAX_BYTES: u64 = 1 << 20;
+
+fn read_meta(path: &Path) -> Result<Meta, ProblemError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| invalid(path, format!("cannot read: {e}")))?;
+    let mut text = String::new();
+    file.take(META_MAX_BYTES + 1).read_to_string(&mut text).map_err(|e| invalid(path, format!("cannot read: {e}")))?;
+    if text.len() as u64 > META_MAX_BYTES {
+        return Err(invalid(path, format!("longer than {META_MAX_BYTES} bytes: not a meta.json")));
+    }
+    Meta::parse(&text).map_err(|reason| invalid(path, reason))
+}
+
+impl Meta {
+    /// Parse the text of a `meta.json` (a leading byte-order mark is skipped) and check it:
+    /// `w_const` must satisfy [`check_w_const`].
+    pub fn parse(text: &str) -> Result<Meta, String> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let meta: Meta = serde_json::from_str(text).map_err(|e| format!("invalid meta.json: {e}"))?;
+        if let Some(c) = meta.w_const {
+            check_w_const(c)?;
+        }
+        Ok(meta)
+    }
+}
+
 impl Problem {
     /// Read a problem directory; every file is checked against `A`'s size.
     pub fn read_dir(dir: &Path) -> Result<Self, ProblemError> {
@@ -65,20 +103,30 @@ impl Problem {
             return Err(invalid(dir, "not a directory (a problem directory holds A.mtx, b.txt and meta.json)"));
         }
         let meta_path = dir.join("meta.json");
-        let text = std::fs::read_to_string(&meta_path).map_err(|e| invalid(&meta_path, format!("cannot read: {e}")))?;
-        let meta: Meta =
-            serde_json::from_str(&text).map_err(|e| invalid(&meta_path, format!("invalid meta.json: {e}")))?;
-        let a_path = match (dir.join("A.mtx"), dir.join("A.mtx.gz")) {
-            (p, g) if p.exists() && g.exists() => {
-                return Err(invalid(dir, "both A.mtx and A.mtx.gz are present; keep one"));
+        let meta = read_meta(&meta_path)?;
+        let present: Vec<&str> = MATRIX_FILES.iter().copied().filter(|f| dir.join(f).exists()).collect();
+        let (a, b) = match present.as_slice() {
+            [] => {
+                return Err(invalid(
+                    dir,
+                    format!("no {} in the directory", MATRIX_FILES.join(", ").replacen(", data", " or data", 1)),
+                ));
             }
-            (p, _) if p.exists() => p,
-            (_, g) if g.exists() => g,
-            (p, _) => return Err(invalid(&p, "missing (expected A.mtx or A.mtx.gz)")),
+            [one] if *one == "data.svm" => {
+                if dir.join("b.txt").exists() {
+                    return Err(invalid(dir, "both data.svm (whose labels are b) and b.txt are present; keep one"));
+                }
+                let (a, b) = read_svmlight(&dir.join(one), SvmlightOptions::default())?;
+                (a, Some(b))
+            }
+            [one] => (read_csr(&dir.join(one), ReadOptions::default())?, None),
+            many => return Err(invalid(dir, format!("{} are all present; keep one", many.join(" and ")))),
         };
-        let a = read_csr(&a_path, ReadOptions::default())?;
         let (n, d) = a.shape();
-        let b = read_vector_of_len(&dir.join("b.txt"), n, "b (one entry per row of A)")?;
+        let b = match b {
+            Some(b) => b,
+            None => read_vector_of_len(&dir.join("b.txt"), n, "b (one entry per row of A)")?,
+        };
         let opt = |name: &str, len: usize, what: &str| -> Result<Option<Vec<f64>>, ProblemError> {
             let p = dir.join(name);
             Ok(if p.exists() { Some(read_vector_of_len(&p, len, what)?) } else { None })
@@ -89,10 +137,7 @@ impl Problem {
                 return Err(invalid(dir, "both w.txt and meta.json's w_const are given; keep one"));
             }
             (Some(w), None) => Regulariser::PerRow(w),
-            (None, Some(c)) if !c.is_finite() => {
-                return Err(invalid(&meta_path, format!("w_const must be finite, got {c}")));
-            }
-            (None, Some(c)) => Regulariser::Const(c),
+            (None, Some(c)) => Regulariser::Const(check_w_const(c).map_err(|reason| invalid(&meta_path, reason))?),
             (None, None) => Regulariser::None,
         };
         Ok(Problem {

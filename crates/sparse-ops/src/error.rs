@@ -28,6 +28,9 @@ pub enum StructureError {
     /// An argument outside its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The requested matrix needs more memory than is available (checked before allocating).
+    #[error("{what} needs about {bytes} bytes, more than the {available} bytes of memory available")]
+    TooLargeForMemory { what: String, bytes: u64, available: u64 },
 }
 
 /// What went wrong while reading a file (the file and line are in [`ReadError`]).
@@ -78,6 +81,16 @@ pub enum ReadErrorKind {
     Invalid(String),
     #[error(transparent)]
     Structure(#[from] StructureError),
+    /// A line longer than the reader's limit (no line ending within `max` bytes): a binary or
+    /// corrupt file, never a real Matrix Market, svmlight or vector line.
+    #[error("a line longer than {max} bytes (no line ending found): not a text file of this format")]
+    LineTooLong { max: usize },
+    /// A size product overflows (`rows × columns`, bytes of an array).
+    #[error("{what}: {a} x {b} overflows")]
+    SizeOverflow { what: &'static str, a: u64, b: u64 },
+    /// The object the file describes needs more memory than is available.
+    #[error("{what} needs {bytes} bytes, more than the {available} bytes of memory available")]
+    TooLargeForMemory { what: String, bytes: u64, available: u64 },
 }
 
 /// A file could not be read: which file, where, and why. No partial result accompanies it.

@@ -93,6 +93,7 @@ pub fn random_sparse(spec: &GenSpec) -> Result<CsrMatrix, StructureError> {
     if d > u32::MAX as usize {
         return Err(StructureError::TooLarge { dim: d, max: u32::MAX as usize });
     }
+    check_memory(n, dense_cols, spec.sparsity, spikes)?;
     let blocks: Vec<(Vec<usize>, Vec<u32>, Vec<f64>)> = (0..n.div_ceil(GEN_BLOCK_ROWS))
         .into_par_iter()
         .map(|b| {
@@ -137,6 +138,29 @@ pub fn random_sparse(spec: &GenSpec) -> Result<CsrMatrix, StructureError> {
         Variant::Coherent { spikes } => a = add_spikes(a, spikes, spec.seed)?,
     }
     Ok(a)
+}
+
+/// Refuse before allocating a matrix whose generation cannot fit in memory: the blocks and
+/// the assembled CSR arrays are alive together (12 bytes a nonzero each, 8 a row), the
+/// coherent variant adds a triplet copy (24 bytes a nonzero).
+fn check_memory(n: usize, dense_cols: usize, sparsity: Sparsity, spikes: usize) -> Result<(), StructureError> {
+    let nnz = match sparsity {
+        Sparsity::RowNnz(k) => n as f64 * k as f64,
+        Sparsity::Density(p) => n as f64 * dense_cols as f64 * p,
+    };
+    let per_nnz = if spikes > 0 { 48.0 } else { 24.0 };
+    let bytes = nnz * per_nnz + n as f64 * 16.0;
+    let what = || format!("a random {n} x {} matrix with about {nnz:.0} nonzeros", dense_cols + spikes);
+    match crate::io::limits::available_memory() {
+        Some(available) if bytes > available as f64 => {
+            Err(StructureError::TooLargeForMemory { what: what(), bytes: bytes as u64, available })
+        }
+        // Without a figure from the system, still refuse what no address space holds.
+        _ if bytes > isize::MAX as f64 => {
+            Err(StructureError::TooLargeForMemory { what: what(), bytes: bytes as u64, available: 0 })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `k` distinct values in `0..d` (Floyd's algorithm: `O(k)` expected draws, `O(k²)` checks;

@@ -1,9 +1,14 @@
 //! Matrix Market: `coordinate` (real, integer, pattern) and `array` (real, integer), each
 //! `general`, `symmetric` or `skew-symmetric`.
 
+use std::cell::Cell;
+use std::io::Read;
 use std::path::Path;
 
-use super::{Lines, ReadOptions, atomic_write, parse_index, parse_value};
+use rayon::prelude::*;
+
+use super::blocks::{Progress, for_each_block, split_lines};
+use super::{Lines, ReadOptions, atomic_write, fast, limits, parse_index, parse_value};
 use crate::csr::{CsrArrays, CsrMatrix, Duplicates, sort_and_merge_rows};
 use crate::error::{ReadError, ReadErrorKind, StructureError, WriteError};
 
@@ -50,13 +55,13 @@ enum Format {
     Array,
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(super) enum Field {
     Real,
     Integer,
     Pattern,
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Symmetry {
+pub(super) enum Symmetry {
     General,
     Symmetric,
     Skew,
@@ -72,16 +77,19 @@ impl Symmetry {
     }
 }
 
-struct Header {
+pub(super) struct Header {
     format: Format,
-    field: Field,
-    symmetry: Symmetry,
-    nrows: usize,
-    ncols: usize,
+    pub(super) field: Field,
+    pub(super) symmetry: Symmetry,
+    pub(super) nrows: usize,
+    pub(super) ncols: usize,
     entries: usize,
 }
 
 /// Read a Matrix Market file (plain or gzip-compressed, detected from its first bytes).
+///
+/// Coordinate files are parsed in parallel (see [`read_matrix_market_from_reader`]); the
+/// result does not depend on the number of threads.
 ///
 /// ```no_run
 /// use sparse_ops::io::{read_matrix_market, MatrixMarket, ReadOptions};
@@ -92,17 +100,89 @@ struct Header {
 /// # Ok::<(), sparse_ops::ReadError>(())
 /// ```
 pub fn read_matrix_market(path: &Path, opts: ReadOptions) -> Result<MatrixMarket, ReadError> {
-    let mut lines = Lines::open(path)?;
+    read_matrix_market_with_progress(path, opts, &|_| {})
+}
+
+/// [`read_matrix_market`], calling `progress(bytes)` with the bytes of text parsed so far
+/// after each block (a few MiB) of a coordinate file.
+pub fn read_matrix_market_with_progress(
+    path: &Path,
+    opts: ReadOptions,
+    progress: Progress<'_>,
+) -> Result<MatrixMarket, ReadError> {
+    let lines = Lines::open(path)?;
+    read_mm_lines(lines, opts, progress).map_err(|e| match e {
+        MmError::Read(e) => e,
+        MmError::Duplicate(r, c) => duplicate_error(path, r, c),
+    })
+}
+
+/// Read Matrix Market text (plain or gzip-compressed) from any byte source; `name` is what
+/// errors call it.
+///
+/// A reader thread pulls blocks of whole lines (4 MiB) from the source, decompressing if
+/// needed, while the rayon pool parses the previous block: each block is split at line starts,
+/// the pieces are parsed in parallel (exactly, so the result is the same at any thread count)
+/// and appended in order straight into CSR arrays when rows arrive sorted (triplets
+/// otherwise). A block with anything unusual in it (a malformed line, more entries than the
+/// size line promises, lone `\r` line endings) is parsed again line by line, so every error
+/// names the same line it would in a sequential read. Nothing is allocated from the size
+/// line's claims beyond what the input's length could hold; lines are limited to
+/// [`MAX_LINE_BYTES`](super::MAX_LINE_BYTES).
+///
+/// A repeated entry rejected with [`Duplicates::Reject`] is reported without line numbers here
+/// (the source cannot be read twice); [`read_matrix_market`] adds them.
+pub fn read_matrix_market_from_reader<R: Read + Send>(
+    reader: R,
+    name: &Path,
+    opts: ReadOptions,
+) -> Result<MatrixMarket, ReadError> {
+    let lines = Lines::from_reader(reader, name, None)?;
+    read_mm_lines(lines, opts, &|_| {}).map_err(|e| match e {
+        MmError::Read(e) => e,
+        MmError::Duplicate(r, c) => {
+            ReadError::at(name, None, ReadErrorKind::DuplicateEntry { row: r + 1, col: c + 1, first_line: 0 })
+        }
+    })
+}
+
+enum MmError {
+    Read(ReadError),
+    /// A repeated (row, col), 0-based, with duplicates rejected.
+    Duplicate(usize, usize),
+}
+
+impl From<ReadError> for MmError {
+    fn from(e: ReadError) -> Self {
+        MmError::Read(e)
+    }
+}
+
+fn read_mm_lines(mut lines: Lines<'_>, opts: ReadOptions, progress: Progress<'_>) -> Result<MatrixMarket, MmError> {
     let header = read_header(&mut lines)?;
     match header.format {
-        Format::Coordinate => read_coordinate(&mut lines, &header, opts).map(MatrixMarket::Sparse),
-        Format::Array => read_array(&mut lines, &header).map(MatrixMarket::Dense),
+        Format::Coordinate => read_coordinate(lines, &header, opts, progress).map(MatrixMarket::Sparse),
+        Format::Array => Ok(read_array(&mut lines, &header).map(MatrixMarket::Dense)?),
     }
 }
 
 /// Read a Matrix Market file as a sparse matrix (an `array` file keeps its nonzero entries).
 pub fn read_csr(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadError> {
-    match read_matrix_market(path, opts)? {
+    read_csr_with_progress(path, opts, &|_| {})
+}
+
+/// [`read_csr`] with a progress callback (see [`read_matrix_market_with_progress`]).
+pub fn read_csr_with_progress(path: &Path, opts: ReadOptions, progress: Progress<'_>) -> Result<CsrMatrix, ReadError> {
+    into_csr(read_matrix_market_with_progress(path, opts, progress)?, path)
+}
+
+/// [`read_csr`] from any byte source (see [`read_matrix_market_from_reader`]).
+pub fn read_csr_from_reader<R: Read + Send>(reader: R, name: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadError> {
+    into_csr(read_matrix_market_from_reader(reader, name, opts)?, name)
+}
+
+fn into_csr(m: MatrixMarket, path: &Path) -> Result<CsrMatrix, ReadError> {
+    match m {
         MatrixMarket::Sparse(a) => Ok(a),
         MatrixMarket::Dense(m) => {
             CsrMatrix::from_dense(m.nrows, m.ncols, &m.data).map_err(|e| ReadError::at(path, None, e.into()))
@@ -112,22 +192,53 @@ pub fn read_csr(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadError> 
 
 /// Read a Matrix Market file as a dense matrix (a `coordinate` file is expanded).
 pub fn read_dense(path: &Path, opts: ReadOptions) -> Result<DenseMatrix, ReadError> {
-    match read_matrix_market(path, opts)? {
+    into_dense(read_matrix_market(path, opts)?, path)
+}
+
+/// [`read_dense`] from any byte source.
+pub fn read_dense_from_reader<R: Read + Send>(
+    reader: R,
+    name: &Path,
+    opts: ReadOptions,
+) -> Result<DenseMatrix, ReadError> {
+    into_dense(read_matrix_market_from_reader(reader, name, opts)?, name)
+}
+
+fn into_dense(m: MatrixMarket, path: &Path) -> Result<DenseMatrix, ReadError> {
+    match m {
         MatrixMarket::Dense(m) => Ok(m),
         MatrixMarket::Sparse(a) => {
-            check_dense_size(path, a.nrows(), a.ncols())?;
-            Ok(DenseMatrix { nrows: a.nrows(), ncols: a.ncols(), data: a.to_dense() })
+            let (n, d) = a.shape();
+            let len = check_dense_size(path, n, d)?;
+            let mut data = Vec::new();
+            limits::try_reserve(&mut data, len, || format!("a dense {n} x {d} matrix"))
+                .map_err(|k| ReadError::at(path, None, k))?;
+            data.resize(len, 0.0);
+            for i in 0..n {
+                let (cols, vals) = a.row(i);
+                for (&j, &v) in cols.iter().zip(vals) {
+                    data[i * d + j as usize] = v;
+                }
+            }
+            Ok(DenseMatrix { nrows: n, ncols: d, data })
         }
     }
 }
 
 fn check_dense_size(path: &Path, nrows: usize, ncols: usize) -> Result<usize, ReadError> {
-    nrows.checked_mul(ncols).filter(|&len| len <= (isize::MAX as usize) / 8).ok_or_else(|| {
-        ReadError::at(path, None, ReadErrorKind::Invalid(format!("a dense {nrows} x {ncols} matrix is too large")))
-    })
+    let len = limits::checked_product("dense matrix rows x columns", nrows, ncols)
+        .map_err(|k| ReadError::at(path, None, k))?;
+    if len > (isize::MAX as usize) / 8 {
+        return Err(ReadError::at(
+            path,
+            None,
+            ReadErrorKind::Invalid(format!("a dense {nrows} x {ncols} matrix is too large")),
+        ));
+    }
+    Ok(len)
 }
 
-fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
+fn read_header(lines: &mut Lines<'_>) -> Result<Header, ReadError> {
     let banner = match lines.next_line()? {
         None => return Err(ReadError::at(lines.path(), None, ReadErrorKind::Empty)),
         Some(l) => l.to_string(),
@@ -211,33 +322,59 @@ fn read_header(lines: &mut Lines) -> Result<Header, ReadError> {
 /// Collects entries straight into CSR arrays while rows arrive in nondecreasing order (the
 /// common case, and no extra memory); falls back to triplets when they do not.
 enum Collector {
-    Sorted { indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f64> },
-    Triplets { rows: Vec<u32>, cols: Vec<u32>, vals: Vec<f64> },
+    /// `strict`: every entry so far came in a bulk append with columns strictly increasing
+    /// within each row, so the arrays are already valid CSR.
+    Sorted {
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f64>,
+        strict: bool,
+    },
+    Triplets {
+        rows: Vec<u32>,
+        cols: Vec<u32>,
+        vals: Vec<f64>,
+    },
+}
+
+fn row_ptr_what(nrows: usize) -> impl Fn() -> String {
+    move || format!("the row pointer of a matrix with {nrows} rows")
 }
 
 impl Collector {
-    fn new(nrows: usize, reserve: usize) -> Self {
-        let mut indptr = Vec::with_capacity(nrows + 1);
+    /// `reserve`: entries to make room for (already capped by what the input can hold).
+    fn new(reserve: usize) -> Self {
+        let mut indptr = Vec::with_capacity(reserve.min(1 << 20) + 1);
         indptr.push(0);
-        Collector::Sorted { indptr, indices: Vec::with_capacity(reserve), data: Vec::with_capacity(reserve) }
+        Collector::Sorted {
+            indptr,
+            indices: Vec::with_capacity(reserve),
+            data: Vec::with_capacity(reserve),
+            strict: true,
+        }
     }
 
-    fn push(&mut self, i: usize, j: usize, v: f64) {
+    #[inline]
+    fn push(&mut self, i: usize, j: usize, v: f64) -> Result<(), ReadErrorKind> {
         match self {
-            Collector::Sorted { indptr, indices, data } => {
+            Collector::Sorted { indptr, indices, data, strict } => {
+                *strict = false;
                 let cur = indptr.len() - 1;
                 if i >= cur {
-                    indptr.resize(i + 1, indices.len());
+                    if i + 1 > indptr.len() {
+                        limits::try_resize(indptr, i + 1, indices.len(), row_ptr_what(i + 1))?;
+                    }
                     indices.push(j as u32);
                     data.push(v);
                 } else {
-                    let mut rows = Vec::with_capacity(indices.capacity());
+                    let mut rows = Vec::new();
+                    limits::try_reserve(&mut rows, indices.capacity(), || "row indices of the entries".into())?;
                     for r in 0..indptr.len() - 1 {
                         rows.extend(std::iter::repeat_n(r as u32, indptr[r + 1] - indptr[r]));
                     }
                     rows.extend(std::iter::repeat_n(cur as u32, indices.len() - indptr[cur]));
                     *self = Collector::Triplets { rows, cols: std::mem::take(indices), vals: std::mem::take(data) };
-                    self.push(i, j, v);
+                    self.push(i, j, v)?;
                 }
             }
             Collector::Triplets { rows, cols, vals } => {
@@ -246,17 +383,55 @@ impl Collector {
                 vals.push(v);
             }
         }
+        Ok(())
+    }
+
+    /// Append a piece's entries in one go when they continue the sorted rows; `false` (and
+    /// nothing appended) when they do not.
+    fn extend_sorted(&mut self, e: &fast::Entries) -> Result<bool, ReadErrorKind> {
+        let Collector::Sorted { indptr, indices, data, strict } = self else {
+            return Ok(false);
+        };
+        let (Some(&first), Some(&last)) = (e.rows.first(), e.rows.last()) else {
+            return Ok(true);
+        };
+        if (first as usize) + 1 < indptr.len() || !e.sorted {
+            return Ok(false);
+        }
+        if last as usize + 1 > indptr.capacity() {
+            limits::try_reserve(indptr, last as usize + 1 - indptr.len(), row_ptr_what(last as usize + 1))?;
+        }
+        // Strict order must also hold across the seam with the previous piece.
+        let seam = first as usize + 1 == indptr.len()
+            && indptr.last().is_some_and(|&s| s < indices.len())
+            && indices.last().is_some_and(|&c| c >= e.cols[0]);
+        *strict = *strict && e.strict && !seam;
+        let base = indices.len();
+        for (k, &r) in e.rows.iter().enumerate() {
+            let r = r as usize;
+            if r + 1 > indptr.len() {
+                indptr.resize(r + 1, base + k);
+            }
+        }
+        indices.extend_from_slice(&e.cols);
+        data.extend_from_slice(&e.vals);
+        Ok(true)
     }
 
     /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`.
-    fn finish(self, nrows: usize, dup: Duplicates) -> Result<CsrArrays, (usize, usize)> {
+    fn finish(self, nrows: usize, dup: Duplicates) -> Result<Result<CsrArrays, (usize, usize)>, ReadErrorKind> {
         match self {
-            Collector::Sorted { mut indptr, indices, data } => {
-                indptr.resize(nrows + 1, indices.len());
-                sort_and_merge_rows(indptr, indices, data, dup)
+            Collector::Sorted { mut indptr, indices, data, strict } => {
+                let end = indices.len();
+                limits::try_resize(&mut indptr, nrows + 1, end, row_ptr_what(nrows))?;
+                if strict {
+                    return Ok(Ok((indptr, indices, data)));
+                }
+                Ok(sort_and_merge_rows(indptr, indices, data, dup))
             }
             Collector::Triplets { rows, cols, vals } => {
-                let mut indptr = vec![0usize; nrows + 1];
+                let mut indptr = Vec::new();
+                limits::try_resize(&mut indptr, nrows + 1, 0usize, row_ptr_what(nrows))?;
                 for &r in &rows {
                     indptr[r as usize + 1] += 1;
                 }
@@ -273,14 +448,14 @@ impl Collector {
                     *slot += 1;
                 }
                 drop((rows, cols, vals));
-                sort_and_merge_rows(indptr, indices, data, dup)
+                Ok(sort_and_merge_rows(indptr, indices, data, dup))
             }
         }
     }
 }
 
 /// Advance to the next data line (skipping blank lines and `%` comments); `false` at the end.
-fn next_data_line(lines: &mut Lines) -> Result<bool, ReadError> {
+fn next_data_line(lines: &mut Lines<'_>) -> Result<bool, ReadError> {
     while let Some(l) = lines.next_line()? {
         let t = l.trim_start();
         if !(t.is_empty() || t.starts_with('%')) {
@@ -290,53 +465,127 @@ fn next_data_line(lines: &mut Lines) -> Result<bool, ReadError> {
     Ok(false)
 }
 
-fn read_coordinate(lines: &mut Lines, h: &Header, opts: ReadOptions) -> Result<CsrMatrix, ReadError> {
-    let want = if h.field == Field::Pattern { 2 } else { 3 };
-    let reserve_cap = lines.plain_len.map_or(1 << 24, |b| (b / 4) as usize);
-    let mirror = if h.symmetry == Symmetry::General { 1 } else { 2 };
-    let mut acc = Collector::new(h.nrows, h.entries.min(reserve_cap).saturating_mul(mirror).min(usize::MAX / 16));
-    let mut seen = 0usize;
-    while next_data_line(lines)? {
-        let toks: [&str; 4] = collect_fields(lines.current().split_ascii_whitespace());
+/// The state of a coordinate read: entries so far and where they go.
+struct Coord<'h> {
+    h: &'h Header,
+    seen: usize,
+    acc: Collector,
+}
+
+impl Coord<'_> {
+    /// One data line, checked as the format requires (the reference the fast path must match).
+    fn line(&mut self, text: &str) -> Result<(), ReadErrorKind> {
+        let h = self.h;
+        let want = if h.field == Field::Pattern { 2 } else { 3 };
+        let toks: [&str; 4] = collect_fields(text.split_ascii_whitespace());
         let count = toks.iter().take_while(|t| !t.is_empty()).count();
-        if seen == h.entries {
-            return Err(lines.err(ReadErrorKind::TooManyEntries { expected: h.entries }));
+        if self.seen == h.entries {
+            return Err(ReadErrorKind::TooManyEntries { expected: h.entries });
         }
         if count != want {
             let expected = if want == 2 { "2 (row column)" } else { "3 (row column value)" };
-            return Err(lines.err(ReadErrorKind::WrongFieldCount { expected: expected.into(), found: count }));
+            return Err(ReadErrorKind::WrongFieldCount { expected: expected.into(), found: count });
         }
-        let i = parse_index(toks[0], h.nrows, "row").map_err(|k| lines.err(k))?;
-        let j = parse_index(toks[1], h.ncols, "column").map_err(|k| lines.err(k))?;
-        let v = if h.field == Field::Pattern { 1.0 } else { parse_value(toks[2]).map_err(|k| lines.err(k))? };
+        let i = parse_index(toks[0], h.nrows, "row")?;
+        let j = parse_index(toks[1], h.ncols, "column")?;
+        let v = if h.field == Field::Pattern { 1.0 } else { parse_value(toks[2])? };
         if h.field == Field::Integer && v.fract() != 0.0 {
-            return Err(lines.err(ReadErrorKind::NonNumeric { token: toks[2].to_string() }));
+            return Err(ReadErrorKind::NonNumeric { token: toks[2].to_string() });
         }
-        match h.symmetry {
-            Symmetry::General => acc.push(i, j, v),
-            Symmetry::Symmetric | Symmetry::Skew => {
-                if j > i || (h.symmetry == Symmetry::Skew && i == j) {
-                    return Err(lines.err(ReadErrorKind::UpperTriangle {
-                        row: i + 1,
-                        col: j + 1,
-                        symmetry: h.symmetry.name(),
-                    }));
-                }
-                acc.push(i, j, v);
-                if i != j {
-                    acc.push(j, i, if h.symmetry == Symmetry::Skew { -v } else { v });
+        if h.symmetry != Symmetry::General && (j > i || (h.symmetry == Symmetry::Skew && i == j)) {
+            return Err(ReadErrorKind::UpperTriangle { row: i + 1, col: j + 1, symmetry: h.symmetry.name() });
+        }
+        self.entry(i, j, v)?;
+        self.seen += 1;
+        Ok(())
+    }
+
+    /// Store an entry (and its mirror image in a symmetric matrix), 0-based and checked.
+    #[inline]
+    fn entry(&mut self, i: usize, j: usize, v: f64) -> Result<(), ReadErrorKind> {
+        self.acc.push(i, j, v)?;
+        if self.h.symmetry != Symmetry::General && i != j {
+            self.acc.push(j, i, if self.h.symmetry == Symmetry::Skew { -v } else { v })?;
+        }
+        Ok(())
+    }
+
+    /// A block of whole lines starting at line `first_line`: parsed in parallel when every
+    /// line is ordinary, else line by line. Returns the number of lines in the block.
+    fn block(&mut self, block: &[u8], name: &Path, first_line: usize) -> Result<usize, ReadError> {
+        let parts = split_lines(block, block.len().div_ceil(PART_BYTES));
+        let h = self.h;
+        let chunks: Vec<Option<fast::Entries>> = parts.par_iter().map(|p| fast::coordinate(p, h)).collect();
+        let total = chunks.iter().try_fold(0usize, |acc, c| c.as_ref().map(|c| acc + c.len()));
+        if let Some(total) = total.filter(|&t| self.seen + t <= h.entries) {
+            let mut newlines = 0;
+            for c in chunks.into_iter().flatten() {
+                newlines += c.newlines;
+                let bulk = h.symmetry == Symmetry::General
+                    && self.acc.extend_sorted(&c).map_err(|kind| ReadError::at(name, None, kind))?;
+                if !bulk {
+                    for k in 0..c.len() {
+                        self.entry(c.rows[k] as usize, c.cols[k] as usize, c.vals[k])
+                            .map_err(|kind| ReadError::at(name, None, kind))?;
+                    }
                 }
             }
+            self.seen += total;
+            return Ok(newlines + usize::from(block.last().is_some_and(|&b| b != b'\n')));
         }
-        seen += 1;
+        let mut lines = Lines::over_block(block, name, first_line);
+        while next_data_line(&mut lines)? {
+            self.line(lines.current()).map_err(|k| lines.err(k))?;
+        }
+        Ok(lines.line() + 1 - first_line)
     }
-    if seen < h.entries {
-        return Err(lines.err(ReadErrorKind::TooFewEntries { expected: h.entries, found: seen }));
+}
+
+/// Bytes of text per parallel task.
+const PART_BYTES: usize = 64 << 10;
+
+fn read_coordinate(
+    lines: Lines<'_>,
+    h: &Header,
+    opts: ReadOptions,
+    progress: Progress<'_>,
+) -> Result<CsrMatrix, MmError> {
+    // Reserve for the claimed entries, but never more than the text could hold ("1 1\n" is
+    // the shortest entry line); without a length, start small and grow.
+    let cap = lines.text_bound.map_or(1 << 20, |b| (b / 4).min(usize::MAX as u64) as usize);
+    let mirror = if h.symmetry == Symmetry::General { 1 } else { 2 };
+    let reserve = h.entries.min(cap).saturating_mul(mirror);
+    let mut coord = Coord { h, seen: 0, acc: Collector::new(reserve) };
+    let name = lines.path().to_path_buf();
+    let line = Cell::new(lines.line());
+    let bytes = Cell::new(0u64);
+    let (source, skip_lf) = lines.into_rest();
+    for_each_block(
+        source,
+        skip_lf,
+        |block| {
+            let n = coord.block(block, &name, line.get() + 1)?;
+            line.set(line.get() + n);
+            bytes.set(bytes.get() + block.len() as u64);
+            progress(bytes.get());
+            Ok(())
+        },
+        |kind| ReadError::at(&name, Some(line.get() + 1), kind),
+    )?;
+    let last = line.get();
+    if coord.seen < h.entries {
+        let found = coord.seen;
+        return Err(
+            ReadError::at(&name, Some(last), ReadErrorKind::TooFewEntries { expected: h.entries, found }).into()
+        );
     }
-    let path = lines.path().to_path_buf();
-    let (indptr, indices, data) =
-        acc.finish(h.nrows, opts.duplicates).map_err(|(r, c)| duplicate_error(&path, r, c))?;
-    CsrMatrix::try_from_csr(h.nrows, h.ncols, indptr, indices, data).map_err(|e| ReadError::at(&path, None, e.into()))
+    let (indptr, indices, data) = match coord.acc.finish(h.nrows, opts.duplicates) {
+        Err(kind) => return Err(ReadError::at(&name, None, kind).into()),
+        Ok(Err((r, c))) => return Err(MmError::Duplicate(r, c)),
+        Ok(Ok(arrays)) => arrays,
+    };
+    CsrMatrix::try_from_csr(h.nrows, h.ncols, indptr, indices, data)
+        .map_err(|e| ReadError::at(&name, None, e.into()).into())
 }
 
 fn collect_fields<'a>(mut it: impl Iterator<Item = &'a str>) -> [&'a str; 4] {
@@ -391,25 +640,20 @@ fn duplicate_error(path: &Path, row: usize, col: usize) -> ReadError {
     )
 }
 
-fn read_array(lines: &mut Lines, h: &Header) -> Result<DenseMatrix, ReadError> {
+fn read_array(lines: &mut Lines<'_>, h: &Header) -> Result<DenseMatrix, ReadError> {
     let path = lines.path().to_path_buf();
     let len = check_dense_size(&path, h.nrows, h.ncols)?;
-    let mut data = vec![0.0; len];
-    // Column-major order; symmetric files hold the lower triangle (skew: strictly lower).
-    let first_row = |j: usize| match h.symmetry {
-        Symmetry::General => 0,
-        Symmetry::Symmetric => j,
-        Symmetry::Skew => j + 1,
-    };
-    let mut pos = (0..h.ncols).flat_map(|j| (first_row(j)..h.nrows).map(move |i| (i, j)));
-    let mut seen = 0usize;
+    // Values in file order, grown as they arrive (a header may claim any size); the dense
+    // array is allocated only once the file has delivered every value.
+    let cap = lines.text_bound.map_or(1 << 20, |b| (b / 2).min(usize::MAX as u64) as usize);
+    let mut values: Vec<f64> = Vec::with_capacity(h.entries.min(cap));
     while next_data_line(lines)? {
         let mut fields = lines.current().split_ascii_whitespace();
         let tok = fields.next().unwrap_or("");
         let extra = fields.count();
-        let Some((i, j)) = pos.next() else {
+        if values.len() == h.entries {
             return Err(lines.err(ReadErrorKind::TooManyEntries { expected: h.entries }));
-        };
+        }
         if extra != 0 {
             return Err(lines.err(ReadErrorKind::WrongFieldCount { expected: "1 (value)".into(), found: extra + 1 }));
         }
@@ -417,16 +661,29 @@ fn read_array(lines: &mut Lines, h: &Header) -> Result<DenseMatrix, ReadError> {
         if h.field == Field::Integer && v.fract() != 0.0 {
             return Err(lines.err(ReadErrorKind::NonNumeric { token: tok.to_string() }));
         }
+        values.push(v);
+    }
+    if values.len() < h.entries {
+        return Err(lines.err(ReadErrorKind::TooFewEntries { expected: h.entries, found: values.len() }));
+    }
+    let mut data = Vec::new();
+    limits::try_reserve(&mut data, len, || format!("a dense {} x {} matrix", h.nrows, h.ncols))
+        .map_err(|k| ReadError::at(&path, None, k))?;
+    data.resize(len, 0.0);
+    // Column-major order; symmetric files hold the lower triangle (skew: strictly lower).
+    let first_row = |j: usize| match h.symmetry {
+        Symmetry::General => 0,
+        Symmetry::Symmetric => j,
+        Symmetry::Skew => j + 1,
+    };
+    let pos = (0..h.ncols).flat_map(|j| (first_row(j)..h.nrows).map(move |i| (i, j)));
+    for ((i, j), v) in pos.zip(values) {
         data[i * h.ncols + j] = v;
         match h.symmetry {
             Symmetry::General => {}
             Symmetry::Symmetric => data[j * h.ncols + i] = v,
             Symmetry::Skew => data[j * h.ncols + i] = -v,
         }
-        seen += 1;
-    }
-    if seen < h.entries {
-        return Err(lines.err(ReadErrorKind::TooFewEntries { expected: h.entries, found: seen }));
     }
     Ok(DenseMatrix { nrows: h.nrows, ncols: h.ncols, data })
 }
@@ -460,4 +717,42 @@ pub fn write_dense_matrix_market(path: &Path, m: &DenseMatrix) -> Result<(), Wri
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn piece(rows: &[u32], cols: &[u32]) -> fast::Entries {
+        let strict =
+            (1..rows.len()).all(|k| rows[k] > rows[k - 1] || (rows[k] == rows[k - 1] && cols[k] > cols[k - 1]));
+        let sorted = rows.windows(2).all(|w| w[0] <= w[1]);
+        fast::Entries {
+            rows: rows.to_vec(),
+            cols: cols.to_vec(),
+            vals: vec![1.0; rows.len()],
+            newlines: rows.len(),
+            sorted,
+            strict,
+        }
+    }
+
+    /// A repeat that straddles two pieces (each strictly ordered on its own) is still found.
+    #[test]
+    fn strict_order_is_checked_across_the_seam() {
+        for (second, dup) in [(piece(&[0, 1], &[3, 0]), true), (piece(&[0, 1], &[4, 0]), false)] {
+            let mut c = Collector::new(8);
+            assert!(c.extend_sorted(&piece(&[0, 0], &[1, 3])).unwrap());
+            assert!(c.extend_sorted(&second).unwrap());
+            let out = c.finish(2, Duplicates::Reject).unwrap();
+            assert_eq!(out.is_err(), dup);
+            if let Ok((indptr, indices, _)) = out {
+                assert_eq!((indptr, indices), (vec![0, 3, 4], vec![1, 3, 4, 0]));
+            }
+        }
+        // A piece starting on an earlier row than the last one is not appended in bulk.
+        let mut c = Collector::new(8);
+        assert!(c.extend_sorted(&piece(&[2], &[0])).unwrap());
+        assert!(!c.extend_sorted(&piece(&[1], &[0])).unwrap());
+    }
 }

@@ -1,5 +1,6 @@
 //! svmlight / LIBSVM: `label index:value index:value … # comment`, one example a line.
 
+use std::io::Read;
 use std::path::Path;
 
 use super::{Lines, parse_value};
@@ -20,7 +21,21 @@ pub struct SvmlightOptions {
 /// Read an svmlight file: features into `A` (one row per example), labels into `b`.
 /// `qid:` fields are ignored; features may come in any order on a line.
 pub fn read_svmlight(path: &Path, opts: SvmlightOptions) -> Result<(CsrMatrix, Vec<f64>), ReadError> {
-    let mut lines = Lines::open(path)?;
+    read_lines(Lines::open(path)?, opts)
+}
+
+/// [`read_svmlight`] from any byte source (plain or gzip); `name` is what errors call it.
+pub fn read_svmlight_from_reader<R: Read + Send>(
+    reader: R,
+    name: &Path,
+    opts: SvmlightOptions,
+) -> Result<(CsrMatrix, Vec<f64>), ReadError> {
+    read_lines(Lines::from_reader(reader, name, None)?, opts)
+}
+
+fn read_lines(mut lines: Lines<'_>, opts: SvmlightOptions) -> Result<(CsrMatrix, Vec<f64>), ReadError> {
+    let path = lines.path().to_path_buf();
+    let path = path.as_path();
     let mut labels = Vec::new();
     let mut indptr = vec![0usize];
     let mut indices: Vec<u32> = Vec::new();

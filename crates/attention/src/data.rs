@@ -52,11 +52,13 @@ impl AttentionData {
         if m == 0 || n == 0 || d == 0 {
             return Err(AttentionError::InvalidParameter(format!("m, n, d must be positive (m={m}, n={n}, d={d})")));
         }
+        let rows = stacked_rows(meta)
+            .ok_or_else(|| AttentionError::InvalidParameter(format!("m·n = {m}·{n} overflows usize")))?;
         for (what, mat) in [("A1", &a1), ("A2", &a2), ("A3", &a3), ("B", &b)] {
-            if mat.nrows() != m * n || mat.ncols() != d {
+            if mat.nrows() != rows || mat.ncols() != d {
                 return Err(AttentionError::dims(
                     format!("{what} (m·n × d)"),
-                    format!("{}×{d}", m * n),
+                    format!("{rows}×{d}"),
                     format!("{}×{}", mat.nrows(), mat.ncols()),
                 ));
             }
@@ -101,10 +103,16 @@ impl AttentionData {
             .map_err(|e| AttentionError::Data { path: meta_path.clone(), message: e.to_string() })?;
         let meta: AttentionMeta = serde_json::from_str(&text)
             .map_err(|e| AttentionError::Data { path: meta_path.clone(), message: e.to_string() })?;
+        // Claimed sizes are checked before anything is read: `m·n` from a hostile meta.json
+        // overflows (the readers themselves never allocate from a claim).
+        let rows = stacked_rows(meta).ok_or_else(|| AttentionError::Data {
+            path: meta_path.clone(),
+            message: format!("m·n = {}·{} overflows usize", meta.m, meta.n),
+        })?;
         let read = |name: &str| -> Result<Mat<f64>, AttentionError> {
             let plain = dir.join(format!("{name}.mtx"));
             let path = if plain.exists() { plain } else { dir.join(format!("{name}.mtx.gz")) };
-            read_matrix(&path, Some((meta.m * meta.n, meta.d)))
+            read_matrix(&path, Some((rows, meta.d)))
         };
         Self::new(meta, read("A1")?, read("A2")?, read("A3")?, read("B")?)
     }
@@ -120,6 +128,11 @@ impl AttentionData {
         }
         Ok(())
     }
+}
+
+/// `m·n`, the rows of the stacked `(m·n)×d` matrices, if it fits in `usize`.
+fn stacked_rows(meta: AttentionMeta) -> Option<usize> {
+    meta.m.checked_mul(meta.n)
 }
 
 /// Read a dense matrix, checking its shape when one is expected.

@@ -84,26 +84,6 @@ pub fn parse_fn() -> impl clap::builder::TypedValueParser<Value = Activation> {
     clap::builder::PossibleValuesParser::new(FN_NAMES).map(|s| s.parse().expect("every listed activation parses"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_listed_name_parses_and_every_kind_is_listed() {
-        let losses: Vec<LossKind> = LOSS_NAMES.iter().map(|s| s.parse().unwrap()).collect();
-        for (name, kind) in LOSS_NAMES.iter().zip(&losses) {
-            assert_eq!(kind.to_string(), *name);
-        }
-        for kind in [LossKind::Rescaled, LossKind::Hyperbolic, LossKind::Softmax, LossKind::Linear] {
-            assert!(losses.contains(&kind), "{kind} is not listed");
-        }
-        let fns: Vec<Activation> = FN_NAMES.iter().map(|s| s.parse().unwrap()).collect();
-        for kind in [Activation::Exp, Activation::Cosh, Activation::Sinh] {
-            assert!(fns.contains(&kind), "{kind} is not listed");
-        }
-    }
-}
-
 pub fn run(args: GenArgs) -> anyhow::Result<i32> {
     let a = match (&args.a, args.n, args.d) {
         (Some(path), _, _) => read_csr(path, ReadOptions::default())?,
@@ -141,4 +121,24 @@ pub fn run(args: GenArgs) -> anyhow::Result<i32> {
         args.func
     )?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_name_parses_and_every_kind_is_listed() {
+        let losses: Vec<LossKind> = LOSS_NAMES.iter().map(|s| s.parse().unwrap()).collect();
+        for (name, kind) in LOSS_NAMES.iter().zip(&losses) {
+            assert_eq!(kind.to_string(), *name);
+        }
+        for kind in [LossKind::Rescaled, LossKind::Hyperbolic, LossKind::Softmax, LossKind::Linear] {
+            assert!(losses.contains(&kind), "{kind} is not listed");
+        }
+        let fns: Vec<Activation> = FN_NAMES.iter().map(|s| s.parse().unwrap()).collect();
+        for kind in [Activation::Exp, Activation::Cosh, Activation::Sinh] {
+            assert!(fns.contains(&kind), "{kind} is not listed");
+        }
+    }
 }

@@ -49,7 +49,7 @@ fn the_table_counts_the_whole_iteration_and_summarises_the_checks_in_words() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("checks included"), "{text}");
-    assert!(text.contains("theory check:"), "{text}");
+    assert!(text.contains("theory check") && text.contains("meaning: the convergence theorem"), "{text}");
     assert!(!text.contains("M·r ≤ 0.1·l"), "jargon without --verbose: {text}");
     // The file reads back as the library's report, each check value once.
     let json = std::fs::read_to_string(&out).unwrap();

@@ -334,21 +334,22 @@ fn checks_summary(r: &Report) -> String {
     let n = checked.clone().count();
     let contracts = checked.clone().filter(|h| h.checks.contraction_ok == Some(true)).count();
     let close = checked.filter(|h| h.checks.lipschitz_ok == Some(true)).count();
-    let about = "docs/reference.md §4; per-iteration values with --verbose";
+    let head = "theory check (docs/reference.md §4; per-iteration values with --verbose)";
+    let distance = if r.r_against_x_star { "the distance to the solution" } else { "the step length" };
     if n == 0 {
-        return format!("theory check: too few iterations to measure ({about}).");
+        return format!("{head}: too few iterations to measure.");
     }
     match r.regime_from_iteration {
         Some(t) => format!(
-            "theory check: from iteration {t} on, every step shrank the error at least 2.5-fold and the iterate was \
-             close enough to the solution for the convergence theorem to apply, so its fast convergence is the one \
-             the theorem predicts ({about})."
+            "{head}: from iteration {t} on, {distance} shrank at least 2.5-fold every iteration and the iterate \
+             was close enough to the solution.\nmeaning: the convergence theorem's conditions held, so the fast \
+             convergence seen here is the one it predicts."
         ),
         None => format!(
-            "theory check: the error shrank 2.5-fold in {contracts} of {n} checked iterations and the iterate was \
-             within the theorem's radius in {close}; the theorem's conditions did not hold to the end, so they do not \
-             explain this run. That is common on real data and is not a failure: the status above says whether the \
-             solve succeeded, and the line search is what carried it ({about})."
+            "{head}: {distance} shrank at least 2.5-fold in {contracts} of {n} iterations; the iterate was close \
+             enough to the solution for the theorem in {close} of {n}.\nmeaning: the convergence theorem does not \
+             cover this run, which is common on real data and not a failure: the status line above says whether \
+             the solve succeeded."
         ),
     }
 }

@@ -10,6 +10,7 @@
 //! - [`newton`]: the approximate Newton solver and its per-iteration checks.
 //! - [`attention`]: softmax and linear attention losses through the tensor trick, their
 //!   structured Hessians in `vec(X)`, W-GD and Newton fits.
+//! - [`att_svm`]: the attention SVM and gradient descent on single-layer attention converging to it.
 //!
 //! ## Cost model
 //!
@@ -37,6 +38,7 @@
 //! The command-line program `spnewton` (`src/main.rs`) drives them; see `README.md` and
 //! `docs/guide.md`.
 
+pub use att_svm;
 pub use attention;
 pub use losses;
 pub use newton;

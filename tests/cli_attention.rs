@@ -121,7 +121,7 @@ fn plant_eval_fit_and_lipschitz() {
     // Bad input.
     assert_input_error(
         &spnewton(&["attention", "eval", "--data", ds, "--loss", "softmax", "--out", os]),
-        "unknown attention loss",
+        "invalid value 'softmax' for '--loss <LOSS>' [possible values: l2, logistic, linear, linear-logistic]",
     );
     assert_input_error(&spnewton(&["attention", "eval", "--data", ds, "--loss", "logistic", "--out", os]), "labels ±1");
     assert_input_error(&spnewton(&["attention", "eval", "--data", ds, "--loss", "linear", "--out", os]), "near zero");

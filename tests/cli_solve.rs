@@ -32,30 +32,27 @@ fn result_json_fields_and_exit_codes() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("status converged"), "{stdout}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    for key in ["status", "x", "loss", "grad_norm", "iterations", "history", "timing", "problem", "checks"] {
+    for key in
+        ["status", "x", "loss", "grad_norm", "iterations", "history", "timing", "total_s", "problem", "check_counts"]
+    {
         assert!(r.get(key).is_some(), "missing {key}");
     }
-    for key in ["total_s", "eval_s", "sketch_s", "hessian_s", "solve_s"] {
+    for key in ["eval_s", "sketch_s", "hessian_s", "solve_s", "checks_s"] {
         assert!(r["timing"][key].as_f64().unwrap() >= 0.0, "{key}");
     }
     let h = &r["history"][0];
-    for key in [
-        "loss",
-        "grad_norm",
-        "step_norm",
-        "step_length",
-        "newton_decrement",
-        "rows_kept",
-        "passes_over_a",
-        "contraction",
-        "contraction_ok",
-        "lipschitz_ok",
-    ] {
+    for key in
+        ["loss", "grad_norm", "step_norm", "step_length", "newton_decrement", "rows_kept", "passes_over_a", "checks"]
+    {
         assert!(h.get(key).is_some(), "history record lacks {key}");
     }
-    assert!(r["checks"].get("regime_from_iteration").is_some());
+    for key in ["contraction", "contraction_ok", "lipschitz_ok", "l_est", "m_est", "r"] {
+        assert!(h["checks"].get(key).is_some(), "history record's checks lack {key}");
+    }
+    assert!(r.get("regime_from_iteration").is_some());
+    assert!(r["check_counts"]["iterations_checked"].as_u64().unwrap() >= 1);
     // No w: x_true is the minimiser, so r_t is measured against it.
-    assert_eq!(r["checks"]["r_against_x_star"], true);
+    assert_eq!(r["r_against_x_star"], true);
     // Stopped early: exit 3, the status says why.
     let o = spnewton(&["solve", "--problem", ps, "--max-iter", "1", "--out", os]);
     assert_eq!(o.status.code(), Some(3));

@@ -1,4 +1,4 @@
-//! `spnewton attention …`: the attention losses of SPEC §5 on a data directory.
+//! `spnewton attention …`: the attention losses of docs/reference.md §5 on a data directory.
 
 use std::path::{Path, PathBuf};
 
@@ -43,12 +43,16 @@ pub fn run(cmd: AttentionCommand) -> anyhow::Result<i32> {
 
 #[derive(Args)]
 pub struct PlantArgs {
+    /// Sequences m.
     #[arg(long, default_value_t = 8)]
     m: usize,
+    /// Tokens per sequence n.
     #[arg(long, default_value_t = 16)]
     n: usize,
+    /// Token dimension d.
     #[arg(long, default_value_t = 4)]
     d: usize,
+    /// Seed of all randomness.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// ‖X*‖_F (with Gaussian tokens, about the logits' standard deviation).
@@ -61,8 +65,9 @@ pub struct PlantArgs {
     #[arg(long)]
     labels: bool,
     /// The attention the targets come from: l2 (softmax) or linear.
-    #[arg(long, default_value = "l2")]
+    #[arg(long, default_value = "l2", value_parser = ["l2", "logistic", "linear", "linear-logistic"])]
     loss: String,
+    /// Output directory (created).
     #[arg(long)]
     out: PathBuf,
 }
@@ -76,8 +81,9 @@ pub struct DataArgs {
     /// The value matrix Y (d×d); default DIR/Y.mtx.
     #[arg(long)]
     y: Option<PathBuf>,
-    /// l2 | logistic | linear (linear attention, ℓ2 loss) | linear-logistic.
-    #[arg(long, default_value = "l2")]
+    /// The loss: l2 or logistic on softmax attention; linear (linear attention, ℓ2 loss) or
+    /// linear-logistic.
+    #[arg(long, default_value = "l2", value_parser = ["l2", "logistic", "linear", "linear-logistic"])]
     loss: String,
 }
 
@@ -111,6 +117,7 @@ pub struct EvalArgs {
     /// Also write the dense d²×d² Hessian in vec(X) (row-major).
     #[arg(long)]
     hessian: bool,
+    /// Write the loss, gradients (and Hessian) as JSON here.
     #[arg(long)]
     out: PathBuf,
 }
@@ -120,7 +127,7 @@ pub struct FitArgs {
     #[command(flatten)]
     data: DataArgs,
     /// gd (W-GD) or newton (exact dense Hessian, damped when indefinite).
-    #[arg(long, default_value = "newton")]
+    #[arg(long, default_value = "newton", value_parser = ["gd", "newton"])]
     method: String,
     /// Start (d×d); default 0.
     #[arg(long)]
@@ -154,6 +161,7 @@ pub struct LipschitzArgs {
     /// The data directory; Y from --y or DIR/Y.mtx.
     #[arg(long)]
     data: PathBuf,
+    /// The value matrix Y (d×d); default DIR/Y.mtx.
     #[arg(long)]
     y: Option<PathBuf>,
     /// The losses to compare, on the same pairs.
@@ -162,12 +170,16 @@ pub struct LipschitzArgs {
     /// Centre of the balls (d×d); default DIR/X_true.mtx, else 0.
     #[arg(long)]
     center: Option<PathBuf>,
+    /// Distances ‖X − X'‖_F at which to measure (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "0.1,1,10")]
     radii: Vec<f64>,
+    /// Random pairs (X, X') per distance.
     #[arg(long, default_value_t = 200)]
     pairs: usize,
+    /// Seed of all randomness.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Write the ratios as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
 }

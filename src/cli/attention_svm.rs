@@ -15,15 +15,19 @@ use super::plot::{Panel, Series, panels};
 
 #[derive(Args)]
 pub struct GenArgs {
+    /// Sequences m.
     #[arg(long, default_value_t = GenSpec::default().meta.m)]
     m: usize,
+    /// Tokens per sequence n.
     #[arg(long, default_value_t = GenSpec::default().meta.n)]
     n: usize,
+    /// Token dimension d.
     #[arg(long, default_value_t = GenSpec::default().meta.d)]
     d: usize,
     /// Queries see only tokens t ≤ i (the optimal token is then at position 0).
     #[arg(long)]
     causal: bool,
+    /// Seed of all randomness.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Size κ of the shared query component.
@@ -32,6 +36,7 @@ pub struct GenArgs {
     /// Size σ of the random token components.
     #[arg(long, default_value_t = 1.0)]
     noise: f64,
+    /// Output directory (created): meta.json, tokens.mtx, labels.txt, head.txt, opt.txt.
     #[arg(long)]
     out: PathBuf,
 }
@@ -41,14 +46,16 @@ pub struct SvmArgs {
     /// The token data directory (meta.json, tokens.mtx, labels.txt, head.txt[, opt.txt]).
     #[arg(long)]
     data: PathBuf,
-    /// Soft margin with constant C (SPEC §5; the paper's experiment uses 12.5); default hard.
+    /// Soft margin with constant C (docs/reference.md §5; the paper's experiment uses 12.5); default hard.
     #[arg(long)]
     soft: Option<f64>,
     /// Projected-gradient tolerance (every margin ≥ 1 − tol for the hard margin).
     #[arg(long, default_value_t = 1e-9)]
     tol: f64,
+    /// Stop after this many passes over the constraints.
     #[arg(long, default_value_t = 100_000)]
     max_epochs: usize,
+    /// Seed of the coordinate order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Solve with formed d²-long features instead (the comparison of docs/benchmarks.md).
@@ -61,10 +68,13 @@ pub struct SvmArgs {
 
 #[derive(Args)]
 pub struct TrainArgs {
+    /// The token data directory (from `spnewton attention gen`).
     #[arg(long)]
     data: PathBuf,
+    /// Gradient-descent steps.
     #[arg(long, default_value_t = TrainParams::default().steps)]
     steps: usize,
+    /// Step size η.
     #[arg(long, default_value_t = TrainParams::default().eta)]
     eta: f64,
     /// Normalised steps X ← X − η·g/‖g‖_F.
@@ -306,10 +316,13 @@ fn plot_training(out: &Path, t: &[TrainRecord], normalized: bool) -> anyhow::Res
 
 #[derive(Args)]
 pub struct AttSvmBenchArgs {
+    /// Sequences m.
     #[arg(long, default_value_t = 25)]
     m: usize,
+    /// Tokens per sequence n.
     #[arg(long, default_value_t = 64)]
     n: usize,
+    /// Token dimension d.
     #[arg(long, default_value_t = 64)]
     d: usize,
     /// Epochs of each formulation (the same count, so time per epoch compares).
@@ -318,6 +331,7 @@ pub struct AttSvmBenchArgs {
     /// Also run the rank-one solver to convergence (about a minute at the defaults).
     #[arg(long)]
     converge: bool,
+    /// Also write the figures as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
 }

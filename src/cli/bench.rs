@@ -37,12 +37,16 @@ pub enum BenchCommand {
 
 #[derive(Args)]
 pub struct SolveBenchArgs {
+    /// Rows n of the planted problems (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "100000,1000000,4000000")]
     n: Vec<usize>,
+    /// Columns d (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "50,200")]
     d: Vec<usize>,
+    /// Nonzeros per row (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "10,50")]
     row_nnz: Vec<usize>,
+    /// Strategies to compare (comma-separated): exact, gauss-newton, leverage, leverage-pcg, newton-sketch.
     #[arg(long, value_delimiter = ',', default_value = "exact,gauss-newton,leverage,leverage-pcg")]
     strategies: Vec<String>,
     /// Leverage-score refresh intervals to compare for the sketched strategies.
@@ -51,34 +55,45 @@ pub struct SolveBenchArgs {
     /// Sparsifier accuracies ε₀ to compare for the sketched strategies.
     #[arg(long, value_delimiter = ',', default_value = "0.5")]
     eps0: Vec<f64>,
+    /// Also write the figures as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct SketchCostArgs {
+    /// Rows n of the random matrices.
     #[arg(long, default_value_t = 1_000_000)]
     n: usize,
+    /// Columns d (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "50,200")]
     d: Vec<usize>,
+    /// Nonzeros per row (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "10,20")]
     row_nnz: Vec<usize>,
+    /// Repetitions per measurement (the median is reported).
     #[arg(long, default_value_t = 5)]
     reps: usize,
+    /// Also write the figures as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct KernelArgs {
+    /// Rows n of the random matrix.
     #[arg(long, default_value_t = 1_000_000)]
     n: usize,
+    /// Columns d.
     #[arg(long, default_value_t = 100)]
     d: usize,
+    /// Nonzeros per row.
     #[arg(long, default_value_t = 10)]
     row_nnz: usize,
+    /// Repetitions per kernel (the median is reported).
     #[arg(long, default_value_t = 21)]
     reps: usize,
+    /// Seed of the random matrix.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Also write the figures as JSON here.

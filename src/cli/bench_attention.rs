@@ -17,15 +17,19 @@ pub struct AttentionBenchArgs {
     /// Sequences, tokens, dimension of the forward+gradient measurement.
     #[arg(long, default_value_t = 64)]
     m: usize,
+    /// Tokens per sequence n of the forward+gradient measurement.
     #[arg(long, default_value_t = 128)]
     n: usize,
+    /// Dimension d of the forward+gradient measurement.
     #[arg(long, default_value_t = 64)]
     d: usize,
     /// Dimensions for Hessian-vector product against the dense d²×d² Hessian (m = 8, n = 32).
     #[arg(long, value_delimiter = ',', default_value = "4,8,16,32")]
     hess_d: Vec<usize>,
+    /// Repetitions per measurement (the median is reported).
     #[arg(long, default_value_t = 7)]
     reps: usize,
+    /// Also write the figures as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
 }

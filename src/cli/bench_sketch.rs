@@ -7,16 +7,18 @@ use clap::Args;
 use sketch::{
     Embedding, LeverageParams, Method, SparsifyParams, approximate_leverage, exact_leverage, measure_eps, sparsify,
 };
+use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
-use sparse_ops::io::read_csr;
-use sparse_ops::{CsrMatrix, ReadOptions};
 
 #[derive(Args)]
 pub struct SketchAccuracyArgs {
+    /// Seeds per configuration (ε is reported over them).
     #[arg(long, default_value_t = 20)]
     seeds: u64,
+    /// Sketch accuracy ε₀ asked for.
     #[arg(long, default_value_t = 0.5)]
     eps0: f64,
+    /// Failure probability δ of the sketch.
     #[arg(long, default_value_t = 0.1)]
     delta: f64,
     /// Oversampling constants C to compare (comma-separated; default: the library's).
@@ -35,6 +37,7 @@ pub struct SketchAccuracyArgs {
     /// Skip the bundled KJV matrix (d = 1000; slower).
     #[arg(long)]
     no_kjv: bool,
+    /// Also write the figures as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -48,8 +51,7 @@ fn matrices(no_kjv: bool) -> anyhow::Result<Vec<(&'static str, CsrMatrix)>> {
         ("coherent 50000x50", make(Variant::Coherent { spikes: 5 }, 2)?),
     ];
     if !no_kjv {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        m.push(("KJV 31064x1000", read_csr(&root.join("datasets/kjv/A.mtx.gz"), ReadOptions::default())?));
+        m.push(("KJV 31064x1000", super::bundled::matrix()?));
     }
     Ok(m)
 }

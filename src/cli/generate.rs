@@ -33,15 +33,19 @@ pub struct GenArgs {
     /// Plant on this matrix (Matrix Market, optionally .gz, or svmlight) instead of a random one.
     #[arg(long, conflicts_with_all = ["n", "d", "density", "row_nnz", "variant"])]
     a: Option<PathBuf>,
-    #[arg(long, value_parser = parse_loss, default_value = "rescaled")]
+    /// Loss of the planted problem.
+    #[arg(long, value_parser = parse_loss(), default_value = "rescaled")]
     loss: LossKind,
-    #[arg(long = "fn", value_parser = parse_fn, default_value = "exp")]
+    /// Activation u applied to Ax.
+    #[arg(long = "fn", value_parser = parse_fn(), default_value = "exp")]
     func: Activation,
+    /// Seed of all randomness.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Constant regulariser weight w (meta.json's w_const).
     #[arg(long)]
     w_const: Option<f64>,
+    /// Structure of the random matrix: plain, ill-conditioned column scales, or coherent rows.
     #[arg(long, value_enum)]
     variant: Option<VariantArg>,
     /// Ill-conditioned variant: orders of magnitude spanned by the column scales.
@@ -64,11 +68,18 @@ pub struct GenArgs {
     out: PathBuf,
 }
 
-pub fn parse_loss(s: &str) -> Result<LossKind, String> {
-    s.parse()
+/// The losses by name, for `--loss` (listed in `--help` and in the error for a wrong value).
+pub const LOSS_NAMES: [&str; 4] = ["rescaled", "hyperbolic", "softmax", "linear"];
+/// The activations by name, for `--fn`.
+pub const FN_NAMES: [&str; 3] = ["exp", "cosh", "sinh"];
+
+pub fn parse_loss() -> impl clap::builder::TypedValueParser<Value = LossKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(LOSS_NAMES).map(|s| s.parse().expect("every listed loss name parses"))
 }
-pub fn parse_fn(s: &str) -> Result<Activation, String> {
-    s.parse()
+pub fn parse_fn() -> impl clap::builder::TypedValueParser<Value = Activation> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(FN_NAMES).map(|s| s.parse().expect("every listed activation parses"))
 }
 
 pub fn run(args: GenArgs) -> anyhow::Result<i32> {
@@ -108,4 +119,24 @@ pub fn run(args: GenArgs) -> anyhow::Result<i32> {
         args.func
     )?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_name_parses_and_every_kind_is_listed() {
+        let losses: Vec<LossKind> = LOSS_NAMES.iter().map(|s| s.parse().unwrap()).collect();
+        for (name, kind) in LOSS_NAMES.iter().zip(&losses) {
+            assert_eq!(kind.to_string(), *name);
+        }
+        for kind in [LossKind::Rescaled, LossKind::Hyperbolic, LossKind::Softmax, LossKind::Linear] {
+            assert!(losses.contains(&kind), "{kind} is not listed");
+        }
+        let fns: Vec<Activation> = FN_NAMES.iter().map(|s| s.parse().unwrap()).collect();
+        for kind in [Activation::Exp, Activation::Cosh, Activation::Sinh] {
+            assert!(fns.contains(&kind), "{kind} is not listed");
+        }
+    }
 }

@@ -25,15 +25,18 @@ pub struct SketchArgs {
     /// A problem directory: D is the Gauss–Newton diagonal of its loss at --x (default 0).
     #[arg(long)]
     problem: Option<PathBuf>,
+    /// The point x at which D is taken (d values, one a line); default 0.
     #[arg(long, requires = "problem")]
     x: Option<PathBuf>,
     /// A matrix file: D is --weights (one nonnegative value per row) or all ones.
     #[arg(long)]
     a: Option<PathBuf>,
+    /// The diagonal D: n nonnegative values, one a line (default: all ones).
     #[arg(long, requires = "a")]
     weights: Option<PathBuf>,
     #[command(flatten)]
     sketch: super::SketchOpts,
+    /// Which sparsifier: leverage-score sampling, uniform sampling, or a Newton sketch.
     #[arg(long, value_enum, default_value = "leverage")]
     method: MethodArg,
     /// Measure the achieved ε against the exact AᵀDA (O(Σnnz(a_i)² + d³)).
@@ -42,11 +45,13 @@ pub struct SketchArgs {
     /// Also write the sampled diagonal: "row weight" per line (0-based rows).
     #[arg(long)]
     save_weights: Option<PathBuf>,
+    /// Write the report (rows kept, ε if measured, timings) as JSON here.
     #[arg(long)]
     out: PathBuf,
 }
 
 pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
+    args.sketch.check()?;
     let (a, w) = if let Some(dir) = &args.problem {
         let p = Problem::read_dir(dir)?;
         let d = p.a.ncols();

@@ -1,6 +1,6 @@
 //! # att-svm
 //!
-//! The attention SVM of seed 004 (SPEC §5, Definition 3.8) and the experiment behind its
+//! The attention SVM of seed 004 (docs/reference.md §5, Definition 3.8) and the experiment behind its
 //! Theorem 3.14: trained by gradient descent, the attention weights `X = QKᵀ` of a single
 //! layer grow without bound in the direction of `X^mm`, the max-margin separator of each
 //! query's optimal token from the others, and attention becomes a hard token selection.
@@ -8,7 +8,7 @@
 //! - [`solve_svm`]: hard- or soft-margin `X^mm` by dual coordinate descent that exploits the
 //!   rank-one features `a_i(a_opt − a_t)ᵀ` and never forms them; returns the margins, the
 //!   support tokens (`λ > 0`), and a certificate (smallest margin, duality gap).
-//! - [`train`]: W-GD (plain or normalised) on the fixed-head model with the §4 quantities:
+//! - [`train`]: W-GD (plain or normalised) on the fixed-head model with the seed 004 §4 quantities:
 //!   `cos(X(k), X^mm)`, `‖X(k)‖_F`, logit gaps, attention entropy, top-k mass, top-k sparse
 //!   attention error, the share of negligible gradient contributions.
 //! - [`TokenData`]: the data directory; [`generate`]: seeded data satisfying Assumption 3.10.
@@ -46,6 +46,12 @@ pub mod explicit;
 pub mod generate;
 pub mod svm;
 pub mod train;
+
+// The crates whose types this API takes and returns (`faer` matrices, the attention data and
+// losses): with these a user needs `spnewton-att-svm` alone.
+pub use attention;
+pub use faer;
+pub use sparse_ops;
 
 pub use data::{SvmMeta, TIE_RTOL, TokenData};
 pub use error::SvmError;

@@ -49,7 +49,7 @@ impl Default for TrainParams {
     }
 }
 
-/// The §4 quantities at one step. Means are over queries that see at least two tokens.
+/// The seed 004 §4 quantities at one step. Means are over queries that see at least two tokens.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainRecord {
     pub step: usize,
@@ -228,7 +228,7 @@ fn norm(a: &[f64]) -> f64 {
     a.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// Run W-GD from `X = 0`, recording the §4 quantities (with `cos(X, X^mm)` when `x_mm` is
+/// Run W-GD from `X = 0`, recording the seed 004 §4 quantities (with `cos(X, X^mm)` when `x_mm` is
 /// given) every `record_every` steps.
 pub fn train(
     data: &TokenData,

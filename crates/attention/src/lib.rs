@@ -1,6 +1,6 @@
 //! # attention
 //!
-//! Single-layer attention as a regression over `x = vec(X)` (SPEC §5, seed 004): for `m`
+//! Single-layer attention as a regression over `x = vec(X)` (docs/reference.md §5, seed 004): for `m`
 //! sequences with tokens `A_{l,1}, A_{l,2}, A_{l,3} ∈ R^{n×d}` and targets `B_l`,
 //!
 //! ```text
@@ -43,7 +43,7 @@
 //! use attention::{plant, AttentionLoss, AttentionObjective, PlantSpec, Want};
 //! let p = plant(&PlantSpec::default())?; // m = 8, n = 16, d = 4
 //! let f = AttentionObjective::new(&p.data, p.y.clone(), AttentionLoss::L2)?;
-//! let x = faer::Mat::<f64>::zeros(4, 4);
+//! let x = attention::faer::Mat::<f64>::zeros(4, 4);
 //! let e = f.evaluate(x.as_ref(), Want::Hessian)?;
 //! let h = e.hessian.unwrap();
 //! let hv = h.hvp(e.grad_x.as_ref()); // H·vec(∇L), never forming A₁ ⊗ A₂
@@ -67,6 +67,12 @@ pub mod kind;
 pub mod lipschitz;
 pub mod objective;
 pub mod plant;
+
+// The crates whose types this API takes and returns (`faer` matrices, the Newton machinery of
+// `newton`, `sparse_ops` kernels): with these a user needs `spnewton-attention` alone.
+pub use faer;
+pub use newton;
+pub use sparse_ops;
 
 pub use data::{AttentionData, AttentionMeta, read_matrix, write_matrix};
 pub use dense::{frobenius, unvec_row_major, vec_row_major};

@@ -1,6 +1,6 @@
 //! # losses
 //!
-//! The regression losses of spnewton (SPEC §1–2) with their exact structured Hessians, the
+//! The regression losses of spnewton (docs/reference.md §1–2) with their exact structured Hessians, the
 //! problem directory users pass around, and planted problems.
 //!
 //! Every loss here is `L(x) = f(Ax) + ½‖diag(w)Ax‖²` with a Hessian of the form
@@ -36,9 +36,11 @@
 //!
 //! ## Example
 //!
+//! Everything it needs comes through this crate ([`sparse_ops`], [`faer`] are re-exported).
+//!
 //! ```
 //! use losses::{Activation, LossKind, Objective, Part, Regulariser, What};
-//! use sparse_ops::CsrMatrix;
+//! use losses::sparse_ops::CsrMatrix;
 //! let a = CsrMatrix::from_dense(3, 2, &[1.0, 0.5, 0.0, 1.0, 1.0, 1.0])?;
 //! let b = [0.3, 0.3, 0.4];
 //! let f = Objective::new(&a, &b, Regulariser::None, LossKind::Hyperbolic, Activation::Cosh)?;
@@ -55,7 +57,7 @@
 //! `exp`, `cosh` and `sinh` overflow for `|z| > 709.78`; the value's squares overflow sooner.
 //! Either case, and non-finite `x`, `b` or `w`, is a [`LossError`] naming the cause (the
 //! largest `|(Ax)_i|` and its row): a NaN is never returned. Softmax shifts by `max z` and
-//! never overflows. Note (SPEC errata E7): the rescaled `sinh` problem has `L(0) = 0` for
+//! never overflows. Note (docs/reference.md, errata E7): the rescaled `sinh` problem has `L(0) = 0` for
 //! every `b`, and the rescaled `cosh` problem has a zero gradient at `x = 0` for every `b`.
 
 pub mod error;
@@ -65,6 +67,11 @@ pub mod objective;
 pub mod planted;
 pub mod problem;
 pub mod spectral;
+
+// The crates whose types this API takes and returns (`CsrMatrix`, `faer::Mat`): with these a
+// user needs `spnewton-losses` alone.
+pub use faer;
+pub use sparse_ops;
 
 pub use error::LossError;
 pub use hessian::{HessianOp, HessianParts, Part, StructuredHessian};

@@ -1,6 +1,6 @@
 //! # newton
 //!
-//! The approximate Newton solver of SPEC §4 (seed 000, Algorithm 1 with errata E1 and E2),
+//! The approximate Newton solver of docs/reference.md §4 (seed 000, Algorithm 1 with errata E1 and E2),
 //! made usable outside the theorem's regime:
 //!
 //! `x_{t+1} = x_t − α_t·H̃(x_t)⁻¹g(x_t)` with `H̃` from a [`Strategy`] (exact Hessian,
@@ -19,7 +19,7 @@
 //! (one when the full step is accepted), `AᵀU` (one pass) and the strategy's `H̃`:
 //! `exact`/`gauss-newton` `O(Σnnz(a_i)² + d³)`; `leverage` `O(nnz + d³ + Σ_kept nnz(a_i)²)` (two
 //! passes for the scores, fewer with `refresh_every > 1`); `leverage-pcg` that plus two passes
-//! per CG iteration. The SPEC §4 checks cost extra (λ_min, a Hessian-difference norm) and are
+//! per CG iteration. The §4 checks cost extra (λ_min, a Hessian-difference norm) and are
 //! timed apart as `checks_s`; turn them off with `SolverParams::checks = false`.
 //!
 //! Results are bitwise identical for any thread count (dense factorisations use a fixed faer
@@ -27,10 +27,13 @@
 //!
 //! ## Example
 //!
+//! Everything it needs comes through this crate ([`losses`], [`sketch`], [`sparse_ops`],
+//! [`faer`] are re-exported).
+//!
 //! ```
-//! use losses::{plant, Activation, LossKind, Objective, PlantSpec, Regulariser};
+//! use newton::losses::{plant, Activation, LossKind, Objective, PlantSpec, Regulariser};
+//! use newton::sparse_ops::generate::{random_sparse, GenSpec, Sparsity, Variant};
 //! use newton::{solve, SolverParams, Status, Strategy};
-//! use sparse_ops::generate::{random_sparse, GenSpec, Sparsity, Variant};
 //! let a = random_sparse(&GenSpec { nrows: 5000, ncols: 20, sparsity: Sparsity::RowNnz(5), variant: Variant::Plain, seed: 1 })?;
 //! let spec = PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 2 };
 //! let (x_true, b) = plant(&a, &spec)?;
@@ -48,6 +51,13 @@ mod linalg;
 mod params;
 mod report;
 mod solver;
+
+// The crates whose types this API takes and returns (an `Objective` built from a `CsrMatrix`,
+// the sketch's parameters, `faer` matrices): with these a user needs `spnewton-newton` alone.
+pub use faer;
+pub use losses;
+pub use sketch;
+pub use sparse_ops;
 
 pub use error::SolveError;
 pub use params::{SolverParams, Strategy};

@@ -1,13 +1,13 @@
 //! What the solver reports: the status, the per-iteration records and the checks.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why the solver stopped. Only `Converged` means a certified minimum: finite loss and
 /// gradient, the gradient test `‖g‖ ≤ max(tol·‖g(x₀)‖, atol)` together with the scale-invariant
 /// Newton decrement test `gᵀH̃⁻¹g/2 ≤ tol·|f| + (the loss's rounding floor)` (or `‖g‖ ≤ atol`,
 /// the caller's own absolute scale, or no step lowering the loss at all: stationary to
 /// rounding), and no negative curvature. Every other status is a stop for the reason it names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Converged,
@@ -40,7 +40,7 @@ impl Status {
 }
 
 /// Seconds spent in each phase.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// Loss, gradient and Hessian parts (including line-search evaluations).
     pub eval_s: f64,
@@ -69,7 +69,7 @@ impl Timing {
 }
 
 /// The SPEC §4 induction-hypothesis quantities at one iteration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checks {
     /// `l`: smallest eigenvalue of the exact Hessian at `x_t`.
     pub l_est: Option<f64>,
@@ -86,7 +86,7 @@ pub struct Checks {
 }
 
 /// A step that did not go as plain Newton would.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fallback {
     /// Rows where the exact diagonal `D` was negative got the Gauss–Newton `D_GN` in the sketch.
@@ -100,7 +100,7 @@ pub enum Fallback {
 }
 
 /// One iteration, as delivered to the observer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IterRecord {
     pub iteration: usize,
     pub loss: f64,
@@ -119,7 +119,11 @@ pub struct IterRecord {
 }
 
 /// The outcome of [`crate::solve`]. Non-convergence is a report with a status, not an error.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Serialises to JSON and reads back to an equal value (`serde_json`'s `float_roundtrip`
+/// keeps every bit of finite values); `spnewton solve --out` writes it at the top level of
+/// `result.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub status: Status,
     pub x: Vec<f64>,

@@ -1,6 +1,6 @@
 //! # sketch
 //!
-//! Input-sparsity-time spectral sparsifiers of `AᵀDA` (SPEC §3, seed 000 Lemma 5.3): from a
+//! Input-sparsity-time spectral sparsifiers of `AᵀDA` (docs/reference.md §3, seed 000 Lemma 5.3): from a
 //! sparse `A` and a nonnegative diagonal `D`, a sparse diagonal `D̃` with about
 //! `s = C·d·ln(d/δ)/ε₀²` nonzeros such that, with probability `≥ 1 − δ`,
 //! `(1 − ε₀)·AᵀDA ⪯ AᵀD̃A ⪯ (1 + ε₀)·AᵀDA`.
@@ -27,9 +27,11 @@
 //!
 //! ## Example
 //!
+//! Everything it needs comes through this crate ([`sparse_ops`], [`faer`] are re-exported).
+//!
 //! ```
 //! use sketch::{measure_eps, sparsify, Method, SparsifyParams};
-//! use sparse_ops::generate::{random_sparse, GenSpec, Sparsity, Variant};
+//! use sketch::sparse_ops::generate::{random_sparse, GenSpec, Sparsity, Variant};
 //! let a = random_sparse(&GenSpec { nrows: 50_000, ncols: 50, sparsity: Sparsity::RowNnz(8), variant: Variant::Plain, seed: 1 })?;
 //! let w = vec![1.0; a.nrows()];
 //! let params = SparsifyParams { eps0: 0.5, delta: 0.1, ..Default::default() };
@@ -50,6 +52,11 @@ pub mod sampler;
 
 use faer::Mat;
 use sparse_ops::CsrMatrix;
+
+// The crates whose types this API takes and returns (`CsrMatrix`, `faer::Mat`): with these a
+// user needs `spnewton-sketch` alone (see the example above).
+pub use faer;
+pub use sparse_ops;
 
 pub use error::SketchError;
 pub use leverage::{LeverageParams, approximate_leverage, exact_leverage, sample_by_leverage};

@@ -65,6 +65,11 @@ pub mod reduce;
 pub mod simd_state;
 pub mod vmath;
 
+// The crates whose types this API takes and returns ([`SprsCsr`], the `faer::Mat` of the Gram
+// kernels), so a user needs no second dependency at a matching version.
+pub use faer;
+pub use sprs;
+
 pub use csr::{CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};
 pub use io::{DenseMatrix, ReadOptions};

@@ -207,6 +207,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
                 }
             }
         }
+        std::ops::ControlFlow::Continue(())
     };
     let report =
         newton::solve(&f, &x0, &params, x_star.as_deref(), &mut observer).context("the solver cannot start")?;

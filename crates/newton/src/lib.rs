@@ -36,7 +36,7 @@
 //! let (x_true, b) = plant(&a, &spec)?;
 //! let f = Objective::new(&a, &b, Regulariser::Const(0.01), LossKind::Rescaled, Activation::Exp)?;
 //! let params = SolverParams { strategy: Strategy::Leverage, ..Default::default() };
-//! let report = solve(&f, &vec![0.0; 20], &params, Some(&x_true), &mut |_| {})?;
+//! let report = solve(&f, &vec![0.0; 20], &params, Some(&x_true), &mut |_| std::ops::ControlFlow::Continue(()))?;
 //! assert_eq!(report.status, Status::Converged);
 //! assert!(report.grad_norm <= 1e-8 * report.grad_norm0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

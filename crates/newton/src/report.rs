@@ -16,6 +16,8 @@ pub enum Status {
     Saddle,
     /// The loss overflowed or became non-finite where no step could avoid it.
     NumericalError,
+    /// The observer asked to stop (Ctrl-C, a user callback) between iterations.
+    Interrupted,
 }
 
 impl Status {
@@ -27,6 +29,7 @@ impl Status {
             Status::Stalled => "stalled",
             Status::Saddle => "saddle",
             Status::NumericalError => "numerical_error",
+            Status::Interrupted => "interrupted",
         }
     }
 }

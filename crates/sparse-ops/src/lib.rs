@@ -65,7 +65,7 @@ pub mod reduce;
 pub mod simd_state;
 pub mod vmath;
 
-pub use csr::{CsrMatrix, Duplicates, SprsCsr};
+pub use csr::{CsrBuffer, CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};
 pub use io::{DenseMatrix, ReadOptions};
 pub use kernels::{MatrixStats, Summary};

@@ -193,7 +193,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         );
         b
     });
-    let mut observer = |r: &IterRecord| {
+    let mut observer = |r: &IterRecord, _: newton::Iterate<'_>| {
         if let Some(b) = &bar {
             b.set_position(r.iteration as u64 + 1);
             b.set_message(format!("‖g‖ {:.3e}", r.grad_norm));

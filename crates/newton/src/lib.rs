@@ -36,7 +36,7 @@
 //! let (x_true, b) = plant(&a, &spec)?;
 //! let f = Objective::new(&a, &b, Regulariser::Const(0.01), LossKind::Rescaled, Activation::Exp)?;
 //! let params = SolverParams { strategy: Strategy::Leverage, ..Default::default() };
-//! let report = solve(&f, &vec![0.0; 20], &params, Some(&x_true), &mut |_| std::ops::ControlFlow::Continue(()))?;
+//! let report = solve(&f, &vec![0.0; 20], &params, Some(&x_true), &mut |_, _| std::ops::ControlFlow::Continue(()))?;
 //! assert_eq!(report.status, Status::Converged);
 //! assert!(report.grad_norm <= 1e-8 * report.grad_norm0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -51,5 +51,5 @@ mod solver;
 
 pub use error::SolveError;
 pub use params::{SolverParams, Strategy};
-pub use report::{Checks, Fallback, IterRecord, Report, Status, Timing};
+pub use report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
 pub use solver::solve;

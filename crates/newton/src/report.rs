@@ -113,6 +113,16 @@ pub struct IterRecord {
     pub checks: Checks,
 }
 
+/// The point an iteration reached, handed to the observer with its record (the record holds
+/// the loss at the point the iteration started from).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Iterate<'a> {
+    /// `x_{t+1}`.
+    pub x: &'a [f64],
+    /// `L(x_{t+1})`.
+    pub loss: f64,
+}
+
 /// The outcome of [`crate::solve`]. Non-convergence is a report with a status, not an error.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {

@@ -10,7 +10,7 @@ use sketch::{Method, Sparsifier, SparsifyParams, sparsify};
 use crate::error::SolveError;
 use crate::linalg::{chol_solve, damped_cholesky, dot, norm, pcg};
 use crate::params::{SolverParams, Strategy};
-use crate::report::{Checks, Fallback, IterRecord, Report, Status, Timing};
+use crate::report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
 
 /// The report's message when the observer stopped the solve.
 const INTERRUPTED: &str = "stopped by the observer between iterations";
@@ -33,9 +33,10 @@ fn dense_is_cheaper(h: &StructuredHessian) -> bool {
 
 /// Minimise `f` from `x0`. `x_star`, when known (e.g. `x_true`), is what `r_t = ‖x_t − x*‖` is
 /// measured against; otherwise successive steps stand in for it. Every iteration's record is
-/// handed to `observer` as it completes; `ControlFlow::Break(())` from it ends the solve after
-/// that iteration (the point it reached is kept) with [`Status::Interrupted`], which is how
-/// Ctrl-C and user callbacks stop a solve between iterations.
+/// handed to `observer` as it completes, with the point it reached ([`Iterate`]);
+/// `ControlFlow::Break(())` from the observer ends the solve after that iteration (the point is
+/// kept) with [`Status::Interrupted`], which is how Ctrl-C and user callbacks stop a solve
+/// between iterations.
 ///
 /// Returns `Err` only when the solver cannot run (bad parameters, `x0` of the wrong size or
 /// non-finite, the loss not finite at `x0`); every other outcome is a [`Report`] whose status
@@ -45,7 +46,7 @@ pub fn solve(
     x0: &[f64],
     params: &SolverParams,
     x_star: Option<&[f64]>,
-    observer: &mut dyn FnMut(&IterRecord) -> ControlFlow<()>,
+    observer: &mut dyn FnMut(&IterRecord, Iterate<'_>) -> ControlFlow<()>,
 ) -> Result<Report, SolveError> {
     let (_, d) = f.shape();
     validate(params, x0, d, x_star)?;
@@ -99,7 +100,7 @@ pub fn solve(
                             fallbacks: vec![Fallback::NegativeCurvatureStep { lambda_min: lambda }],
                             checks: Checks::default(),
                         };
-                        let stop = observer(&rec).is_break();
+                        let stop = observer(&rec, Iterate { x: &xn, loss: next.value }).is_break();
                         history.push(rec);
                         x = xn;
                         f.recycle(std::mem::replace(&mut cur, next));
@@ -218,7 +219,7 @@ pub fn solve(
             fallbacks,
             checks,
         };
-        let stop = observer(&rec).is_break();
+        let stop = observer(&rec, Iterate { x: &xn, loss: next.value }).is_break();
         history.push(rec);
         x = xn;
         // Its n-vectors serve the next evaluations (no fresh pages to fault in).

@@ -205,7 +205,9 @@ pub fn attention_svm_train<'py>(
     let params = TrainParams { steps, eta, normalized, record_every };
     let pool = common::pool(threads)?;
     let rep = py
-        .detach(|| run_in(pool.as_ref(), || att_svm::train(&data, x_mm.as_ref().map(|x| x.as_ref()), &params, &mut |_| {})))
+        .detach(|| {
+            run_in(pool.as_ref(), || att_svm::train(&data, x_mm.as_ref().map(|x| x.as_ref()), &params, &mut |_| {}))
+        })
         .map_err(common::svm)?;
     let json = serde_json::json!({
         "status": rep.status,

@@ -66,7 +66,10 @@ impl Csr {
         } else if let Ok(a) = indices.extract::<PyReadonlyArray1<'_, i64>>() {
             a.as_array()
                 .iter()
-                .map(|&i| u32::try_from(i).map_err(|_| value_error(format!("column index {i} is out of range (ncols = {ncols})"))))
+                .map(|&i| {
+                    u32::try_from(i)
+                        .map_err(|_| value_error(format!("column index {i} is out of range (ncols = {ncols})")))
+                })
                 .collect::<PyResult<Vec<_>>>()?
                 .into()
         } else {
@@ -76,9 +79,7 @@ impl Csr {
             .extract::<PyReadonlyArray1<'_, f64>>()
             .map_err(|_| PyTypeError::new_err("data must be a 1-D float64 NumPy array"))?;
         let data: CsrBuffer<f64> = borrow::<f64, f64>(&data).unwrap_or_else(|| data.as_array().to_vec().into());
-        let a = py
-            .detach(|| CsrMatrix::try_from_buffers(nrows, ncols, indptr, indices, data))
-            .map_err(value_error)?;
+        let a = py.detach(|| CsrMatrix::try_from_buffers(nrows, ncols, indptr, indices, data)).map_err(value_error)?;
         Ok(Self { a: Arc::new(a) })
     }
 

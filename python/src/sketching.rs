@@ -31,8 +31,12 @@ pub fn sparsify<'py>(
     method: &str,
     oversampling: f64,
     threads: Option<usize>,
-) -> PyResult<(Option<Bound<'py, PyArray1<i64>>>, Option<Bound<'py, PyArray1<f64>>>, Option<Bound<'py, numpy::PyArray2<f64>>>, usize)>
-{
+) -> PyResult<(
+    Option<Bound<'py, PyArray1<i64>>>,
+    Option<Bound<'py, PyArray1<f64>>>,
+    Option<Bound<'py, numpy::PyArray2<f64>>>,
+    usize,
+)> {
     let m = &*a.a;
     let method = match method {
         "leverage" => Method::Leverage,

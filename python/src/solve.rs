@@ -94,11 +94,7 @@ fn nfev(r: &Report) -> usize {
         .history
         .iter()
         .map(|h| {
-            if h.step_length >= 1.0 || h.step_length <= 0.0 {
-                1
-            } else {
-                (-h.step_length.log2()).round() as usize + 2
-            }
+            if h.step_length >= 1.0 || h.step_length <= 0.0 { 1 } else { (-h.step_length.log2()).round() as usize + 2 }
         })
         .sum::<usize>()
 }

@@ -217,10 +217,16 @@ fn bad_starts_are_errors_not_reports() {
     let b = vec![0.01; 100];
     let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
     let p = SolverParams::default();
-    assert!(matches!(solve(&f, &[0.0; 3], &p, None, &mut |_, _| ControlFlow::Continue(())), Err(newton::SolveError::DimensionMismatch { .. })));
+    assert!(matches!(
+        solve(&f, &[0.0; 3], &p, None, &mut |_, _| ControlFlow::Continue(())),
+        Err(newton::SolveError::DimensionMismatch { .. })
+    ));
     assert!(solve(&f, &[f64::NAN, 0.0, 0.0, 0.0], &p, None, &mut |_, _| ControlFlow::Continue(())).is_err());
     assert!(solve(&f, &[1e4; 4], &p, None, &mut |_, _| ControlFlow::Continue(())).is_err(), "overflow at x0");
-    assert!(solve(&f, &[0.0; 4], &SolverParams { refresh_every: 0, ..p }, None, &mut |_, _| ControlFlow::Continue(())).is_err());
+    assert!(
+        solve(&f, &[0.0; 4], &SolverParams { refresh_every: 0, ..p }, None, &mut |_, _| ControlFlow::Continue(()))
+            .is_err()
+    );
 }
 
 #[test]

@@ -141,6 +141,9 @@ fn interruptible<R: Send>(
     })
 }
 
+/// `(x, jac, result_json)`.
+type Solved<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, String);
+
 /// Minimise; returns `(x, jac, result_json)`.
 #[pyfunction]
 #[pyo3(signature = (a, b, loss, func, w_const, w_rows, x0, hessian, tol, atol, eps0, delta, seed, max_iter, max_time, refresh_every, checks, x_star, threads, callback))]
@@ -167,7 +170,7 @@ pub fn minimize<'py>(
     x_star: Option<PyReadonlyArray1<'py, f64>>,
     threads: Option<usize>,
     callback: Option<Py<PyAny>>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, String)> {
+) -> PyResult<Solved<'py>> {
     let m = &*a.a;
     let (loss, func) = (parse::<LossKind>(loss)?, parse::<Activation>(func)?);
     let strategy = strategy(hessian, m)?;
@@ -177,7 +180,7 @@ pub fn minimize<'py>(
     let x0 = vec_of(x0).unwrap_or_else(|| vec![0.0; d]);
     let x_star = vec_of(x_star);
     if let Some(t) = max_time
-        && !(t >= 0.0)
+        && (t.is_nan() || t < 0.0)
     {
         return Err(value_error(format!("max_time must be nonnegative, got {t}")));
     }

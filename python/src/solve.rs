@@ -177,6 +177,10 @@ pub fn minimize<'py>(
     let b = b.as_array().to_vec();
     let w = regulariser(w_const, w_rows);
     let d = m.ncols();
+    if d == 0 {
+        // The solver assumes d ≥ 1 (its saddle test indexes an eigenvector).
+        return Err(value_error("A has no columns (d = 0): there is nothing to minimise"));
+    }
     let x0 = vec_of(x0).unwrap_or_else(|| vec![0.0; d]);
     let x_star = vec_of(x_star);
     if let Some(t) = max_time

@@ -122,6 +122,18 @@ def test_overflow_is_a_runtime_error_and_not_a_panic():
         spnewton.evaluate(A, b, np.full(6, 1e4))
 
 
+def test_degenerate_shapes_are_errors_or_results_never_panics():
+    import scipy.sparse as sps
+
+    with pytest.raises(ValueError, match="no columns"):
+        spnewton.minimize(sps.csr_matrix((3, 0)), np.ones(3) / 3)
+    for hessian in ("exact", "leverage", "newton-sketch", "leverage-pcg"):
+        res = spnewton.minimize(sps.csr_matrix((3, 2)), np.ones(3) / 3, hessian=hessian)
+        assert res.nit == 0 and np.array_equal(res.x, np.zeros(2))
+    with pytest.raises(ValueError, match="zero"):
+        spnewton.sparsify(sps.csr_matrix((3, 2)), np.ones(3))
+
+
 def test_not_a_sparse_matrix_is_a_type_error():
     with pytest.raises(TypeError, match="scipy.sparse"):
         spnewton.minimize(np.eye(3), np.ones(3))

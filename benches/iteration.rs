@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench iteration`
 
+use std::ops::ControlFlow;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use losses::{Activation, LossKind, Objective, PlantSpec, Regulariser, plant};
 use newton::{SolverParams, Strategy, solve};
@@ -21,7 +23,9 @@ fn iteration(c: &mut Criterion) {
     {
         // One iteration from x0 (max_iter = 1), checks off: the solver's own cost.
         let params = SolverParams { strategy: s, max_iter: 1, tol: 0.0, checks: false, ..Default::default() };
-        g.bench_function(s.name(), |bch| bch.iter(|| solve(&f, &x0, &params, None, &mut |_| {}).unwrap()));
+        g.bench_function(s.name(), |bch| {
+            bch.iter(|| solve(&f, &x0, &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap())
+        });
     }
     g.finish();
 }

@@ -30,7 +30,7 @@
 //! let (x_true, b) = plant(&a, &PlantSpec { loss: LossKind::Hyperbolic, func: Activation::Cosh, scale: 0.5, noise: 0.0, seed: 2 })?;
 //! let f = Objective::new(&a, &b, Regulariser::None, LossKind::Hyperbolic, Activation::Cosh)?;
 //! let x0: Vec<f64> = x_true.iter().map(|v| 0.5 * v + 0.01).collect(); // not 0: errata E7
-//! let report = solve(&f, &x0, &SolverParams { strategy: Strategy::Exact, ..Default::default() }, Some(&x_true), &mut |_| {})?;
+//! let report = solve(&f, &x0, &SolverParams { strategy: Strategy::Exact, ..Default::default() }, Some(&x_true), &mut |_, _| std::ops::ControlFlow::Continue(()))?;
 //! assert_eq!(report.status, Status::Converged);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

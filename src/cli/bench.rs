@@ -593,7 +593,9 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                         eps0: if eps0.is_nan() { defaults.eps0 } else { eps0 },
                         ..defaults
                     };
-                    let rep = newton::solve(&f, &vec![0.0; d], &params, None, &mut |_| {})?;
+                    let rep = newton::solve(&f, &vec![0.0; d], &params, None, &mut |_, _| {
+                        std::ops::ControlFlow::Continue(())
+                    })?;
                     let its = rep.history.len().max(1);
                     let per_it: Vec<f64> = rep.history.iter().map(|h| h.timing.solver_s()).collect();
                     // The mean includes the iterations that refresh the sample; the median of a

@@ -106,7 +106,7 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
             for _ in 0..2 {
                 unit_samples.push(sample_unit());
             }
-            let report = newton::solve(f, &vec![0.0; d], &p, None, &mut |_| {})?;
+            let report = newton::solve(f, &vec![0.0; d], &p, None, &mut |_, _| std::ops::ControlFlow::Continue(()))?;
             // Per solve, the mean over its iterations (a whole refresh cycle); medians over
             // repetitions.
             let h = &report.history;

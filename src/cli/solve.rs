@@ -213,7 +213,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
     });
     let verbose = args.verbose;
     let mut last = Instant::now();
-    let mut observer = |r: &IterRecord| {
+    let mut observer = |r: &IterRecord, _: newton::Iterate<'_>| {
         // Everything since the previous record: evaluation, sketch, solve, line search, checks.
         let wall = last.elapsed().as_secs_f64();
         last = Instant::now();
@@ -230,6 +230,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
                 }
             }
         }
+        std::ops::ControlFlow::Continue(())
     };
     let report =
         newton::solve(&f, &x0, &params, x_star.as_deref(), &mut observer).context("the solver cannot start")?;

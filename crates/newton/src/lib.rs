@@ -39,7 +39,7 @@
 //! let (x_true, b) = plant(&a, &spec)?;
 //! let f = Objective::new(&a, &b, Regulariser::Const(0.01), LossKind::Rescaled, Activation::Exp)?;
 //! let params = SolverParams { strategy: Strategy::Leverage, ..Default::default() };
-//! let report = solve(&f, &vec![0.0; 20], &params, Some(&x_true), &mut |_| {})?;
+//! let report = solve(&f, &vec![0.0; 20], &params, Some(&x_true), &mut |_, _| std::ops::ControlFlow::Continue(()))?;
 //! assert_eq!(report.status, Status::Converged);
 //! assert!(report.grad_norm <= 1e-8 * report.grad_norm0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -61,5 +61,5 @@ pub use sparse_ops;
 
 pub use error::SolveError;
 pub use params::{SolverParams, Strategy};
-pub use report::{Checks, Fallback, IterRecord, Report, Status, Timing};
+pub use report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
 pub use solver::solve;

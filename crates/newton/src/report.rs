@@ -23,6 +23,8 @@ pub enum Status {
     /// The loss, the gradient or its norm overflows `f64` at the current point or at the point
     /// the line search accepted.
     Overflow,
+    /// The observer asked to stop (Ctrl-C, a user callback) between iterations.
+    Interrupted,
 }
 
 impl Status {
@@ -35,6 +37,7 @@ impl Status {
             Status::Saddle => "saddle",
             Status::NumericalError => "numerical_error",
             Status::Overflow => "overflow",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -116,6 +119,16 @@ pub struct IterRecord {
     pub timing: Timing,
     pub fallbacks: Vec<Fallback>,
     pub checks: Checks,
+}
+
+/// The point an iteration reached, handed to the observer with its record (the record holds
+/// the loss at the point the iteration started from).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Iterate<'a> {
+    /// `x_{t+1}`.
+    pub x: &'a [f64],
+    /// `L(x_{t+1})`.
+    pub loss: f64,
 }
 
 /// The outcome of [`crate::solve`]. Non-convergence is a report with a status, not an error.

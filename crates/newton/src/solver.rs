@@ -1,5 +1,6 @@
 //! The solver loop: evaluate → check termination → form `H̃` → solve → line search → record.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use faer::{Mat, Side};
@@ -9,7 +10,10 @@ use sketch::{Method, Sparsifier, SparsifyParams, sparsify};
 use crate::error::{SolveError, StepError};
 use crate::linalg::{chol_solve, damped_cholesky, dot, max_diagonal, norm, pcg};
 use crate::params::{SolverParams, Strategy};
-use crate::report::{Checks, Fallback, IterRecord, Report, Status, Timing};
+use crate::report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
+
+/// The report's message when the observer stopped the solve.
+const INTERRUPTED: &str = "stopped by the observer between iterations";
 
 /// Lanczos steps for `λ_min` and negative-curvature directions.
 const LANCZOS_STEPS: usize = 60;
@@ -29,7 +33,10 @@ fn dense_is_cheaper(h: &StructuredHessian) -> bool {
 
 /// Minimise `f` from `x0`. `x_star`, when known (e.g. `x_true`), is what `r_t = ‖x_t − x*‖` is
 /// measured against; otherwise successive steps stand in for it. Every iteration's record is
-/// handed to `observer` as it completes.
+/// handed to `observer` as it completes, with the point it reached ([`Iterate`]);
+/// `ControlFlow::Break(())` from the observer ends the solve after that iteration (the point is
+/// kept) with [`Status::Interrupted`], which is how Ctrl-C and user callbacks stop a solve
+/// between iterations.
 ///
 /// Returns `Err` only when the solver cannot run (bad parameters, `x0` of the wrong size or
 /// non-finite, the loss not finite at `x0`); every other outcome is a [`Report`] whose status
@@ -39,7 +46,7 @@ pub fn solve(
     x0: &[f64],
     params: &SolverParams,
     x_star: Option<&[f64]>,
-    observer: &mut dyn FnMut(&IterRecord),
+    observer: &mut dyn FnMut(&IterRecord, Iterate<'_>) -> ControlFlow<()>,
 ) -> Result<Report, SolveError> {
     let (_, d) = f.shape();
     validate(params, x0, d, x_star)?;
@@ -129,10 +136,13 @@ pub fn solve(
                             fallbacks: vec![Fallback::NegativeCurvatureStep { lambda_min: lambda }],
                             checks: Checks::default(),
                         };
-                        observer(&rec);
+                        let stop = observer(&rec, Iterate { x: &xn, loss: next.value }).is_break();
                         history.push(rec);
                         x = xn;
                         f.recycle(std::mem::replace(&mut cur, next));
+                        if stop {
+                            break (Status::Interrupted, Some(INTERRUPTED.into()));
+                        }
                         // The gradient vanished at the saddle: measure progress from here.
                         g_ref = norm(grad(&cur)).max(params.atol);
                         escaped_here = true;
@@ -277,11 +287,14 @@ pub fn solve(
             fallbacks,
             checks,
         };
-        observer(&rec);
+        let stop = observer(&rec, Iterate { x: &xn, loss: next.value }).is_break();
         history.push(rec);
         x = xn;
         // Its n-vectors serve the next evaluations (no fresh pages to fault in).
         f.recycle(std::mem::replace(&mut cur, next));
+        if stop {
+            break (Status::Interrupted, Some(INTERRUPTED.into()));
+        }
     };
     let grad_norm = norm(grad(&cur));
     Ok(Report {

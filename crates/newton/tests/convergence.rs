@@ -2,6 +2,8 @@
 //! agrees with the exact-Newton solution; saddles are left or reported; the theory's checks
 //! hold inside its regime and are reported as failing outside it; thread count does not matter.
 
+use std::ops::ControlFlow;
+
 use losses::{Activation, LossKind, Objective, PlantSpec, Regulariser, plant};
 use newton::{Fallback, Report, SolverParams, Status, Strategy, solve};
 use sparse_ops::CsrMatrix;
@@ -17,7 +19,7 @@ fn matrix(n: usize, d: usize, seed: u64) -> CsrMatrix {
 
 fn run(f: &Objective, x0: &[f64], strategy: Strategy, x_star: Option<&[f64]>) -> Report {
     let params = SolverParams { strategy, max_iter: 200, ..Default::default() };
-    solve(f, x0, &params, x_star, &mut |_| {}).unwrap()
+    solve(f, x0, &params, x_star, &mut |_, _| ControlFlow::Continue(())).unwrap()
 }
 
 fn rel(a: &[f64], b: &[f64]) -> f64 {
@@ -124,14 +126,14 @@ fn theory_regime_checks_hold_and_leverage_contracts() {
     let f = Objective::new(&a, &b, Regulariser::Const(2.0), LossKind::Rescaled, Activation::Exp).unwrap();
     // x* to the floating-point floor, so that r_t = ‖x_t − x*‖ is meaningful down to 1e-8·r_0.
     let tight = SolverParams { tol: 0.0, max_iter: 30, checks: false, ..Default::default() };
-    let x_star = solve(&f, &[0.0; 10], &tight, None, &mut |_| {}).unwrap().x;
+    let x_star = solve(&f, &[0.0; 10], &tight, None, &mut |_, _| ControlFlow::Continue(())).unwrap().x;
     let x0: Vec<f64> = x_star.iter().map(|v| v + 1e-3).collect();
     // Lemma 5.5 bounds the contraction by about 2·ε₀ (plus a term in M·r/l), and each sketch
     // fails with probability δ: the theorem's regime needs 2·ε₀ < 0.4 and a small δ. Over seeds
     // 0..20 the checks hold from iteration 0 in 18; in the other two one ratio exceeds 0.4 only
     // where r_t ≤ 1e-9, at the accuracy of x* itself.
     let params = SolverParams { strategy: Strategy::Leverage, eps0: 0.15, delta: 0.01, ..Default::default() };
-    let r = solve(&f, &x0, &params, Some(&x_star), &mut |_| {}).unwrap();
+    let r = solve(&f, &x0, &params, Some(&x_star), &mut |_, _| ControlFlow::Continue(())).unwrap();
     assert_eq!(r.status, Status::Converged);
     let checked: Vec<_> = r.history.iter().filter(|h| h.checks.contraction.is_some()).collect();
     assert!(!checked.is_empty());
@@ -162,7 +164,7 @@ fn outside_the_regime_the_report_says_so_and_the_solver_still_converges() {
     let f = Objective::new(&a, &b, Regulariser::Const(1e-3), LossKind::Rescaled, Activation::Exp).unwrap();
     let x0: Vec<f64> = x_true.iter().map(|v| -6.0 * v).collect();
     let params = SolverParams { strategy: Strategy::Leverage, ..Default::default() };
-    let r = solve(&f, &x0, &params, None, &mut |_| {}).unwrap();
+    let r = solve(&f, &x0, &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
     assert_eq!(r.status, Status::Converged, "{:?}", r.message);
     // r_t is measured by successive steps (no x* given), so iteration 0 has no ratio yet.
     assert!(
@@ -195,7 +197,7 @@ fn same_seed_one_or_two_threads_bitwise_identical() {
         let go = |threads: usize| {
             rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
                 let params = SolverParams { strategy: s, seed: 3, checks: false, ..Default::default() };
-                solve(&f, &[0.0; 20], &params, None, &mut |_| {}).unwrap()
+                solve(&f, &[0.0; 20], &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap()
             })
         };
         let (r1, r2) = (go(1), go(2));
@@ -215,10 +217,16 @@ fn bad_starts_are_errors_not_reports() {
     let b = vec![0.01; 100];
     let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
     let p = SolverParams::default();
-    assert!(matches!(solve(&f, &[0.0; 3], &p, None, &mut |_| {}), Err(newton::SolveError::DimensionMismatch { .. })));
-    assert!(solve(&f, &[f64::NAN, 0.0, 0.0, 0.0], &p, None, &mut |_| {}).is_err());
-    assert!(solve(&f, &[1e4; 4], &p, None, &mut |_| {}).is_err(), "overflow at x0");
-    assert!(solve(&f, &[0.0; 4], &SolverParams { refresh_every: 0, ..p }, None, &mut |_| {}).is_err());
+    assert!(matches!(
+        solve(&f, &[0.0; 3], &p, None, &mut |_, _| ControlFlow::Continue(())),
+        Err(newton::SolveError::DimensionMismatch { .. })
+    ));
+    assert!(solve(&f, &[f64::NAN, 0.0, 0.0, 0.0], &p, None, &mut |_, _| ControlFlow::Continue(())).is_err());
+    assert!(solve(&f, &[1e4; 4], &p, None, &mut |_, _| ControlFlow::Continue(())).is_err(), "overflow at x0");
+    assert!(
+        solve(&f, &[0.0; 4], &SolverParams { refresh_every: 0, ..p }, None, &mut |_, _| ControlFlow::Continue(()))
+            .is_err()
+    );
 }
 
 #[test]
@@ -233,12 +241,42 @@ fn gauss_newton_is_linear_on_large_residuals() {
     let f = Objective::new(&a, &b, Regulariser::Const(0.05), LossKind::Rescaled, Activation::Cosh).unwrap();
     let x0: Vec<f64> = x_true.iter().map(|v| 0.8 * v + 0.01).collect();
     let params = |s| SolverParams { strategy: s, max_iter: 30, checks: false, ..Default::default() };
-    let exact = solve(&f, &x0, &params(Strategy::Exact), None, &mut |_| {}).unwrap();
-    let gn = solve(&f, &x0, &params(Strategy::GaussNewton), None, &mut |_| {}).unwrap();
+    let exact = solve(&f, &x0, &params(Strategy::Exact), None, &mut |_, _| ControlFlow::Continue(())).unwrap();
+    let gn = solve(&f, &x0, &params(Strategy::GaussNewton), None, &mut |_, _| ControlFlow::Continue(())).unwrap();
     assert_eq!(exact.status, Status::Converged);
     assert!(exact.iterations <= 15);
     assert_eq!(gn.status, Status::MaxIterations);
     let rates: Vec<f64> = gn.history.windows(2).map(|w| w[1].grad_norm / w[0].grad_norm).collect();
     let late = &rates[rates.len() - 5..];
     assert!(late.iter().all(|&q| q > 0.5 && q < 1.0), "linear rate expected: {late:?}");
+}
+
+#[test]
+fn an_observer_break_stops_after_that_iteration_and_keeps_its_point() {
+    let a = matrix(3000, 8, 5);
+    let spec = PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 6 };
+    let (_, b) = plant(&a, &spec).unwrap();
+    let f = Objective::new(&a, &b, Regulariser::Const(0.01), LossKind::Rescaled, Activation::Exp).unwrap();
+    let params = SolverParams { strategy: Strategy::Exact, max_iter: 2, ..Default::default() };
+    let capped = solve(&f, &[0.0; 8], &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
+    assert_eq!(capped.status, Status::MaxIterations);
+    let mut seen = 0;
+    let mut last = Vec::new();
+    let stopped = solve(&f, &[0.0; 8], &SolverParams { max_iter: 100, ..params }, None, &mut |r, at| {
+        last = at.x.to_vec();
+        assert!(at.loss.is_finite());
+        seen += 1;
+        if r.iteration == 1 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    })
+    .unwrap();
+    assert_eq!(seen, 2);
+    assert_eq!(stopped.status, Status::Interrupted);
+    assert_eq!(stopped.status.name(), "interrupted");
+    assert_eq!(serde_json::to_value(stopped.status).unwrap(), "interrupted");
+    assert_eq!(stopped.iterations, 2);
+    // The point reached by the second step, the same bits as a run capped at two iterations.
+    let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&stopped.x), bits(&capped.x));
+    assert_eq!(stopped.loss.to_bits(), capped.loss.to_bits());
+    assert_eq!(bits(&last), bits(&stopped.x), "the observer saw the point the solve kept");
 }

@@ -10,8 +10,98 @@ use crate::partition::{self, ChunkPolicy};
 use crate::pool::BufferPool;
 
 /// The `sprs` matrix type this crate wraps: `f64` values, `u32` column indices (12 bytes per
-/// nonzero instead of 16) and `usize` row pointers.
-pub type SprsCsr = sprs::CsMatI<f64, u32, usize>;
+/// nonzero instead of 16) and `usize` row pointers. The values and column indices live in a
+/// [`CsrBuffer`] (owned, or borrowed from a caller's array without a copy); `sprs`'s views and
+/// algorithms work on it as on `CsMatI<f64, u32, usize>`.
+pub type SprsCsr = sprs::CsMatBase<f64, u32, Vec<usize>, CsrBuffer<u32>, CsrBuffer<f64>, usize>;
+
+/// Storage of a CSR array: an owned `Vec`, or a read-only buffer that belongs to someone else
+/// (a NumPy array, a memory map) and is kept alive by an owner handle, so that a matrix can be
+/// built over it without copying `12·nnz` bytes. Cloning a borrowed buffer shares it.
+pub struct CsrBuffer<T> {
+    repr: Repr<T>,
+}
+
+enum Repr<T> {
+    Owned(Vec<T>),
+    Borrowed {
+        ptr: std::ptr::NonNull<T>,
+        len: usize,
+        /// Keeps the memory alive; never read.
+        _owner: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+    },
+}
+
+// SAFETY: a borrowed buffer is only ever read (no `DerefMut`), its owner is `Send + Sync`, and
+// the contract of `CsrBuffer::borrowed` forbids mutation while any handle lives; so sharing it
+// across threads is as safe as sharing `&[T]`.
+unsafe impl<T: Send + Sync> Send for CsrBuffer<T> {}
+unsafe impl<T: Send + Sync> Sync for CsrBuffer<T> {}
+
+impl<T> CsrBuffer<T> {
+    /// Borrow `len` elements at `ptr`, kept alive by `owner`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be non-null, aligned for `T` and valid for reads of `len` elements for as long
+    /// as `owner` (or any clone of this buffer) lives, and nothing may write to that memory in
+    /// that time: a matrix built over it assumes the values it validated stay as they were.
+    pub unsafe fn borrowed(ptr: *const T, len: usize, owner: std::sync::Arc<dyn std::any::Any + Send + Sync>) -> Self {
+        let ptr = std::ptr::NonNull::new(ptr.cast_mut()).expect("CsrBuffer::borrowed: null pointer");
+        Self { repr: Repr::Borrowed { ptr, len, _owner: owner } }
+    }
+
+    /// Whether the elements belong to someone else (no copy was made).
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.repr, Repr::Borrowed { .. })
+    }
+
+    /// The elements as an owned `Vec` (a copy if borrowed).
+    pub fn into_vec(self) -> Vec<T>
+    where
+        T: Clone,
+    {
+        match self.repr {
+            Repr::Owned(v) => v,
+            Repr::Borrowed { .. } => self.to_vec(),
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for CsrBuffer<T> {
+    fn from(v: Vec<T>) -> Self {
+        Self { repr: Repr::Owned(v) }
+    }
+}
+
+impl<T> std::ops::Deref for CsrBuffer<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match &self.repr {
+            Repr::Owned(v) => v,
+            // SAFETY: the contract of `CsrBuffer::borrowed`.
+            Repr::Borrowed { ptr, len, .. } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
+        }
+    }
+}
+
+impl<T: Clone> Clone for CsrBuffer<T> {
+    fn clone(&self) -> Self {
+        match &self.repr {
+            Repr::Owned(v) => Self { repr: Repr::Owned(v.clone()) },
+            Repr::Borrowed { ptr, len, _owner } => {
+                Self { repr: Repr::Borrowed { ptr: *ptr, len: *len, _owner: _owner.clone() } }
+            }
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for CsrBuffer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.is_borrowed() { "borrowed" } else { "owned" };
+        f.debug_struct("CsrBuffer").field("kind", &kind).field("len", &self.len()).finish()
+    }
+}
 
 /// What to do with two entries at the same position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,6 +124,8 @@ pub enum Duplicates {
 #[derive(Debug)]
 pub struct CsrMatrix {
     inner: SprsCsr,
+    /// Whether `inner`'s indices or values are borrowed (sprs gives no access to the storage).
+    borrowed: bool,
     policy: ChunkPolicy,
     transpose: OnceLock<Box<CsrMatrix>>,
     scratch: BufferPool,
@@ -44,6 +136,7 @@ impl Clone for CsrMatrix {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
+            borrowed: self.borrowed,
             policy: self.policy,
             transpose: self.transpose.clone(),
             scratch: scratch_pool(&self.policy),
@@ -81,6 +174,32 @@ impl CsrMatrix {
         indices: Vec<u32>,
         data: Vec<f64>,
     ) -> Result<Self, StructureError> {
+        Self::try_from_buffers(nrows, ncols, indptr, indices.into(), data.into())
+    }
+
+    /// [`CsrMatrix::try_from_csr`] over [`CsrBuffer`]s, which may borrow a caller's arrays
+    /// (e.g. a SciPy matrix's `indices` and `data`) instead of owning them: no copy, the same
+    /// validation (`O(nnz)`). The borrowed memory must not be written while the matrix (or a
+    /// clone of it) lives.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sparse_ops::{CsrBuffer, CsrMatrix};
+    /// let values = Arc::new(vec![1.0, 2.0, 3.0]);
+    /// // SAFETY: `values` is kept alive by the owner handle and never written.
+    /// let data = unsafe { CsrBuffer::borrowed(values.as_ptr(), values.len(), values.clone()) };
+    /// let a = CsrMatrix::try_from_buffers(2, 3, vec![0, 2, 3], vec![0, 2, 1].into(), data)?;
+    /// assert_eq!(a.data().as_ptr(), values.as_ptr()); // not copied
+    /// assert!(a.is_borrowed());
+    /// # Ok::<(), sparse_ops::StructureError>(())
+    /// ```
+    pub fn try_from_buffers(
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: CsrBuffer<u32>,
+        data: CsrBuffer<f64>,
+    ) -> Result<Self, StructureError> {
         check_dim(ncols)?;
         if indptr.len() != nrows + 1 {
             return Err(StructureError::BadIndptr(format!("length {} but nrows + 1 = {}", indptr.len(), nrows + 1)));
@@ -116,14 +235,17 @@ impl CsrMatrix {
                 prev = Some(j);
             }
         }
+        let borrowed = indices.is_borrowed() || data.is_borrowed();
         let inner = SprsCsr::try_new((nrows, ncols), indptr, indices, data)
             .map_err(|(_, _, _, e)| StructureError::InvalidArgument(e.to_string()))?;
-        Ok(Self::from_valid(inner))
+        let mut m = Self::from_valid(inner);
+        m.borrowed = borrowed;
+        Ok(m)
     }
 
     fn from_valid(inner: SprsCsr) -> Self {
         let policy = ChunkPolicy::default();
-        Self { inner, scratch: scratch_pool(&policy), policy, transpose: OnceLock::new() }
+        Self { inner, borrowed: false, scratch: scratch_pool(&policy), policy, transpose: OnceLock::new() }
     }
 
     /// Build from `(row, col, value)` triplets in any order (0-based), summing or rejecting
@@ -197,6 +319,12 @@ impl CsrMatrix {
     /// The wrapped `sprs` matrix, for use with `sprs`'s own algorithms.
     pub fn as_sprs(&self) -> &SprsCsr {
         &self.inner
+    }
+
+    /// Whether the values or column indices are borrowed from a caller's buffer
+    /// ([`CsrMatrix::try_from_buffers`]) rather than owned.
+    pub fn is_borrowed(&self) -> bool {
+        self.borrowed
     }
 
     /// Dense row-major copy (`n·d` values): for tests and small problems only.
@@ -301,7 +429,8 @@ impl CsrMatrix {
         }
         // SAFETY of structure: rows are visited in increasing order, so each column's row list
         // is strictly increasing; indices < n.
-        let inner = SprsCsr::try_new((d, n), indptr, indices, data).expect("transpose of a valid CSR is valid");
+        let inner =
+            SprsCsr::try_new((d, n), indptr, indices.into(), data.into()).expect("transpose of a valid CSR is valid");
         let mut t = Self::from_valid(inner);
         t.policy = self.policy;
         t
@@ -331,14 +460,18 @@ impl CsrMatrix {
     pub(crate) fn map_values_with_columns(&mut self, f: impl Fn(u32, &mut f64) + Sync) {
         self.transpose = OnceLock::new();
         let shape = self.shape();
-        let inner = std::mem::replace(&mut self.inner, SprsCsr::zero((0, 0)));
-        let (indptr, indices, mut data) = inner.into_raw_storage();
+        let empty = SprsCsr::try_new((0, 0), vec![0], Vec::new().into(), Vec::new().into()).expect("empty CSR");
+        let inner = std::mem::replace(&mut self.inner, empty);
+        let (indptr, indices, data) = inner.into_raw_storage();
+        // Borrowed values are never written: they are copied first (the indices stay shared).
+        self.borrowed = indices.is_borrowed();
+        let mut data = data.into_vec();
         data.par_chunks_mut(1 << 14).zip(indices.par_chunks(1 << 14)).for_each(|(vals, cols)| {
             for (v, &j) in vals.iter_mut().zip(cols) {
                 f(j, v);
             }
         });
-        self.inner = SprsCsr::try_new(shape, indptr, indices, data).expect("structure unchanged");
+        self.inner = SprsCsr::try_new(shape, indptr, indices, data.into()).expect("structure unchanged");
     }
 
     // ---- parallel drivers shared by the kernels -------------------------------------------

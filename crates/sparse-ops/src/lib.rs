@@ -70,7 +70,7 @@ pub mod vmath;
 pub use faer;
 pub use sprs;
 
-pub use csr::{CsrMatrix, Duplicates, SprsCsr};
+pub use csr::{CsrBuffer, CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};
 pub use io::{DenseMatrix, ReadOptions};
 pub use kernels::{MatrixStats, Summary};

@@ -454,7 +454,9 @@ mod tests {
         };
         let f = Objective::from_problem(&p).unwrap();
         let params = SolverParams { strategy: Strategy::Exact, ..Default::default() };
-        let report = newton::solve(&f, &[0.0; 8], &params, Some(&x_true), &mut |_| {}).unwrap();
+        let report =
+            newton::solve(&f, &[0.0; 8], &params, Some(&x_true), &mut |_, _| std::ops::ControlFlow::Continue(()))
+                .unwrap();
         assert!(report.history.iter().any(|h| h.checks.contraction_ok.is_some()));
         let file = ResultFile::new(report.clone(), &p, Strategy::Exact);
         let text = serde_json::to_string_pretty(&file).unwrap();

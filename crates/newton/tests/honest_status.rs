@@ -2,6 +2,8 @@
 //! certified minimum, every other stop named, degenerate shapes without a panic, parameter
 //! errors that name the field. The real-scale cases (KJV) are in `real_scale.rs`.
 
+use std::ops::ControlFlow;
+
 use losses::{Activation, LossKind, Objective, PlantSpec, Regulariser, plant};
 use newton::{Fallback, SolveError, SolverParams, Status, Strategy, solve};
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
@@ -22,7 +24,10 @@ fn an_overflowing_gradient_norm_is_overflow_not_converged() {
     let b = [1e148; 4];
     let f = Objective::new(&a, &b, Regulariser::None, LossKind::Linear, Activation::Exp).unwrap();
     for s in STRATEGIES {
-        let r = solve(&f, &[0.0; 4], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_| {}).unwrap();
+        let r = solve(&f, &[0.0; 4], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_eq!(r.status, Status::Overflow, "{}: {:?}", s.name(), r.message);
         assert!(r.message.as_deref().unwrap().contains("overflows"), "{:?}", r.message);
         assert_eq!(r.x, vec![0.0; 4]);
@@ -55,7 +60,10 @@ fn underflowing_entries_are_not_a_stationary_point() {
     let f = Objective::new(&tiny, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
     let f0 = f.value(&[0.0; 6]).unwrap();
     for s in STRATEGIES {
-        let r = solve(&f, &[0.0; 6], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_| {}).unwrap();
+        let r = solve(&f, &[0.0; 6], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_ne!(r.status, Status::Converged, "{}", s.name());
         assert!(r.grad_norm0 > 0.0 && r.grad_norm0 < 1e-290, "{}: ‖g₀‖ = {:e}", s.name(), r.grad_norm0);
         assert_eq!(r.loss, f0);
@@ -71,7 +79,10 @@ fn no_columns_or_no_rows_end_without_a_panic() {
     for loss in [LossKind::Rescaled, LossKind::Linear, LossKind::Softmax] {
         let f = Objective::new(&a, &b, Regulariser::Const(0.1), loss, Activation::Exp).unwrap();
         for s in STRATEGIES {
-            let r = solve(&f, &[], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_| {}).unwrap();
+            let r = solve(&f, &[], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_, _| {
+                ControlFlow::Continue(())
+            })
+            .unwrap();
             assert_eq!(r.status, Status::Converged, "{loss} {}", s.name());
             assert!(r.x.is_empty() && r.loss.is_finite());
         }
@@ -80,7 +91,10 @@ fn no_columns_or_no_rows_end_without_a_panic() {
     let a = CsrMatrix::from_dense(0, 3, &[]).unwrap();
     let f = Objective::new(&a, &[], Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
     for s in STRATEGIES {
-        let r = solve(&f, &[0.5; 3], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_| {}).unwrap();
+        let r = solve(&f, &[0.5; 3], &SolverParams { strategy: s, ..Default::default() }, None, &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert_eq!(r.status, Status::Converged, "{}", s.name());
         assert_eq!((r.loss, r.x), (0.0, vec![0.5; 3]));
     }
@@ -101,16 +115,19 @@ fn invalid_parameters_name_the_field_and_its_range() {
         (SolverParams { refresh_every: 0, ..base }, "refresh_every"),
         (SolverParams { max_time: 0.0, ..base }, "max_time"),
     ] {
-        let e = solve(&f, &[0.0; 2], &p, None, &mut |_| {}).unwrap_err();
+        let e = solve(&f, &[0.0; 2], &p, None, &mut |_, _| ControlFlow::Continue(())).unwrap_err();
         assert!(matches!(e, SolveError::InvalidParameter { name: n, .. } if n == name), "{e:?}");
         let msg = e.to_string();
         assert!(msg.contains(name) && msg.contains("must be") && !msg.contains("SolverParams"), "{msg}");
     }
     // eps0 only matters to sketched strategies.
     assert!(
-        solve(&f, &[0.0; 2], &SolverParams { eps0: 2.0, strategy: Strategy::Exact, ..base }, None, &mut |_| {}).is_ok()
+        solve(&f, &[0.0; 2], &SolverParams { eps0: 2.0, strategy: Strategy::Exact, ..base }, None, &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .is_ok()
     );
-    let e = solve(&f, &[f64::INFINITY, 0.0], &base, None, &mut |_| {}).unwrap_err();
+    let e = solve(&f, &[f64::INFINITY, 0.0], &base, None, &mut |_, _| ControlFlow::Continue(())).unwrap_err();
     assert!(matches!(e, SolveError::NonFiniteStart { index: 0, .. }), "{e:?}");
 }
 
@@ -162,11 +179,11 @@ fn coherent_design_with_a_huge_gradient_every_strategy_reaches_the_minimum() {
     let x0 = vec![0.0; 30];
     // The reference: exact Newton run to the floating-point floor (no tolerance).
     let long = SolverParams { tol: 0.0, max_iter: 150, checks: false, ..Default::default() };
-    let reference = solve(&f, &x0, &long, None, &mut |_| {}).unwrap();
+    let reference = solve(&f, &x0, &long, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
     let f_star = reference.loss;
     for s in STRATEGIES {
         let params = SolverParams { strategy: s, max_iter: 200, checks: false, ..Default::default() };
-        let r = solve(&f, &x0, &params, None, &mut |_| {}).unwrap();
+        let r = solve(&f, &x0, &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
         assert!(r.grad_norm0 > 1e12, "the pathology: ‖g(x₀)‖ = {:e}", r.grad_norm0);
         assert_eq!(r.status, Status::Converged, "{}: {:?}", s.name(), r.message);
         let gap = (r.loss - f_star) / f_star;
@@ -191,7 +208,7 @@ fn without_a_minimiser_the_solver_never_says_converged() {
     let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
     for s in STRATEGIES {
         let params = SolverParams { strategy: s, max_iter: 60, checks: false, ..Default::default() };
-        let r = solve(&f, &[0.0; 30], &params, None, &mut |_| {}).unwrap();
+        let r = solve(&f, &[0.0; 30], &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
         assert_ne!(r.status, Status::Converged, "{}: loss {}", s.name(), r.loss);
         assert!(r.message.is_some(), "{}", s.name());
     }

@@ -7,6 +7,8 @@
 //! Heavy (d = 1000 exact Newton, about a minute in release):
 //! `cargo test --release -p newton --test real_scale -- --ignored`
 
+use std::ops::ControlFlow;
+
 use std::path::Path;
 
 use losses::{Activation, LossKind, Objective, PlantSpec, Problem, Regulariser, plant};
@@ -28,11 +30,14 @@ fn kjv_counts_at_scale_50_and_300_reach_the_minimum_or_say_not() {
         let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Exp).unwrap();
         let x0 = vec![0.0; a.ncols()];
         let f0 = f.value(&x0).unwrap();
-        let r = solve(&f, &x0, &SolverParams { checks: false, ..Default::default() }, None, &mut |_| {}).unwrap();
+        let r = solve(&f, &x0, &SolverParams { checks: false, ..Default::default() }, None, &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
         assert!(r.grad_norm0 > 1e9, "the pathology: ‖g(x₀)‖ = {:e}", r.grad_norm0);
         // The long exact solve: no tolerance, three times the iterations.
         let long = SolverParams { tol: 0.0, max_iter: 300, checks: false, ..Default::default() };
-        let reference = solve(&f, &r.x, &long, None, &mut |_| {}).unwrap();
+        let reference = solve(&f, &r.x, &long, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
         let f_star = reference.loss.min(r.loss);
         match r.status {
             // Reached: within the tolerance of the minimum, measured on the scale of the start
@@ -62,8 +67,8 @@ fn kjv_from_twenty_times_the_planted_point_reaches_the_minimum() {
     let x_true = p.x_true.clone().unwrap();
     let x0: Vec<f64> = x_true.iter().map(|v| 20.0 * v).collect();
     let params = SolverParams { checks: false, ..Default::default() };
-    let r = solve(&f, &x0, &params, None, &mut |_| {}).unwrap();
-    let reference = solve(&f, &vec![0.0; x0.len()], &params, None, &mut |_| {}).unwrap();
+    let r = solve(&f, &x0, &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
+    let reference = solve(&f, &vec![0.0; x0.len()], &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
     assert_eq!(reference.status, Status::Converged);
     assert!(r.grad_norm0 > 1e9, "‖g(x₀)‖ = {:e}", r.grad_norm0);
     assert_eq!(r.status, Status::Converged, "{:?}", r.message);

@@ -4,6 +4,8 @@
 //! 31,064 × 1,000 KJV matrix `leverage` then gave an `x` differing in 80% of its entries between
 //! 1 and 2 threads).
 
+use std::ops::ControlFlow;
+
 use losses::{Activation, LossKind, Objective, Problem, Regulariser, What};
 use newton::{Report, SolverParams, Strategy, solve};
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
@@ -28,7 +30,9 @@ fn assert_thread_independent(f: &Objective, x0: &[f64], max_iter: usize, what: &
     for s in STRATEGIES {
         let params =
             SolverParams { strategy: s, seed: 5, max_iter, refresh_every: 2, checks: false, ..Default::default() };
-        let run = |t| in_pool(t, || fingerprint(&solve(f, x0, &params, None, &mut |_| {}).unwrap()));
+        let run = |t| {
+            in_pool(t, || fingerprint(&solve(f, x0, &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap()))
+        };
         let one = run(1);
         assert!(!one.1.is_empty(), "{what} {}: no iteration ran", s.name());
         for t in 2..=4 {

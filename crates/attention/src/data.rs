@@ -111,7 +111,18 @@ impl AttentionData {
         })?;
         let read = |name: &str| -> Result<Mat<f64>, AttentionError> {
             let plain = dir.join(format!("{name}.mtx"));
-            let path = if plain.exists() { plain } else { dir.join(format!("{name}.mtx.gz")) };
+            let gz = dir.join(format!("{name}.mtx.gz"));
+            let path = match (plain.exists(), gz.exists()) {
+                (true, _) => plain,
+                (false, true) => gz,
+                // Name both files looked for, not just the last candidate.
+                (false, false) => {
+                    return Err(AttentionError::Data {
+                        path: dir.to_path_buf(),
+                        message: format!("no {name}.mtx or {name}.mtx.gz in the directory"),
+                    });
+                }
+            };
             read_matrix(&path, Some((rows, meta.d)))
         };
         Self::new(meta, read("A1")?, read("A2")?, read("A3")?, read("B")?)

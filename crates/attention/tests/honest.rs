@@ -85,3 +85,17 @@ fn a_loss_raising_step_then_a_vanishing_gradient_is_not_converged() {
     let r = gradient_descent(&f, Mat::zeros(3, 3).as_ref(), &params, None, &mut |_| {}).unwrap();
     assert!(r.trajectory.windows(2).all(|w| w[1].loss <= w[0].loss));
 }
+
+#[test]
+fn a_missing_matrix_is_named_with_every_file_looked_for() {
+    // Regression (#15): a missing A2.mtx was reported as a missing A2.mtx.gz.
+    let dir = tempfile::tempdir().unwrap();
+    planted().data.save(dir.path()).unwrap();
+    std::fs::remove_file(dir.path().join("A2.mtx")).unwrap();
+    let err = AttentionData::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("no A2.mtx or A2.mtx.gz"), "{err}");
+    // A gzip-compressed one is found.
+    let a2 = attention::read_matrix(&dir.path().join("A1.mtx"), None).unwrap();
+    attention::write_matrix(&dir.path().join("A2.mtx.gz"), a2.as_ref()).unwrap();
+    assert!(AttentionData::load(dir.path()).is_ok());
+}

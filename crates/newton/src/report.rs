@@ -106,7 +106,9 @@ pub enum Fallback {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IterRecord {
     pub iteration: usize,
+    #[serde(with = "non_finite")]
     pub loss: f64,
+    #[serde(with = "non_finite")]
     pub grad_norm: f64,
     pub step_norm: f64,
     pub step_length: f64,
@@ -140,8 +142,11 @@ pub struct Iterate<'a> {
 pub struct Report {
     pub status: Status,
     pub x: Vec<f64>,
+    #[serde(with = "non_finite")]
     pub loss: f64,
+    #[serde(with = "non_finite")]
     pub grad_norm: f64,
+    #[serde(with = "non_finite")]
     pub grad_norm0: f64,
     pub iterations: usize,
     pub history: Vec<IterRecord>,
@@ -154,4 +159,62 @@ pub struct Report {
     pub r_against_x_star: bool,
     /// A message for `numerical_error` / `stalled`.
     pub message: Option<String>,
+}
+
+/// Serde for a loss or norm that may be `±inf` or NaN in a report that did not converge: JSON has
+/// no such numbers (`serde_json` would write `null`, which reads as "no value"), so they are
+/// written as the strings `"inf"`, `"-inf"`, `"nan"` and read back from them. Finite values
+/// stay numbers.
+mod non_finite {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            v if v.is_finite() => s.serialize_f64(v),
+            v if v.is_nan() => s.serialize_str("nan"),
+            v if v > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrName {
+        Number(f64),
+        Name(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match NumberOrName::deserialize(d)? {
+            NumberOrName::Number(v) => Ok(v),
+            NumberOrName::Name(n) => match n.as_str() {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a number, \"inf\", \"-inf\" or \"nan\", got {other:?}"
+                ))),
+            },
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct W(#[serde(with = "super")] f64);
+
+        #[test]
+        fn non_finite_values_are_named_never_null_and_read_back() {
+            for (v, text) in [(f64::INFINITY, "\"inf\""), (f64::NEG_INFINITY, "\"-inf\""), (f64::NAN, "\"nan\"")] {
+                let json = serde_json::to_string(&W(v)).unwrap();
+                assert_eq!(json, text);
+                let back: W = serde_json::from_str(&json).unwrap();
+                assert_eq!(back.0.to_bits(), v.to_bits());
+            }
+            let x = 0.1 + 0.2;
+            let back: W = serde_json::from_str(&serde_json::to_string(&W(x)).unwrap()).unwrap();
+            assert_eq!(back.0.to_bits(), x.to_bits());
+            assert!(serde_json::from_str::<W>("\"big\"").is_err());
+        }
+    }
 }

@@ -46,23 +46,13 @@ fn vec_of(v: Option<PyReadonlyArray1<'_, f64>>) -> Option<Vec<f64>> {
     v.map(|a| a.as_array().to_vec())
 }
 
-/// What the CLI writes to `result.json` (`src/cli/solve.rs`), less `x`.
+/// What the CLI writes to `result.json` (`src/cli/solve.rs`), less `x`; history records are
+/// `newton::IterRecord`s.
 fn result_json(r: &Report, a: &CsrMatrix, loss: LossKind, func: Activation, strategy: Strategy) -> serde_json::Value {
-    let history: Vec<serde_json::Value> = r
-        .history
-        .iter()
-        .map(|h| {
-            let mut v = serde_json::to_value(h).expect("record serialises");
-            let c = &h.checks;
-            v["contraction"] = serde_json::json!(c.contraction);
-            v["contraction_ok"] = serde_json::json!(c.contraction_ok);
-            v["lipschitz_ok"] = serde_json::json!(c.lipschitz_ok);
-            v["l_est"] = serde_json::json!(c.l_est);
-            v["m_est"] = serde_json::json!(c.m_est);
-            v["r"] = serde_json::json!(c.r);
-            v
-        })
-        .collect();
+    // Each record as the library serialises it (the checks nested under "checks", once), the
+    // shape of the CLI's result.json.
+    let history: Vec<serde_json::Value> =
+        r.history.iter().map(|h| serde_json::to_value(h).expect("record serialises")).collect();
     serde_json::json!({
         "status": r.status.name(),
         "message": r.message,

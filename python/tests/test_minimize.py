@@ -49,8 +49,10 @@ def test_result_carries_what_result_json_holds():
         assert key in res
     assert res.problem == {"n": 3000, "d": 15, "nnz": A.nnz, "loss": "rescaled", "fn": "exp"}
     rec = res.history[0]
-    for key in ("iteration", "loss", "grad_norm", "step_length", "passes_over_a", "timing", "contraction_ok"):
+    for key in ("iteration", "loss", "grad_norm", "step_length", "passes_over_a", "timing", "checks"):
         assert key in rec
+    # The checks once, nested, as in the CLI's result.json.
+    assert "contraction_ok" in rec["checks"] and "contraction_ok" not in rec
     assert [h["iteration"] for h in res.history] == list(range(res.nit))
     assert res.history[-1]["grad_norm"] > res.grad_norm
 

@@ -298,22 +298,31 @@ fn run_fit(a: FitArgs) -> anyhow::Result<i32> {
                 let re = t.rel_error.map(|v| v.to_string()).unwrap_or_default();
                 csv += &format!("{},{},{},{},{},{re}\n", t.step, t.loss, t.grad_norm, t.x_norm, t.eta);
             }
-            let status = serde_json::to_value(r.status)?;
-            let rep =
-                serde_json::json!({"eta": r.eta, "steps": r.trajectory.last().map(|t| t.step), "message": r.message});
+            let status = serde_json::to_value(r.report.status)?;
+            let rep = serde_json::json!({"eta": r.eta, "steps": r.report.iterations, "message": r.report.message});
             (r.x, status, rep, csv)
         }
         "newton" => {
             check_dense_hessian(d, 5)?;
             let params = DenseParams { tol: a.tol, atol: a.atol, max_iter: a.max_iter, ..Default::default() };
-            let r = newton_fit(&f, x0.as_ref(), &params, &mut |_| {})?;
+            let r = newton_fit(&f, x0.as_ref(), &params, &mut |_, _| std::ops::ControlFlow::Continue(()))?;
             let x = unvec_row_major(&r.x, d, d);
+            // Each row: the iteration's starting point (loss, ‖∇L‖) and the step it took.
             let mut csv = String::from("iteration,loss,grad_norm,step_norm,step_length,damping,time_s\n");
             for h in &r.history {
-                let damp = h.damping.map(|v| v.to_string()).unwrap_or_default();
+                let damp = h
+                    .fallbacks
+                    .iter()
+                    .find_map(|f| if let newton::Fallback::Damped { mu } = f { Some(mu.to_string()) } else { None })
+                    .unwrap_or_default();
                 csv += &format!(
                     "{},{},{},{},{},{damp},{}\n",
-                    h.iteration, h.loss, h.grad_norm, h.step_norm, h.step_length, h.time_s
+                    h.iteration,
+                    h.loss,
+                    h.grad_norm,
+                    h.step_norm,
+                    h.step_length,
+                    h.timing.solver_s()
                 );
             }
             let status = serde_json::to_value(r.status)?;

@@ -22,7 +22,7 @@ pub enum MethodArg {
 #[derive(Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["problem", "a"])))]
 pub struct SketchArgs {
-    /// A problem directory: D is the Gauss–Newton diagonal of its loss at --x (default 0).
+    /// A problem directory: D is the diagonal D₊ the solver sketches (the Hessian's D where it is ≥ 0, the Gauss–Newton D_GN elsewhere) at --x (default 0).
     #[arg(long)]
     problem: Option<PathBuf>,
     /// The point x at which D is taken (d values, one a line); default 0.
@@ -62,7 +62,7 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         let w = {
             let f = Objective::from_problem(&p)?;
             let e = f.evaluate(&x, What::Hessian).context("cannot evaluate the Gauss–Newton diagonal at x")?;
-            e.hessian.expect("requested").sketch_diagonal().to_vec()
+            e.hessian.expect("requested").sketch_diagonal().0.into_owned()
         };
         (p.a, w)
     } else {

@@ -1,8 +1,14 @@
 //! Fitting `X` with `Y` fixed: W-GD (seed 004, Definition 3.7) and Newton with the exact
 //! Hessian through [`newton::dense`].
 
+use std::ops::ControlFlow;
+
 use faer::{Mat, MatRef};
-use newton::dense::{DenseObjective, DenseParams, DenseRecord, DenseReport, solve_dense};
+use newton::dense::{DenseObjective, DenseParams, solve_dense};
+use newton::engine::{
+    self, Evaluated, LineSearch, LoopParams, Need, Observer, Problem, Step, StepInput, StepView, Strategy,
+};
+use newton::{IterRecord, Iterate, Report, Status, StepError};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -66,32 +72,25 @@ pub struct FitRecord {
     pub rel_error: Option<f64>,
 }
 
-/// How a fit ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FitStatus {
-    /// The gradient test passed and no step ever raised the loss.
-    Converged,
-    MaxSteps,
-    /// The gradient vanished, but after a step that raised the loss (a fixed step size): a
-    /// plateau such as a saturated softmax, not a minimum.
-    Stalled,
-    /// An iterate could not be evaluated (overflow, a vanishing normaliser): `x` is the last
-    /// good one.
-    NumericalError,
-}
-
-/// What [`gradient_descent`] returns.
+/// What [`gradient_descent`] returns: the engine's report (status, `vec(X)`, every step's
+/// record) and the attention view of it. Status [`Status::Converged`]: the gradient test
+/// passed and no step ever raised the loss; [`Status::Stalled`]: the gradient vanished after a
+/// step that raised the loss (a fixed step size) — a plateau such as a saturated softmax, not
+/// a minimum; [`Status::NumericalError`]: an iterate could not be evaluated (`x` is the last
+/// good one); [`Status::MaxIterations`]: the step budget ran out.
 #[derive(Debug, Clone)]
 pub struct FitReport {
-    pub status: FitStatus,
+    pub report: Report,
     pub x: Mat<f64>,
+    /// The step size in force at the end.
     pub eta: f64,
+    /// The recorded points: `X(0)`, every `record_every` steps, and the last.
     pub trajectory: Vec<FitRecord>,
-    pub message: Option<String>,
 }
 
-/// W-GD: `X(k+1) = X(k) − η∇_X L(X(k))`.
+/// W-GD: `X(k+1) = X(k) − η∇_X L(X(k))`, on the engine: a gradient strategy with the line search
+/// [`LineSearch::NoIncrease`] (step halving on) or [`LineSearch::Fixed`] (the paper's fixed step),
+/// the gradient test `‖∇L‖_F ≤ tol·‖∇L(X(0))‖_F` and no curvature test.
 pub fn gradient_descent(
     f: &AttentionObjective,
     x0: MatRef<'_, f64>,
@@ -102,73 +101,133 @@ pub fn gradient_descent(
     if params.record_every == 0 || params.tol.is_nan() || params.tol < 0.0 {
         return Err(AttentionError::InvalidParameter("record_every must be ≥ 1 and tol ≥ 0".into()));
     }
-    let mut eta = match params.eta {
+    let eta = match params.eta {
         Some(e) if e.is_finite() && e > 0.0 => e,
         Some(e) => return Err(AttentionError::InvalidParameter(format!("eta must be positive and finite, got {e}"))),
         None => 1.0 / curvature_scale(f, x0, 30, 0)?.max(f64::MIN_POSITIVE),
     };
-    let record = |step: usize, x: &Mat<f64>, loss: f64, g: &Mat<f64>, eta: f64| FitRecord {
-        step,
-        loss,
-        grad_norm: frobenius(g.as_ref()),
-        x_norm: frobenius(x.as_ref()),
-        eta,
-        rel_error: x_true.map(|t| frobenius((x - t).as_ref()) / frobenius(t)),
+    let d = AttentionObjective::dim(f);
+    let loop_params = LoopParams {
+        tol: params.tol,
+        atol: 0.0,
+        max_iter: params.steps,
+        max_time: f64::INFINITY,
+        decrement_test: false,
+        decrement_floor: 0.0,
+        curvature_test: false,
+        escape_saddles: false,
+        line_search: if params.halve_on_increase { LineSearch::NoIncrease } else { LineSearch::Fixed },
+        seed: 0,
     };
-    let mut x = x0.to_owned();
-    let mut e = f.evaluate(x.as_ref(), Want::Gradient)?;
-    let g0 = frobenius(e.grad_x.as_ref());
-    let mut trajectory = vec![record(0, &x, e.value, &e.grad_x, eta)];
-    observer(&trajectory[0]);
-    let mut status = FitStatus::MaxSteps;
-    let mut message = None;
-    // The largest factor by which one step raised the loss, and where (fixed step size only).
-    let mut worst_increase: Option<(usize, f64)> = None;
-    'steps: for step in 1..=params.steps {
-        loop {
-            let xn = &x - faer::Scale(eta) * &e.grad_x;
-            match f.evaluate(xn.as_ref(), Want::Gradient) {
-                Ok(en) if params.halve_on_increase && en.value > e.value && eta > f64::MIN_POSITIVE => eta *= 0.5,
-                Ok(en) => {
-                    if en.value > e.value {
-                        let factor = en.value / e.value.abs().max(f64::MIN_POSITIVE);
-                        if worst_increase.is_none_or(|(_, f)| factor > f) {
-                            worst_increase = Some((step, factor));
-                        }
-                    }
-                    (x, e) = (xn, en);
-                    break;
-                }
-                Err(err) => {
-                    status = FitStatus::NumericalError;
-                    message = Some(format!("step {step}: {err}"));
-                    break 'steps;
-                }
-            }
-        }
-        let done = frobenius(e.grad_x.as_ref()) <= params.tol * g0;
-        if done || step % params.record_every == 0 || step == params.steps {
-            let r = record(step, &x, e.value, &e.grad_x, eta);
-            observer(&r);
-            trajectory.push(r);
-        }
-        if done {
-            // A vanishing gradient certifies nothing after the loss went up: a step that raised
-            // the loss 17× and saturated the softmax used to be reported as converged.
-            match worst_increase {
-                None => status = FitStatus::Converged,
-                Some((at, factor)) => {
-                    status = FitStatus::Stalled;
-                    message = Some(format!(
-                        "the gradient vanished after step {at} raised the loss {factor:.3}×: a plateau (saturated \
-                         attention), not a minimum; use a smaller --eta or leave the step-halving on"
-                    ));
-                }
-            }
-            break;
-        }
+    let e0 = f.evaluate(x0, Want::Gradient)?;
+    let first = FitRecord {
+        step: 0,
+        loss: e0.value,
+        grad_norm: frobenius(e0.grad_x.as_ref()),
+        x_norm: frobenius(x0),
+        eta,
+        rel_error: x_true.map(|t| frobenius((x0 - t).as_ref()) / frobenius(t)),
+    };
+    observer(&first);
+    let mut trajectory = Trajectory { params, x_true, d, eta, g0: first.grad_norm, points: vec![first], observer };
+    let mut strategy = GradientStep { eta };
+    let mut observers: [&mut dyn Observer<GdPoint>; 1] = [&mut trajectory];
+    let report = engine::run(&Gd(f), &mut strategy, &vec_row_major(x0), &loop_params, &mut observers)?;
+    let x = unvec_row_major(&report.x, d, d);
+    Ok(FitReport { eta: strategy.eta, x, trajectory: trajectory.points, report })
+}
+
+/// The attention objective as an engine problem on `vec(X)` (row-major), value and gradient.
+struct Gd<'f, 'a>(&'f AttentionObjective<'a>);
+
+/// An evaluated `X`: the loss and `vec(∇L)`.
+struct GdPoint {
+    value: f64,
+    gradient: Vec<f64>,
+}
+
+impl Evaluated for GdPoint {
+    fn value(&self) -> f64 {
+        self.value
     }
-    Ok(FitReport { status, x, eta, trajectory, message })
+    fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+}
+
+impl Problem for Gd<'_, '_> {
+    type Eval = GdPoint;
+    type Error = AttentionError;
+    fn dim(&self) -> usize {
+        let d = AttentionObjective::dim(self.0);
+        d * d
+    }
+    fn evaluate(&self, x: &[f64], _need: Need) -> Result<GdPoint, AttentionError> {
+        let d = AttentionObjective::dim(self.0);
+        let e = self.0.evaluate(unvec_row_major(x, d, d).as_ref(), Want::Gradient)?;
+        Ok(GdPoint { value: e.value, gradient: vec_row_major(e.grad_x.as_ref()) })
+    }
+    fn value(&self, x: &[f64]) -> Result<f64, AttentionError> {
+        let d = AttentionObjective::dim(self.0);
+        AttentionObjective::value(self.0, unvec_row_major(x, d, d).as_ref())
+    }
+    fn failure_status(&self, _e: &AttentionError) -> Status {
+        Status::NumericalError
+    }
+}
+
+/// `p = −η∇L`; a step the line search shortened keeps `η` shortened.
+struct GradientStep {
+    eta: f64,
+}
+
+impl Strategy<Gd<'_, '_>> for GradientStep {
+    fn need(&self) -> Need {
+        Need::Gradient
+    }
+    fn step(&mut self, _f: &Gd<'_, '_>, input: StepInput<'_, GdPoint>) -> Result<Step, StepError> {
+        let p = input.at.gradient.iter().map(|g| -(self.eta * g)).collect();
+        // Halve while η stays a normal number.
+        Ok(Step { p, min_alpha: f64::MIN_POSITIVE / self.eta, ..Default::default() })
+    }
+    fn accepted(&mut self, alpha: f64) {
+        self.eta *= alpha;
+    }
+}
+
+/// The recorded points: every `record_every` steps, the last, and where the gradient test passed.
+struct Trajectory<'o, 'p> {
+    params: &'p GdParams,
+    x_true: Option<MatRef<'p, f64>>,
+    d: usize,
+    eta: f64,
+    g0: f64,
+    points: Vec<FitRecord>,
+    observer: &'o mut dyn FnMut(&FitRecord),
+}
+
+impl Observer<GdPoint> for Trajectory<'_, '_> {
+    fn observe(&mut self, view: &mut StepView<'_, GdPoint>) -> ControlFlow<()> {
+        self.eta *= view.record.step_length;
+        let step = view.record.iteration + 1;
+        // ‖∇L‖_F as the attention crate measures it (faer's norm), as the trajectory always had it.
+        let grad_norm = frobenius(unvec_row_major(&view.next.gradient, self.d, self.d).as_ref());
+        let done = grad_norm <= self.params.tol * self.g0;
+        if done || step.is_multiple_of(self.params.record_every) || step == self.params.steps {
+            let x = unvec_row_major(view.x_next, self.d, self.d);
+            let r = FitRecord {
+                step,
+                loss: view.next.value,
+                grad_norm,
+                x_norm: frobenius(x.as_ref()),
+                eta: self.eta,
+                rel_error: self.x_true.map(|t| frobenius((&x - t).as_ref()) / frobenius(t)),
+            };
+            (self.observer)(&r);
+            self.points.push(r);
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Newton on `vec(X)` with the exact dense Hessian (damped when indefinite).
@@ -176,8 +235,8 @@ pub fn newton_fit(
     f: &AttentionObjective,
     x0: MatRef<'_, f64>,
     params: &DenseParams,
-    observer: &mut dyn FnMut(&DenseRecord),
-) -> Result<DenseReport, AttentionError> {
+    observer: &mut dyn FnMut(&IterRecord, Iterate<'_>) -> ControlFlow<()>,
+) -> Result<Report, AttentionError> {
     Ok(solve_dense(f, &vec_row_major(x0), params, observer)?)
 }
 

@@ -3,8 +3,8 @@
 //! before its gradient vanished is not called converged.
 
 use attention::{
-    AttentionData, AttentionError, AttentionLoss, AttentionMeta, AttentionObjective, FitStatus, GdParams, PlantSpec,
-    Want, gradient_descent, newton_fit, plant,
+    AttentionData, AttentionError, AttentionLoss, AttentionMeta, AttentionObjective, GdParams, PlantSpec, Want,
+    gradient_descent, newton_fit, plant,
 };
 use faer::Mat;
 use newton::dense::DenseParams;
@@ -26,7 +26,8 @@ fn overflowing_values_are_errors_not_nulls() {
         assert!(err.to_string().contains("not finite"), "{err}");
     }
     // The Newton fit cannot start: a typed error, not a saddle.
-    let err = newton_fit(&f, x.as_ref(), &DenseParams::default(), &mut |_| {}).unwrap_err();
+    let err = newton_fit(&f, x.as_ref(), &DenseParams::default(), &mut |_, _| std::ops::ControlFlow::Continue(()))
+        .unwrap_err();
     assert!(matches!(err, AttentionError::Solve(newton::SolveError::AtStartDense(_))), "{err:?}");
 }
 
@@ -77,8 +78,8 @@ fn a_loss_raising_step_then_a_vanishing_gradient_is_not_converged() {
     let t = &r.trajectory;
     let raised = t.windows(2).any(|w| w[1].loss > w[0].loss);
     assert!(raised, "the test needs a step that raises the loss: {:?}", t.iter().map(|r| r.loss).collect::<Vec<_>>());
-    assert_eq!(r.status, FitStatus::Stalled, "{:?}", r.message);
-    assert!(r.message.as_deref().unwrap().contains("raised the loss"), "{:?}", r.message);
+    assert_eq!(r.report.status, newton::Status::Stalled, "{:?}", r.report.message);
+    assert!(r.report.message.as_deref().unwrap().contains("raised the loss"), "{:?}", r.report.message);
     // With the step halving on (the default), the same start converges or runs out of steps,
     // and never raises the loss.
     let params = GdParams { eta: Some(1e6), steps: 200, ..Default::default() };

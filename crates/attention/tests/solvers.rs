@@ -2,8 +2,8 @@
 //! comparison's bookkeeping.
 
 use attention::{
-    AttentionLoss, AttentionMeta, AttentionObjective, FitStatus, GdParams, PlantSpec, Want, frobenius,
-    gradient_descent, gradient_lipschitz, newton_fit, plant, unvec_row_major,
+    AttentionLoss, AttentionMeta, AttentionObjective, GdParams, PlantSpec, Want, frobenius, gradient_descent,
+    gradient_lipschitz, newton_fit, plant, unvec_row_major,
 };
 use faer::Mat;
 use newton::Status;
@@ -19,7 +19,8 @@ fn newton_reaches_the_planted_x_on_the_l2_loss() {
         let p = planted(seed);
         let f = AttentionObjective::new(&p.data, p.y.clone(), AttentionLoss::L2).unwrap();
         let params = DenseParams { tol: 0.0, atol: 1e-9, max_iter: 60, ..Default::default() };
-        let r = newton_fit(&f, Mat::zeros(3, 3).as_ref(), &params, &mut |_| {}).unwrap();
+        let r = newton_fit(&f, Mat::zeros(3, 3).as_ref(), &params, &mut |_, _| std::ops::ControlFlow::Continue(()))
+            .unwrap();
         assert_eq!(r.status, Status::Converged, "seed {seed}: {:?}", r.message);
         assert!(r.grad_norm <= 1e-9, "seed {seed}: ‖∇L‖ = {:e}", r.grad_norm);
         let x = unvec_row_major(&r.x, 3, 3);
@@ -38,7 +39,7 @@ fn gradient_descent_decreases_the_loss_and_approaches_x_star() {
     let f = AttentionObjective::new(&p.data, p.y.clone(), AttentionLoss::L2).unwrap();
     let params = GdParams { steps: 400, record_every: 50, ..Default::default() };
     let r = gradient_descent(&f, Mat::zeros(3, 3).as_ref(), &params, Some(p.x_true.as_ref()), &mut |_| {}).unwrap();
-    assert_ne!(r.status, FitStatus::NumericalError);
+    assert_ne!(r.report.status, newton::Status::NumericalError);
     let t = &r.trajectory;
     assert!(t.windows(2).all(|w| w[1].loss <= w[0].loss), "monotone");
     // η = 1/λ̂ at X(0) is too long near X* here (the curvature grows): it was halved.

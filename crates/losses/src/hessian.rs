@@ -100,9 +100,28 @@ impl<'a> StructuredHessian<'a> {
             Part::GaussNewton => &self.p.d_gn,
         }
     }
-    /// The nonnegative diagonal a sketch may sample: `D_GN`.
-    pub fn sketch_diagonal(&self) -> &[f64] {
-        &self.p.d_gn
+    /// The nonnegative diagonal `D₊` a sketch samples, the one rule used by the solver and by
+    /// `spnewton sketch`: the exact `D` where `D ≥ 0` (so the sketch approximates the Hessian
+    /// itself wherever it can), the Gauss–Newton `D_GN ≥ 0` on the rows where `D < 0`. Returns
+    /// it with the number of such rows; borrowed when there are none (the common case near `x*`).
+    ///
+    /// ```
+    /// use losses::{HessianParts, StructuredHessian};
+    /// use sparse_ops::{CsrMatrix, Duplicates};
+    /// let a = CsrMatrix::from_triplets(2, 1, &[(0, 0, 1.0), (1, 0, 1.0)], Duplicates::Reject)?;
+    /// let parts = HessianParts { d: vec![2.0, -1.0], d_gn: vec![1.5, 0.5], u: vec![], k: 0, c: vec![], c_gn: vec![] };
+    /// let h = StructuredHessian::new(&a, parts);
+    /// let (dplus, negative) = h.sketch_diagonal();
+    /// assert_eq!((&*dplus, negative), (&[2.0, 0.5][..], 1));
+    /// # Ok::<(), sparse_ops::StructureError>(())
+    /// ```
+    pub fn sketch_diagonal(&self) -> (std::borrow::Cow<'_, [f64]>, usize) {
+        let (d, dgn) = (&self.p.d, &self.p.d_gn);
+        let negative = d.iter().filter(|&&v| v < 0.0).count();
+        if negative == 0 {
+            return (d.as_slice().into(), 0);
+        }
+        (d.iter().zip(dgn).map(|(&a, &b)| if a >= 0.0 { a } else { b }).collect(), negative)
     }
     /// `(U, k, C)` of the chosen part; `U` is `n×k` row-major.
     pub fn low_rank(&self, part: Part) -> (&[f64], usize, &[f64]) {

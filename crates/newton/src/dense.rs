@@ -2,21 +2,27 @@
 //! parameter spaces such as the attention weights `x = vec(X) ∈ R^{d²}` (SPEC §5), where
 //! `d² × d²` is affordable and no sketch is needed.
 //!
-//! The loop is the one of [`crate::solve`] without the sparse machinery: evaluate → damped
-//! Cholesky of `H` (Levenberg–Marquardt when `H` is not positive definite, recorded) → test
-//! `‖g‖ ≤ max(tol·‖g₀‖, atol)` together with the Newton decrement `gᵀH⁻¹g/2 ≤ tol·|f| + tol²·|f₀|` →
-//! Armijo backtracking from the full step → record. Non-finite values are
-//! [`Status::Overflow`], never a test passed by `inf ≤ inf`. A stationary point whose Hessian is
-//! not positive semidefinite is reported as [`Status::Saddle`], never as converged.
+//! It is the engine's loop ([`crate::engine`]) with a dense problem and a dense Newton strategy:
+//! evaluate → damped Cholesky of `H` (Levenberg–Marquardt when `H` is not positive definite,
+//! recorded as [`Fallback::Damped`]) → test `‖g‖ ≤ max(tol·‖g₀‖, atol)` together with the Newton
+//! decrement `gᵀH⁻¹g/2 ≤ tol·|f| + tol²·|f₀|` → Armijo backtracking from the full step → record.
+//! Non-finite values are [`Status::Overflow`], never a test passed by `inf ≤ inf`. A stationary
+//! point whose Hessian is not positive semidefinite is reported as [`Status::Saddle`], never as
+//! converged. Records and report are the solver's own ([`IterRecord`], [`Report`]).
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
-use faer::Mat;
-use serde::Serialize;
+use faer::{Mat, Side};
 
-use crate::error::SolveError;
-use crate::linalg::{chol_solve, cholesky, damped_cholesky, dot, norm};
+use crate::engine::{
+    self, Evaluated, FnObserver, LineSearch, LoopParams, Need, Observer, Problem, Step, StepInput, Strategy,
+};
+use crate::error::{SolveError, StepError};
+use crate::linalg::{chol_solve, cholesky, damped_cholesky};
+#[cfg(any(doc, test))]
 use crate::report::Status;
+use crate::report::{Fallback, IterRecord, Iterate, Report, Timing};
 
 /// An objective with a dense exact Hessian. `Error` is whatever stops an evaluation (overflow,
 /// a vanishing normaliser); the solver treats it as "this point is not usable".
@@ -50,39 +56,15 @@ impl Default for DenseParams {
     }
 }
 
-/// One iteration of [`solve_dense`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DenseRecord {
-    pub iteration: usize,
-    pub loss: f64,
-    pub grad_norm: f64,
-    pub step_norm: f64,
-    pub step_length: f64,
-    /// The Levenberg–Marquardt shift `μ` added to `H`, when it was not positive definite.
-    pub damping: Option<f64>,
-    pub time_s: f64,
-}
-
-/// What [`solve_dense`] returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DenseReport {
-    pub status: Status,
-    pub x: Vec<f64>,
-    pub loss: f64,
-    pub grad_norm: f64,
-    pub grad_norm0: f64,
-    pub iterations: usize,
-    pub history: Vec<DenseRecord>,
-    /// Why it stopped, beyond the status, when there is more to say.
-    pub message: Option<String>,
-}
-
-/// Minimise `f` from `x0` by damped Newton with Armijo backtracking.
+/// Minimise `f` from `x0` by damped Newton with Armijo backtracking. Each iteration's record is
+/// handed to `observer` with the point it reached; `ControlFlow::Break(())` stops the solve
+/// ([`Status::Interrupted`]).
 ///
 /// `Err` only when it cannot start (bad parameters, `x0` of the wrong length or non-finite,
 /// `f` not evaluable at `x0`); every other outcome is a report whose status says what happened.
 ///
 /// ```
+/// use std::ops::ControlFlow;
 /// use faer::Mat;
 /// use newton::dense::{solve_dense, DenseObjective, DenseParams};
 /// use newton::Status;
@@ -100,7 +82,7 @@ pub struct DenseReport {
 ///         Ok((self.value(x)?, g, h))
 ///     }
 /// }
-/// let r = solve_dense(&Cosh, &[0.0; 3], &DenseParams::default(), &mut |_| {})?;
+/// let r = solve_dense(&Cosh, &[0.0; 3], &DenseParams::default(), &mut |_, _| ControlFlow::Continue(()))?;
 /// assert_eq!(r.status, Status::Converged);
 /// assert!((r.x[2] - 2.0).abs() < 1e-9);
 /// # Ok::<(), newton::SolveError>(())
@@ -109,9 +91,34 @@ pub fn solve_dense<F: DenseObjective>(
     f: &F,
     x0: &[f64],
     params: &DenseParams,
-    observer: &mut dyn FnMut(&DenseRecord),
-) -> Result<DenseReport, SolveError> {
-    let p = params;
+    observer: &mut dyn FnMut(&IterRecord, Iterate<'_>) -> ControlFlow<()>,
+) -> Result<Report, SolveError> {
+    validate(f, x0, params)?;
+    let loop_params = LoopParams {
+        tol: params.tol,
+        atol: params.atol,
+        max_iter: params.max_iter,
+        max_time: f64::INFINITY,
+        decrement_test: true,
+        // A dense objective has no rounding estimate: `tol²·|f(x₀)|` stands in as the floor that
+        // lets a zero-residual minimum pass (the loss has fallen by `tol²` from the start).
+        decrement_floor: params.tol * params.tol,
+        curvature_test: true,
+        escape_saddles: false,
+        line_search: LineSearch::Armijo {
+            c: params.armijo,
+            max_trials: params.max_backtracks,
+            evaluate_full_step: false,
+        },
+        seed: 0,
+    };
+    let mut user = FnObserver(observer);
+    let mut observers: [&mut dyn Observer<DensePoint>; 1] = [&mut user];
+    engine::run(&Dense(f), &mut DenseNewton, x0, &loop_params, &mut observers)
+        .map_err(|e| SolveError::AtStartDense(e.to_string()))
+}
+
+fn validate<F: DenseObjective>(f: &F, x0: &[f64], p: &DenseParams) -> Result<(), SolveError> {
     let bad = |name: &'static str, value: f64, allowed: &'static str| {
         Err(SolveError::InvalidParameter { name, value, allowed })
     };
@@ -133,121 +140,72 @@ pub fn solve_dense<F: DenseObjective>(
     if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
         return Err(SolveError::NonFiniteStart { what: "x0", index: i, value: x0[i] });
     }
-    let (mut value, mut g, mut h) = f.value_grad_hessian(x0).map_err(|e| SolveError::AtStartDense(e.to_string()))?;
-    let mut x = x0.to_vec();
-    let grad_norm0 = norm(&g);
-    let value0 = value;
-    let mut history = Vec::new();
-    let (status, message) = loop {
-        let t = Instant::now();
-        let gn = norm(&g);
-        // `inf ≤ tol·inf` holds: non-finite values never reach the tests (the objective may
-        // hand back NaN or ±inf instead of an error).
-        if let Some(what) = non_finite(value, &g, &h) {
-            break (Status::Overflow, Some(format!("the {what} is not finite (overflow)")));
-        }
-        let grad_ok = gn <= (p.tol * grad_norm0).max(p.atol);
-        // The step comes first: its Newton decrement is the scale-invariant half of the test.
-        let step = if gn == 0.0 {
-            None
-        } else {
-            let Some((l, damping)) = damped_cholesky(&h) else {
-                break (Status::NumericalError, Some("the Hessian could not be factorised even with damping".into()));
-            };
-            let step: Vec<f64> = chol_solve(&l, &g).into_iter().map(|v| -v).collect();
-            if !step.iter().all(|v| v.is_finite()) {
-                break (Status::NumericalError, Some("the Newton step is not finite".into()));
-            }
-            Some((step, damping))
-        };
-        let lambda2 = step.as_ref().map_or(0.0, |(s, _)| (-dot(&g, s)).max(0.0));
-        // A dense objective has no rounding estimate: `tol²·|f(x₀)|` stands in as the floor that
-        // lets a zero-residual minimum pass (the loss has fallen by `tol²` from the start).
-        // An explicit `atol` is the caller's own scale for ‖g‖ and is honoured as given.
-        let certified =
-            gn <= p.atol || crate::solver::decrement_ok(lambda2, value, p.tol * p.tol * value0.abs(), p.tol);
-        if grad_ok && certified {
-            // A stationary point is a minimum only if H ⪰ 0 (up to rounding).
-            break if semidefinite(&h) {
-                (Status::Converged, None)
-            } else {
-                (Status::Saddle, Some("stationary point with negative curvature".into()))
-            };
-        }
-        if history.len() >= p.max_iter {
-            break (
-                Status::MaxIterations,
-                Some(format!("‖g‖ = {gn:.3e}, Newton decrement λ²/2 = {:.3e}", lambda2 / 2.0)),
-            );
-        }
-        let Some((step, damping)) = step else {
-            break (Status::Converged, None);
-        };
-        let gtp = dot(&g, &step);
-        if gtp.partial_cmp(&0.0) != Some(std::cmp::Ordering::Less) {
-            break (Status::Stalled, Some(format!("not a descent direction: gᵀp = {gtp:.3e}")));
-        }
-        let mut alpha = 1.0;
-        let mut accepted = None;
-        for _ in 0..p.max_backtracks {
-            let xn: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a + alpha * s).collect();
-            if f.value(&xn).is_ok_and(|v| v <= value + p.armijo * alpha * gtp) {
-                accepted = Some(xn);
-                break;
-            }
-            alpha *= 0.5;
-        }
-        let Some(xn) = accepted else {
-            // With the gradient test passed, no decrease even at a tiny fraction of the Newton
-            // step means the predicted decrease is below the loss's rounding: stationary to the
-            // precision the loss can be evaluated (a zero-residual minimum).
-            if grad_ok && semidefinite(&h) {
-                break (
-                    Status::Converged,
-                    Some(format!("stationary to rounding: λ²/2 = {:.3e} at a loss of {value:.3e}", lambda2 / 2.0)),
-                );
-            }
-            break (Status::Stalled, Some("the line search found no decrease".into()));
-        };
-        match f.value_grad_hessian(&xn) {
-            Ok((v, gg, hh)) => (value, g, h) = (v, gg, hh),
-            Err(e) => break (Status::Overflow, Some(format!("the accepted point cannot be evaluated: {e}"))),
-        }
-        x = xn;
-        let rec = DenseRecord {
-            iteration: history.len(),
-            loss: value,
-            grad_norm: norm(&g),
-            step_norm: alpha * norm(&step),
-            step_length: alpha,
-            damping,
-            time_s: t.elapsed().as_secs_f64(),
-        };
-        observer(&rec);
-        history.push(rec);
-    };
-    Ok(DenseReport {
-        status,
-        loss: value,
-        grad_norm: norm(&g),
-        grad_norm0,
-        iterations: history.len(),
-        history,
-        x,
-        message,
-    })
+    Ok(())
 }
 
-/// Which of the value, gradient and Hessian holds a non-finite entry, if any.
-fn non_finite(value: f64, g: &[f64], h: &Mat<f64>) -> Option<&'static str> {
-    if !value.is_finite() {
-        Some("loss")
-    } else if !g.iter().all(|v| v.is_finite()) || !norm(g).is_finite() {
-        Some("gradient")
-    } else if !(0..h.ncols()).all(|j| (0..h.nrows()).all(|i| h[(i, j)].is_finite())) {
-        Some("Hessian")
-    } else {
-        None
+/// A [`DenseObjective`] as an engine problem.
+struct Dense<'f, F>(&'f F);
+
+/// An evaluated point of a dense objective.
+struct DensePoint {
+    value: f64,
+    gradient: Vec<f64>,
+    hessian: Mat<f64>,
+}
+
+impl Evaluated for DensePoint {
+    fn value(&self) -> f64 {
+        self.value
+    }
+    fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+}
+
+impl<F: DenseObjective> Problem for Dense<'_, F> {
+    type Eval = DensePoint;
+    type Error = F::Error;
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn evaluate(&self, x: &[f64], _need: Need) -> Result<DensePoint, F::Error> {
+        let (value, gradient, hessian) = self.0.value_grad_hessian(x)?;
+        Ok(DensePoint { value, gradient, hessian })
+    }
+    fn value(&self, x: &[f64]) -> Result<f64, F::Error> {
+        self.0.value(x)
+    }
+    fn negative_curvature(&self, e: &DensePoint, _seed: u64) -> Option<(f64, Vec<f64>)> {
+        if semidefinite(&e.hessian) {
+            return None;
+        }
+        let eig = e.hessian.self_adjoint_eigen(Side::Lower).ok()?;
+        Some((eig.S()[0], (0..e.hessian.nrows()).map(|i| eig.U()[(i, 0)]).collect()))
+    }
+}
+
+/// Newton with the dense Hessian, damped when it is not positive definite.
+struct DenseNewton;
+
+impl<F: DenseObjective> Strategy<Dense<'_, F>> for DenseNewton {
+    fn need(&self) -> Need {
+        Need::Curvature
+    }
+    fn step(&mut self, _f: &Dense<'_, F>, input: StepInput<'_, DensePoint>) -> Result<Step, StepError> {
+        let t = Instant::now();
+        let h = &input.at.hessian;
+        if !(0..h.ncols()).all(|j| (0..h.nrows()).all(|i| h[(i, j)].is_finite())) {
+            return Err(StepError::NonFiniteHessian);
+        }
+        let (l, damping) =
+            damped_cholesky(h).ok_or(StepError::NotFactorisable { max_diag: crate::linalg::max_diagonal(h) })?;
+        let p: Vec<f64> = chol_solve(&l, &input.at.gradient).into_iter().map(|v| -v).collect();
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(StepError::NonFiniteStep);
+        }
+        let timing = Timing { solve_s: t.elapsed().as_secs_f64(), ..Default::default() };
+        let fallbacks = damping.map(|mu| Fallback::Damped { mu }).into_iter().collect();
+        Ok(Step { p, timing, fallbacks, ..Default::default() })
     }
 }
 
@@ -292,21 +250,25 @@ mod tests {
         // On y = 0 the damped steps (μ = 20 > |λ_min| = 2) shrink x by 10/11 each: slow, but
         // the end is a stationary point with negative curvature, which must not pass as a minimum.
         let params = DenseParams { max_iter: 500, ..Default::default() };
-        let r = solve_dense(&Saddle, &[0.5, 0.0], &params, &mut |_| {}).unwrap();
+        let r = solve_dense(&Saddle, &[0.5, 0.0], &params, &mut |_, _| ControlFlow::Continue(())).unwrap();
         assert_eq!(r.status, Status::Saddle, "{:?} {:?}", r.message, r.x);
     }
 
     #[test]
     fn damping_finds_the_minimum_from_a_region_of_negative_curvature() {
-        let r = solve_dense(&Saddle, &[0.5, 0.3], &DenseParams::default(), &mut |_| {}).unwrap();
+        let r =
+            solve_dense(&Saddle, &[0.5, 0.3], &DenseParams::default(), &mut |_, _| ControlFlow::Continue(())).unwrap();
         assert_eq!(r.status, Status::Converged);
         assert!((r.x[1].abs() - 2f64.sqrt()).abs() < 1e-9, "{:?}", r.x);
-        assert!(r.history.iter().any(|h| h.damping.is_some()));
+        assert!(r.history.iter().any(|h| h.fallbacks.iter().any(|f| matches!(f, Fallback::Damped { .. }))));
     }
 
     #[test]
     fn bad_starts_are_errors() {
-        assert!(solve_dense(&Saddle, &[0.0], &DenseParams::default(), &mut |_| {}).is_err());
-        assert!(solve_dense(&Saddle, &[f64::NAN, 0.0], &DenseParams::default(), &mut |_| {}).is_err());
+        assert!(solve_dense(&Saddle, &[0.0], &DenseParams::default(), &mut |_, _| ControlFlow::Continue(())).is_err());
+        assert!(
+            solve_dense(&Saddle, &[f64::NAN, 0.0], &DenseParams::default(), &mut |_, _| ControlFlow::Continue(()))
+                .is_err()
+        );
     }
 }

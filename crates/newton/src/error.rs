@@ -24,7 +24,8 @@ pub enum SolveError {
 /// Why a Newton step could not be formed (the solver then stops with
 /// [`crate::Status::NumericalError`] and this as its message).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub(crate) enum StepError {
+#[non_exhaustive]
+pub enum StepError {
     #[error("the sketch failed: {0}")]
     Sketch(#[from] sketch::SketchError),
     #[error("the Newton matrix could not be factorised even with damping (largest diagonal {max_diag:.3e})")]
@@ -35,4 +36,16 @@ pub(crate) enum StepError {
     Underflow { grad_norm: f64 },
     #[error("the Newton step is not finite (the Newton matrix is too ill-conditioned)")]
     NonFiniteStep,
+    #[error("the Hessian is not finite (overflow)")]
+    NonFiniteHessian,
+}
+
+impl StepError {
+    /// The solver's status when a step fails this way.
+    pub fn status(&self) -> crate::Status {
+        match self {
+            StepError::NonFiniteHessian => crate::Status::Overflow,
+            _ => crate::Status::NumericalError,
+        }
+    }
 }

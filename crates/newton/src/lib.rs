@@ -45,9 +45,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod checks;
 pub mod dense;
+pub mod engine;
 mod error;
+mod hessian_step;
 mod linalg;
+mod objective;
 mod params;
 mod report;
 mod solver;
@@ -59,7 +63,7 @@ pub use losses;
 pub use sketch;
 pub use sparse_ops;
 
-pub use error::SolveError;
+pub use error::{SolveError, StepError};
 pub use params::{SolverParams, Strategy};
 pub use report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
 pub use solver::solve;

@@ -131,6 +131,8 @@ pub struct Iterate<'a> {
     pub x: &'a [f64],
     /// `L(x_{t+1})`.
     pub loss: f64,
+    /// `‖∇L(x_{t+1})‖`.
+    pub grad_norm: f64,
 }
 
 /// The outcome of [`crate::solve`]. Non-convergence is a report with a status, not an error.

@@ -72,11 +72,11 @@ pub fn sample_by_leverage(
     // (measured: 1.33–1.38·d at k = 4d), so normalising by it keeps about s rows.
     let k = sketch_rows(d, params) as f64;
     let scale = s as f64 * (k - d as f64 - 1.0) / (d as f64 * k * r as f64);
-    let (rows, weights) = a.mul_dense_row_filter(&omega, r, |i, row| {
+    let (rows, probs) = a.mul_dense_row_filter(&omega, r, |i, row| {
         let p = (scale * w[i] * sum_squares(row)).min(1.0);
-        (p > 0.0 && key.uniform(i as u64) < p).then(|| w[i] / p)
+        (p > 0.0 && key.uniform(i as u64) < p).then_some(p)
     });
-    Ok(crate::SampledDiagonal { rows, weights })
+    Ok(crate::sampler::with_weights(rows, probs, w))
 }
 
 /// `k = max(⌈factor·d⌉, d + 2)`.

@@ -112,6 +112,14 @@ impl Sparsifier {
             Sparsifier::Embedded(b) => b.nrows(),
         }
     }
+    /// What the sparsifier kept and the accuracy its size stands for.
+    pub fn info(&self, d: usize, params: &SparsifyParams) -> Info {
+        let s = sample_size(d, params.eps0, params.delta, params.oversampling).unwrap_or(0);
+        let kept = self.rows_kept();
+        // s = C·d·ln(d/δ)/ε²: the ε that the rows actually kept stand for.
+        let eps_estimate = if kept == 0 { f64::INFINITY } else { params.eps0 * (s as f64 / kept as f64).sqrt() };
+        Info { rows_kept: kept, sample_size: s, eps_target: params.eps0, eps_estimate }
+    }
     /// `H̃` as a dense `d×d` matrix.
     pub fn gram(&self, a: &CsrMatrix) -> Mat<f64> {
         match self {
@@ -119,6 +127,20 @@ impl Sparsifier {
             Sparsifier::Embedded(b) => b.transpose() * b,
         }
     }
+}
+
+/// What a [`Sparsifier`] holds and the accuracy it stands for ([`Sparsifier::info`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Info {
+    /// Rows of `A` kept (Newton sketch: rows of the embedding).
+    pub rows_kept: usize,
+    /// The design sample size `s = ⌈C·d·ln(d/δ)/ε₀²⌉`.
+    pub sample_size: usize,
+    /// The accuracy `ε₀` asked for.
+    pub eps_target: f64,
+    /// The `ε` of the sample-size formula at the rows actually kept, `ε₀·√(s/kept)`: an
+    /// estimate from the guarantee, not a measurement ([`measure_eps`] measures).
+    pub eps_estimate: f64,
 }
 
 /// Sparsify `AᵀDA` (`D = diag(w) ≥ 0`) with the chosen method; same seed, same result.
@@ -139,7 +161,8 @@ pub fn sparsify(
             check_weights(w, a.nrows())?;
             let rows: Vec<usize> = (0..a.nrows()).filter(|&i| w[i] > 0.0).collect();
             let weights = rows.iter().map(|&i| w[i]).collect();
-            Ok(Sparsifier::Diagonal(SampledDiagonal { rows, weights }))
+            let probs = vec![1.0; rows.len()];
+            Ok(Sparsifier::Diagonal(SampledDiagonal { rows, weights, probs }))
         }
         Method::NewtonSketch => {
             let op = SketchOperator::new(Embedding::SparseSign { nnz_per_col: 4.min(s) }, s, a.nrows(), seed)?;

@@ -19,11 +19,16 @@ pub fn sample_size(d: usize, eps0: f64, delta: f64, oversampling: f64) -> Result
     Ok(s.ceil().max(1.0) as usize)
 }
 
-/// A sparse diagonal: row `rows[t]` carries weight `weights[t]` (rows increasing, distinct).
+/// A sparse diagonal: row `rows[t]` carries weight `weights[t] = D_{rows[t]}/probs[t]` (rows
+/// increasing, distinct), `probs[t]` being the probability with which the row was included.
+/// The sample owns its inclusion probabilities, so it can be re-weighted for a new `D`
+/// ([`Self::reweight`]) without drawing again: `E[AᵀD̃'A] = AᵀD'A` still holds for any fixed `p`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampledDiagonal {
     pub rows: Vec<usize>,
     pub weights: Vec<f64>,
+    /// Inclusion probabilities `p_i ∈ (0, 1]` of the kept rows (1 for an exact diagonal).
+    pub probs: Vec<f64>,
 }
 
 impl SampledDiagonal {
@@ -33,6 +38,20 @@ impl SampledDiagonal {
     }
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+    /// The same rows re-weighted for a new diagonal `d` (length `n`): weights `d_i/p_i`
+    /// (`O(rows kept)`). The rows were drawn for the old `D`, so the sample stays unbiased but
+    /// its spectral guarantee holds only while `d` stays close to that `D` on them.
+    ///
+    /// ```
+    /// let s = sketch::SampledDiagonal { rows: vec![0, 2], weights: vec![4.0, 1.0], probs: vec![0.5, 1.0] };
+    /// let r = s.reweight(&[3.0, 7.0, 2.0]);
+    /// assert_eq!((r.weights, r.probs), (vec![6.0, 2.0], vec![0.5, 1.0]));
+    /// ```
+    #[track_caller]
+    pub fn reweight(&self, d: &[f64]) -> SampledDiagonal {
+        let weights = self.rows.iter().zip(&self.probs).map(|(&i, &p)| d[i] / p).collect();
+        SampledDiagonal { rows: self.rows.clone(), weights, probs: self.probs.clone() }
     }
     /// `AᵀD̃A` (`O(Σ_kept nnz(a_i)²)`, independent of `n`).
     pub fn gram(&self, a: &CsrMatrix) -> faer::Mat<f64> {
@@ -88,28 +107,29 @@ fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) ->
         .map(|c| {
             sparse_ops::simd_state::clear_upper_state();
             let mut rows = Vec::new();
-            let mut weights = Vec::new();
+            let mut probs = Vec::new();
             let start = c * CHUNK;
-            for (i, &wi) in w.iter().enumerate().take(((c + 1) * CHUNK).min(n)).skip(start) {
+            for i in start..((c + 1) * CHUNK).min(n) {
                 let pi = p(i);
                 if pi > 0.0 && key.uniform(i as u64) < pi {
                     rows.push(i);
-                    weights.push(wi / pi);
+                    probs.push(pi);
                 }
             }
-            (rows, weights)
+            (rows, probs)
         })
         .collect();
-    concat(parts)
+    let len = parts.iter().map(|p| p.0.len()).sum();
+    let (mut rows, mut probs) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    for (r, p) in parts {
+        rows.extend(r);
+        probs.extend(p);
+    }
+    with_weights(rows, probs, w)
 }
 
-/// Per-chunk `(rows, weights)` in chunk order, concatenated.
-fn concat(parts: Vec<(Vec<usize>, Vec<f64>)>) -> SampledDiagonal {
-    let len = parts.iter().map(|p| p.0.len()).sum();
-    let mut out = SampledDiagonal { rows: Vec::with_capacity(len), weights: Vec::with_capacity(len) };
-    for (r, w) in parts {
-        out.rows.extend(r);
-        out.weights.extend(w);
-    }
-    out
+/// The sample `rows` with inclusion probabilities `probs`, weighted `w_i/p_i`.
+pub(crate) fn with_weights(rows: Vec<usize>, probs: Vec<f64>, w: &[f64]) -> SampledDiagonal {
+    let weights = rows.iter().zip(&probs).map(|(&i, &p)| w[i] / p).collect();
+    SampledDiagonal { rows, weights, probs }
 }

@@ -1,0 +1,121 @@
+//! The SPEC §4 induction-hypothesis checks, as an engine [`Observer`]: for each step
+//! `x_t → x_{t+1}`, `l = λ_min(H(x_t))`, `M = ‖H(x_{t+1}) − H(x_t)‖₂/‖x_{t+1} − x_t‖`, `r_t`, and
+//! whether `r_{t+1} ≤ 0.4·r_t` and `M·r_t ≤ 0.1·l` held. Timed apart as `checks_s`.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use losses::{Evaluation, Part, StructuredHessian};
+
+use crate::engine::{Observer, StepView};
+use crate::linalg::norm;
+use crate::objective::{LANCZOS_STEPS, dense_is_cheaper};
+use crate::report::{Checks, IterRecord};
+
+/// Fills in each record's [`Checks`] and `timing.checks_s`.
+pub(crate) struct ChecksObserver<'s> {
+    /// `x*` when known: `r_t = ‖x_t − x*‖`; otherwise successive steps stand in.
+    pub x_star: Option<&'s [f64]>,
+    pub seed: u64,
+    prev_step: Option<f64>,
+}
+
+impl<'s> ChecksObserver<'s> {
+    pub fn new(x_star: Option<&'s [f64]>, seed: u64) -> Self {
+        Self { x_star, seed, prev_step: None }
+    }
+}
+
+impl Observer<Evaluation<'_>> for ChecksObserver<'_> {
+    fn observe(&mut self, view: &mut StepView<'_, Evaluation<'_>>) -> ControlFlow<()> {
+        if view.escape {
+            return ControlFlow::Continue(());
+        }
+        let t = Instant::now();
+        let (h, hn) = (view.at.hessian.as_ref(), view.next.hessian.as_ref());
+        let (h, hn) = (h.expect("the Newton strategies evaluate Hessians"), hn.expect("likewise"));
+        let step = dist(view.x, view.x_next);
+        view.record.checks = induction_checks(h, hn, view.x, view.x_next, self.x_star, self.prev_step, self.seed);
+        view.record.timing.checks_s = t.elapsed().as_secs_f64();
+        self.prev_step = Some(step);
+        ControlFlow::Continue(())
+    }
+}
+
+fn dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
+}
+
+/// The SPEC §4 quantities for the step `x → xn`.
+fn induction_checks(
+    h: &StructuredHessian,
+    hn: &StructuredHessian,
+    x: &[f64],
+    xn: &[f64],
+    x_star: Option<&[f64]>,
+    prev_step: Option<f64>,
+    seed: u64,
+) -> Checks {
+    let l = if dense_is_cheaper(h) {
+        losses::spectral::dense_lambda_min(&h.dense(Part::Exact)).ok()
+    } else {
+        losses::lanczos_extremes(x.len(), LANCZOS_STEPS, seed, |v, out| h.apply(Part::Exact, v, out)).ok().map(|e| e.0)
+    };
+    let step = dist(x, xn);
+    let m = (step > 0.0).then(|| hessian_difference_norm(h, hn, seed) / step);
+    let (r, r_next) = match x_star {
+        Some(xs) => (Some(dist(x, xs)), Some(dist(xn, xs))),
+        None => (prev_step, Some(step)),
+    };
+    let contraction = match (r, r_next) {
+        (Some(a), Some(b)) if a > 0.0 => Some(b / a),
+        _ => None,
+    };
+    Checks {
+        l_est: l,
+        m_est: m,
+        r,
+        contraction,
+        contraction_ok: contraction.map(|c| c <= 0.4),
+        lipschitz_ok: match (m, r, l) {
+            (Some(m), Some(r), Some(l)) => Some(l > 0.0 && m * r <= 0.1 * l),
+            _ => None,
+        },
+    }
+}
+
+/// `‖H(x) − H(y)‖₂` by 12 steps of power iteration on the difference operator.
+fn hessian_difference_norm(h: &StructuredHessian, hn: &StructuredHessian, seed: u64) -> f64 {
+    let d = h.dim();
+    let mut v: Vec<f64> =
+        (0..d).map(|i| (((i as u64 + 1).wrapping_mul(0x9E37_79B9 ^ seed)) % 1009) as f64 / 1009.0 - 0.5).collect();
+    let (mut a, mut b) = (vec![0.0; d], vec![0.0; d]);
+    let mut est = 0.0;
+    for _ in 0..12 {
+        let n = norm(&v);
+        if n == 0.0 {
+            return 0.0;
+        }
+        v.iter_mut().for_each(|x| *x /= n);
+        h.apply(Part::Exact, &v, &mut a);
+        hn.apply(Part::Exact, &v, &mut b);
+        v = a.iter().zip(&b).map(|(p, q)| p - q).collect();
+        est = norm(&v);
+    }
+    est
+}
+
+/// First iteration from which every later record with checks has both checks true.
+pub(crate) fn regime_from(history: &[IterRecord]) -> Option<usize> {
+    let with: Vec<&IterRecord> =
+        history.iter().filter(|r| r.checks.contraction_ok.is_some() && r.checks.lipschitz_ok.is_some()).collect();
+    let mut from = None;
+    for r in with.iter().rev() {
+        if r.checks.contraction_ok == Some(true) && r.checks.lipschitz_ok == Some(true) {
+            from = Some(r.iteration);
+        } else {
+            break;
+        }
+    }
+    from
+}

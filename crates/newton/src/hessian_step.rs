@@ -1,0 +1,171 @@
+//! The Newton steps of [`crate::Strategy`] over the structured Hessian: form `H̃` (exact,
+//! Gauss–Newton, or from a sketch of `D₊`), factor it (damped when not positive definite) and
+//! solve `H̃p = −g` — or, for `leverage-pcg`, solve the exact system by CG preconditioned with it.
+
+use std::time::Instant;
+
+use faer::Mat;
+use losses::{Evaluation, Objective, Part, StructuredHessian};
+use sketch::{Method, SampledDiagonal, Sparsifier, SparsifyParams, sparsify};
+
+use crate::engine::{Need, Step, StepInput, Strategy as StepStrategy};
+use crate::error::StepError;
+use crate::linalg::{chol_solve, damped_cholesky, dot, max_diagonal, norm, pcg};
+use crate::params::{SolverParams, Strategy};
+use crate::report::{Fallback, Timing};
+
+/// A Newton strategy with its state: the leverage sample kept between refreshes.
+pub(crate) struct HessianStep {
+    params: SolverParams,
+    /// The last leverage sample (it owns its inclusion probabilities, so it can be re-weighted
+    /// by the current `D₊` between refreshes).
+    sample: Option<SampledDiagonal>,
+}
+
+impl HessianStep {
+    pub fn new(params: SolverParams) -> Self {
+        Self { params, sample: None }
+    }
+}
+
+/// `H̃` and what forming it cost.
+struct Formed {
+    m: Mat<f64>,
+    timing: Timing,
+    passes: usize,
+    rows_kept: Option<usize>,
+    fallbacks: Vec<Fallback>,
+}
+
+impl<'a> StepStrategy<Objective<'a>> for HessianStep {
+    fn need(&self) -> Need {
+        Need::Curvature
+    }
+
+    fn step(&mut self, f: &Objective<'a>, input: StepInput<'_, Evaluation<'a>>) -> Result<Step, StepError> {
+        let h = input.at.hessian.as_ref().expect("evaluated with the Hessian");
+        let g = input.at.gradient.as_deref().expect("evaluated with the gradient");
+        let Formed { mut m, mut timing, mut passes, rows_kept, mut fallbacks } = match self.params.strategy {
+            Strategy::Exact | Strategy::GaussNewton => exact_matrix(h, self.params.strategy),
+            _ => self.sketched_matrix(f, h, input.iteration)?,
+        };
+        let t = Instant::now();
+        symmetrise(&mut m);
+        let d = g.len();
+        if max_diagonal(&m) == 0.0 && (0..d).all(|i| (0..d).all(|j| m[(i, j)] == 0.0)) {
+            return Err(StepError::Underflow { grad_norm: norm(g) });
+        }
+        let (l, mu) = damped_cholesky(&m).ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&m) })?;
+        if let Some(mu) = mu {
+            fallbacks.push(Fallback::Damped { mu });
+        }
+        let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
+        let mut cg_iterations = None;
+        let p = if self.params.strategy == Strategy::LeveragePcg {
+            let (p, its) = pcg_step(h, &l, &neg_g, g, input.rel_grad, self.params.max_cg, &mut fallbacks);
+            cg_iterations = Some(its);
+            passes += 2 * its;
+            p
+        } else {
+            chol_solve(&l, &neg_g)
+        };
+        timing.solve_s += t.elapsed().as_secs_f64();
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(StepError::NonFiniteStep);
+        }
+        Ok(Step { p, timing, passes, rows_kept, cg_iterations, fallbacks, min_alpha: 0.0 })
+    }
+}
+
+impl HessianStep {
+    /// `H̃` from a sketch of `D₊` (`losses`' one rule), with the low-rank part kept exact.
+    fn sketched_matrix(&mut self, f: &Objective, h: &StructuredHessian, it: usize) -> Result<Formed, StepError> {
+        let a = f.matrix();
+        let params = &self.params;
+        let mut timing = Timing::default();
+        let mut passes = 0;
+        let mut fallbacks = Vec::new();
+        let t = Instant::now();
+        let (dplus, negative) = h.sketch_diagonal();
+        if negative > 0 {
+            fallbacks.push(Fallback::NegativeDiagonal { rows: negative });
+        }
+        let sp_params = SparsifyParams { eps0: params.eps0, delta: params.delta, ..Default::default() };
+        let seed = params.seed.wrapping_add(it as u64);
+        let sparsifier = if params.strategy == Strategy::NewtonSketch {
+            passes += 1;
+            sparsify(a, &dplus, Method::NewtonSketch, &sp_params, seed)?
+        } else if self.sample.is_none() || it.is_multiple_of(params.refresh_every) {
+            passes += 2;
+            let sp = sparsify(a, &dplus, Method::Leverage, &sp_params, seed)?;
+            if let Sparsifier::Diagonal(s) = &sp {
+                self.sample = Some(s.clone());
+            }
+            sp
+        } else {
+            // Keep the rows; re-weight them by the current D₊.
+            Sparsifier::Diagonal(self.sample.as_ref().expect("checked").reweight(&dplus))
+        };
+        timing.sketch_s += t.elapsed().as_secs_f64();
+        let rows_kept = Some(sparsifier.rows_kept());
+        let t = Instant::now();
+        let mut m = sparsifier.gram(a);
+        if h.low_rank(Part::Exact).1 > 0 {
+            // AᵀU came with the gradient's pass: no further pass over A.
+            h.add_low_rank(Part::Exact, h.atu(), &mut m);
+        }
+        timing.hessian_s += t.elapsed().as_secs_f64();
+        Ok(Formed { m, timing, passes, rows_kept, fallbacks })
+    }
+}
+
+/// The exact or Gauss–Newton matrix, assembled densely.
+fn exact_matrix(h: &StructuredHessian, strategy: Strategy) -> Formed {
+    let part = if strategy == Strategy::GaussNewton { Part::GaussNewton } else { Part::Exact };
+    let t = Instant::now();
+    let m = h.dense(part);
+    let timing = Timing { hessian_s: t.elapsed().as_secs_f64(), ..Default::default() };
+    // The weighted Gram is one pass; AᵀU came with the gradient's pass.
+    Formed { m, timing, passes: 1, rows_kept: None, fallbacks: Vec::new() }
+}
+
+/// `(m + mᵀ)/2` in place: the Gram kernels fill both triangles, the sum of parts may not agree.
+fn symmetrise(m: &mut Mat<f64>) {
+    for i in 0..m.nrows() {
+        for j in 0..i {
+            let s = 0.5 * (m[(i, j)] + m[(j, i)]);
+            m[(i, j)] = s;
+            m[(j, i)] = s;
+        }
+    }
+}
+
+/// Inexact Newton by CG on the exact Hessian, preconditioned by the Cholesky factor `l` of the
+/// sketched matrix. Forcing term `η = min(0.1, √(‖g‖/‖g₀‖))` gives superlinear convergence.
+/// Returns the step and the CG iterations; falls back to the preconditioner's own step when
+/// CG fails before finding a descent direction.
+fn pcg_step(
+    h: &StructuredHessian,
+    l: &Mat<f64>,
+    neg_g: &[f64],
+    g: &[f64],
+    rel_grad: f64,
+    max_cg: usize,
+    fallbacks: &mut Vec<Fallback>,
+) -> (Vec<f64>, usize) {
+    let eta = 0.1f64.min(rel_grad.sqrt()).max(1e-12);
+    let res = pcg(neg_g, eta, max_cg, |v, out| h.apply(Part::Exact, v, out), |r| chol_solve(l, r));
+    let descent = dot(&res.x, g) < 0.0;
+    let p = match res.failure {
+        Some(reason) if !descent || res.iterations == 0 => {
+            fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
+            chol_solve(l, neg_g)
+        }
+        Some(reason) => {
+            fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
+            res.x
+        }
+        None => res.x,
+    };
+    (p, res.iterations)
+}

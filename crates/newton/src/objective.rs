@@ -1,0 +1,96 @@
+//! The sparse losses of `losses` as an engine [`Problem`]: evaluations carry the structured
+//! Hessian `Aᵀ(D + UCUᵀ)A`, whose negative curvature the loop inspects at stationary points.
+
+use faer::Side;
+use losses::{Evaluation, LossError, Objective, Part, StructuredHessian, What};
+
+use crate::engine::{Evaluated, Need, Problem};
+use crate::linalg::norm;
+use crate::report::Status;
+
+/// Lanczos steps for `λ_min` and negative-curvature directions.
+pub(crate) const LANCZOS_STEPS: usize = 60;
+
+impl Evaluated for Evaluation<'_> {
+    fn value(&self) -> f64 {
+        self.value
+    }
+    fn gradient(&self) -> &[f64] {
+        self.gradient.as_deref().expect("the engine always asks for the gradient")
+    }
+    fn value_floor(&self) -> Option<f64> {
+        Some(self.value_floor)
+    }
+}
+
+impl<'a> Problem for Objective<'a> {
+    type Eval = Evaluation<'a>;
+    type Error = LossError;
+    fn dim(&self) -> usize {
+        self.shape().1
+    }
+    fn evaluate(&self, x: &[f64], need: Need) -> Result<Evaluation<'a>, LossError> {
+        Objective::evaluate(self, x, if need == Need::Curvature { What::Hessian } else { What::Gradient })
+    }
+    fn value(&self, x: &[f64]) -> Result<f64, LossError> {
+        Objective::value(self, x)
+    }
+    fn recycle(&self, e: Evaluation<'a>) {
+        Objective::recycle(self, e)
+    }
+    fn failure_status(&self, e: &LossError) -> Status {
+        if matches!(e, LossError::Overflow { .. }) { Status::Overflow } else { Status::NumericalError }
+    }
+    fn negative_curvature(&self, e: &Evaluation<'a>, seed: u64) -> Option<(f64, Vec<f64>)> {
+        negative_curvature(e.hessian.as_ref()?, seed)
+    }
+}
+
+/// Whether dense eigenvalues (`Σ nnz(a_i)²` to form `H`, about `4d³` to diagonalise) are
+/// cheaper than Lanczos (`LANCZOS_STEPS` Hessian-vector products, `4·nnz` flops each, plus
+/// reorthogonalisation).
+pub(crate) fn dense_is_cheaper(h: &StructuredHessian) -> bool {
+    let a = h.matrix();
+    let d = a.ncols() as f64;
+    let gram: f64 = a.indptr().windows(2).map(|w| ((w[1] - w[0]) as f64).powi(2) / 2.0).sum();
+    let dense = gram + 4.0 * d * d * d;
+    let steps = LANCZOS_STEPS as f64;
+    let lanczos = steps * 4.0 * a.nnz() as f64 + steps * steps * d;
+    dense <= lanczos
+}
+
+/// `(λ_min, unit eigenvector)` of the exact Hessian when it is clearly negative (relative to
+/// its largest eigenvalue), else `None`.
+fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>)> {
+    let d = h.dim();
+    if dense_is_cheaper(h) {
+        let m = h.dense(Part::Exact);
+        let eig = m.self_adjoint_eigen(Side::Lower).ok()?;
+        let s = eig.S();
+        let (lo, hi) = (s[0], s[d - 1]);
+        if lo < -1e-10 * hi.abs().max(lo.abs()) {
+            return Some((lo, (0..d).map(|i| eig.U()[(i, 0)]).collect()));
+        }
+        return None;
+    }
+    let (lo, hi) = losses::lanczos_extremes(d, LANCZOS_STEPS, seed, |v, out| h.apply(Part::Exact, v, out)).ok()?;
+    (lo < -1e-10 * hi.abs().max(lo.abs())).then(|| (lo, lowest_eigenvector(h, hi.max(0.0), seed)))
+}
+
+/// The eigenvector of the most negative eigenvalue for large `d`: power iteration on
+/// `σI − H` with `σ ≥ λ_max`, whose dominant eigenvector it is (`O(nnz)` per step).
+fn lowest_eigenvector(h: &StructuredHessian, sigma: f64, seed: u64) -> Vec<f64> {
+    let d = h.dim();
+    let mut v: Vec<f64> =
+        (0..d).map(|i| (((i as u64 + 1).wrapping_mul(0x9E37_79B9 ^ seed)) % 1009) as f64 - 504.0).collect();
+    let mut hv = vec![0.0; d];
+    for _ in 0..100 {
+        let n = norm(&v);
+        v.iter_mut().for_each(|x| *x /= n);
+        h.apply(Part::Exact, &v, &mut hv);
+        v = v.iter().zip(&hv).map(|(a, b)| sigma * a - b).collect();
+    }
+    let n = norm(&v);
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}

@@ -330,12 +330,12 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         "exp over n, libm",
         Box::new(|| {
             par(&zs, &mut e1, &|i, o| {
-                sparse_ops::simd_state::clear_upper_state();
+                runtime::simd::clear_upper_state();
                 o.iter_mut().zip(i).for_each(|(o, v)| *o = v.exp());
             })
         }),
     ));
-    cases.push(("exp over n, vmath", Box::new(|| par(&zs, &mut e2, &|i, o| sparse_ops::vmath::exp_into(i, o)))));
+    cases.push(("exp over n, vmath", Box::new(|| par(&zs, &mut e2, &|i, o| runtime::vmath::exp_into(i, o)))));
     let (a0, p0) = (&a, &problems[0]);
     cases.push((
         "rescaled exp +Hessian, fresh buffers",

@@ -26,8 +26,8 @@ use newton::engine::{
 };
 use newton::{Report, Status, StepError};
 use rayon::prelude::*;
+use runtime::dense::mul;
 use serde::Serialize;
-use sparse_ops::simd_state::clear_upper_state;
 
 use crate::data::TokenData;
 use crate::error::SvmError;
@@ -154,8 +154,10 @@ fn sequence_pass(data: &TokenData, l: usize, x: MatRef<'_, f64>, stats: bool) ->
     let (n, d) = (meta.n, meta.d);
     let scale = 1.0 / (meta.m * meta.n) as f64;
     let a = data.sequence(l);
-    let z = &(a * x) * a.transpose();
-    clear_upper_state();
+    // faer's operators run at its global parallelism: the same here, through the wrapper that
+    // leaves the vector state clean for the `exp` below.
+    let par = faer::get_global_parallelism();
+    let z = mul(mul(a, x, par).as_ref(), a.transpose(), par);
     let gt: Vec<f64> = (0..n).map(|t| data.head_score(data.token(l, t))).collect();
     let mut w = Mat::<f64>::zeros(n, n);
     let mut out = SeqPass {
@@ -216,8 +218,7 @@ fn sequence_pass(data: &TokenData, l: usize, x: MatRef<'_, f64>, stats: bool) ->
         }
     }
     // ∇ = Σ_i a_i (Σ_t w_it a_t)ᵀ = Aᵀ W A.
-    out.grad = &(a.transpose() * &w) * a;
-    clear_upper_state();
+    out.grad = mul(mul(a.transpose(), w.as_ref(), par).as_ref(), a, par);
     out
 }
 

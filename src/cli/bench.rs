@@ -258,7 +258,7 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
             "median_s": names.iter().zip(&t).map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "ratios": ratios,
         });
-        std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
+        super::output::write_json(&path, &obj)?;
     }
     Ok(0)
 }
@@ -396,7 +396,7 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     if let Some(path) = args.out {
         let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t[0], "aty_s": t[1], "losses": rows,
             "exp_libm_s": t[m], "exp_vmath_s": t[m + 1], "rescaled_exp_hessian_fresh_s": t[m + 2]});
-        std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
+        super::output::write_json(&path, &obj)?;
     }
     Ok(0)
 }
@@ -507,7 +507,7 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(path) = args.out {
-        std::fs::write(&path, serde_json::to_string_pretty(&rows)? + "\n")?;
+        super::output::write_json(&path, &rows)?;
     }
     Ok(0)
 }
@@ -626,7 +626,7 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(path) = args.out {
-        std::fs::write(&path, serde_json::to_string_pretty(&rows)? + "\n")?;
+        super::output::write_json(&path, &rows)?;
     }
     Ok(0)
 }

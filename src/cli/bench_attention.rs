@@ -159,7 +159,7 @@ pub fn run(a: AttentionBenchArgs) -> anyhow::Result<i32> {
             "forward_gradient_s": t[0], "gflops": ours, "faer_gflops_nd": rate_nd, "faer_gflops_nn": rate_nn,
             "faer_gflops_1024": peak, "relative_to_faer": faer_time / t[0], "hessian": hess_rows,
         });
-        super::attention::write_json(out, &v)?;
+        super::output::write_json(out, &v)?;
     }
     Ok(0)
 }

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use losses::{Activation, LossKind, Objective, PlantSpec, Problem, Regulariser, plant};
 use newton::{SolverParams, Strategy};
@@ -137,7 +136,7 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
 }
 
 pub fn run(args: ScalingArgs) -> anyhow::Result<i32> {
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    super::output::create_dir(&args.out)?;
     let reps = args.reps.unwrap_or(if args.quick { 1 } else { 3 });
     let mut rows = Vec::new();
     for (k, (sweep, n, d, r)) in sweeps(args.quick).into_iter().enumerate() {
@@ -195,7 +194,7 @@ fn write_outputs(out: &std::path::Path, rows: &[Row]) -> anyhow::Result<i32> {
             r.unit_s
         );
     }
-    std::fs::write(out.join("scaling.csv"), csv)?;
+    super::output::write_text(out.join("scaling.csv"), &csv)?;
     // Slopes of per-iteration time against nnz on the nnz sweep.
     let line = |sweep: &str, s: Strategy, x: fn(&Row) -> f64| -> Vec<(f64, f64)> {
         rows.iter().filter(|r| r.sweep == sweep && r.strategy == s).map(|r| (x(r), r.per_iter_s)).collect()
@@ -211,7 +210,7 @@ fn write_outputs(out: &std::path::Path, rows: &[Row]) -> anyhow::Result<i32> {
         })).collect::<Vec<_>>(),
         "slopes_vs_nnz": slopes.iter().map(|(s, v)| (s.name().to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
     });
-    std::fs::write(out.join("scaling.json"), serde_json::to_string_pretty(&json)? + "\n")?;
+    super::output::write_json(out.join("scaling.json"), &json)?;
     let series = |sweep: &str, x: fn(&Row) -> f64, with_slope: bool| -> Vec<Series> {
         STRATEGIES
             .iter()

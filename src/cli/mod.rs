@@ -27,6 +27,8 @@ mod generate;
 mod info;
 mod load;
 mod memory;
+mod names;
+mod output;
 mod plot;
 mod sketch_cmd;
 mod solve;

@@ -102,6 +102,12 @@ pub enum TrainStatus {
     Overflow,
 }
 
+runtime::named_enum!(TrainStatus {
+    Completed => "completed",
+    GradientUnderflow => "gradient_underflow",
+    Overflow => "overflow",
+});
+
 /// What [`train`] returns.
 #[derive(Debug, Clone)]
 pub struct TrainReport {

@@ -10,6 +10,7 @@
 //! - [`pool`]: the one buffer-reuse mechanism: spare `f64` buffers within a count and byte
 //!   budget, so repeated kernels do not page-fault on fresh memory.
 //! - [`vmath`]: vectorised `exp`, `cosh`, `sinh` over slices (≤ 2 / 4 ulp, CPU-independent bits).
+//! - [`names`]: [`named_enum!`] gives the library's enums their text names (`FromStr`, `Display`).
 //! - [`simd`]: SIMD detection once, as a token ([`simd::Avx2`]) the AVX2 kernels take, and the
 //!   AVX→SSE transition handling; [`dense`] and [`par`] are the wrappers that handle it, so no
 //!   caller clears vector state itself.
@@ -36,6 +37,7 @@
 //! ```
 
 pub mod dense;
+pub mod names;
 pub mod par;
 pub mod partition;
 pub mod pool;

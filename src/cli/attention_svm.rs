@@ -10,6 +10,8 @@ use att_svm::{
 use attention::write_matrix;
 use clap::Args;
 
+use harness::peak_rss_mib;
+
 use super::output::{create_dir, write_json};
 use super::plot::{Panel, Series, panels};
 
@@ -97,14 +99,6 @@ fn margin(soft: Option<f64>) -> anyhow::Result<Margin> {
         Some(c) if c > 0.0 && c.is_finite() => Ok(Margin::Soft { c }),
         Some(c) => bail!("--soft C must be positive and finite, got {c}"),
     }
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 pub fn run_gen(a: GenArgs) -> anyhow::Result<i32> {

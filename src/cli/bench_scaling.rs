@@ -10,7 +10,7 @@ use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 use super::plot::{self, Series};
-use super::timing::median;
+use harness::{Unit, loglog_slope, median};
 
 #[derive(Args)]
 pub struct ScalingArgs {
@@ -74,20 +74,10 @@ fn sweeps(quick: bool) -> Vec<(&'static str, usize, usize, usize)> {
 
 fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let (n, d) = a.shape();
-    let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
-    let y: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
-    let (mut o1, mut o2) = (vec![0.0; n], vec![0.0; d]);
     // The unit is sampled before every solve, interleaved with them, so that a slow phase of
     // the shared machine moves the unit and the solves alike; its median is the one unit of
     // this matrix (for every strategy).
-    let mut unit_samples = Vec::new();
-    let mut sample_unit = || {
-        let t = std::time::Instant::now();
-        a.mul_vec(&x, &mut o1);
-        a.tr_mul_vec(&y, &mut o2);
-        t.elapsed().as_secs_f64()
-    };
-    sample_unit(); // warm-up
+    let mut unit = Unit::new(a);
     let first = rows.len();
     for s in STRATEGIES {
         let params = SolverParams {
@@ -103,7 +93,7 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
         for rep in 0..reps {
             let p = SolverParams { seed: rep as u64, ..params };
             for _ in 0..2 {
-                unit_samples.push(sample_unit());
+                unit.sample();
             }
             let report = newton::solve(f, &vec![0.0; d], &p, None, &mut |_, _| std::ops::ControlFlow::Continue(()))?;
             // Per solve, the mean over its iterations (a whole refresh cycle); medians over
@@ -130,7 +120,7 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
             unit_s: f64::NAN,
         });
     }
-    let unit_s = median(unit_samples);
+    let unit_s = unit.seconds();
     rows[first..].iter_mut().for_each(|r| r.unit_s = unit_s);
     Ok(())
 }
@@ -200,7 +190,7 @@ fn write_outputs(out: &std::path::Path, rows: &[Row]) -> anyhow::Result<i32> {
         rows.iter().filter(|r| r.sweep == sweep && r.strategy == s).map(|r| (x(r), r.per_iter_s)).collect()
     };
     let slopes: Vec<(Strategy, f64)> =
-        STRATEGIES.iter().map(|&s| (s, plot::loglog_slope(&line("nnz", s, |r| r.nnz as f64)))).collect();
+        STRATEGIES.iter().map(|&s| (s, loglog_slope(&line("nnz", s, |r| r.nnz as f64)))).collect();
     let json = serde_json::json!({
         "rows": rows.iter().map(|r| serde_json::json!({
             "sweep": r.sweep, "n": r.n, "d": r.d, "nnz_per_row": r.r, "nnz": r.nnz, "strategy": r.strategy.name(),
@@ -217,7 +207,7 @@ fn write_outputs(out: &std::path::Path, rows: &[Row]) -> anyhow::Result<i32> {
             .map(|&s| {
                 let points = line(sweep, s, x);
                 let label = if with_slope {
-                    format!("{} (slope {:.2})", s.name(), plot::loglog_slope(&points))
+                    format!("{} (slope {:.2})", s.name(), loglog_slope(&points))
                 } else {
                     s.name().to_string()
                 };

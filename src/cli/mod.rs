@@ -32,7 +32,6 @@ mod output;
 mod plot;
 mod sketch_cmd;
 mod solve;
-mod timing;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 

@@ -11,7 +11,7 @@ use sketch::{Method, Sparsifier, SparsifyParams, measure_eps, sparsify};
 use sparse_ops::io::read_vector_of_len;
 
 use super::names::named;
-use super::timing::median;
+use harness::Unit;
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["problem", "a"])))]
@@ -70,17 +70,9 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
     let method = args.method;
     let params = SparsifyParams { eps0: args.sketch.eps0, delta: args.sketch.delta, ..Default::default() };
     // The unit: one A·x, median of 5, in this run.
-    let xs: Vec<f64> = (0..a.ncols()).map(|j| (j as f64).sin()).collect();
-    let mut y = vec![0.0; a.nrows()];
-    let spmv = median(
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                a.mul_vec(&xs, &mut y);
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    );
+    let mut unit = Unit::new(&a);
+    (0..5).for_each(|_| unit.sample());
+    let spmv = unit.ax_s();
     let t = Instant::now();
     let sp = sparsify(&a, &w, method, &params, args.sketch.seed)?;
     let time_s = t.elapsed().as_secs_f64();

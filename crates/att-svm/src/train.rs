@@ -268,18 +268,7 @@ pub fn train(
     let d = data.meta().d;
     let x0 = Mat::<f64>::zeros(d, d);
     let problem = Tokens { data, params, evaluations: Cell::new(0) };
-    let loop_params = LoopParams {
-        tol: 0.0,
-        atol: GRADIENT_FLOOR,
-        max_iter: params.steps,
-        max_time: f64::INFINITY,
-        decrement_test: false,
-        decrement_floor: 0.0,
-        curvature_test: false,
-        escape_saddles: false,
-        line_search: LineSearch::Fixed,
-        seed: 0,
-    };
+    let loop_params = LoopParams::first_order(0.0, GRADIENT_FLOOR, params.steps, LineSearch::Fixed);
     let mut recorder = Recorder { data, params, x_mm, threshold: None, trajectory: Vec::new(), observer };
     // X(0) = 0: every logit is 0, so the point is always finite.
     let (g0, parts0) = full_pass(data, x0.as_ref());

@@ -117,18 +117,8 @@ pub fn gradient_descent(
         None => 1.0 / curvature_scale(f, x0, 30, 0)?.max(f64::MIN_POSITIVE),
     };
     let d = AttentionObjective::dim(f);
-    let loop_params = LoopParams {
-        tol: params.tol,
-        atol: 0.0,
-        max_iter: params.steps,
-        max_time: f64::INFINITY,
-        decrement_test: false,
-        decrement_floor: 0.0,
-        curvature_test: false,
-        escape_saddles: false,
-        line_search: if params.halve_on_increase { LineSearch::NoIncrease } else { LineSearch::Fixed },
-        seed: 0,
-    };
+    let line_search = if params.halve_on_increase { LineSearch::NoIncrease } else { LineSearch::Fixed };
+    let loop_params = LoopParams::first_order(params.tol, 0.0, params.steps, line_search);
     let e0 = f.evaluate(x0, Want::Gradient)?;
     let first = FitRecord {
         step: 0,

@@ -7,7 +7,9 @@
 
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::LinOp;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use runtime::pool::BufferPool;
 
 use faer::{Mat, MatMut, MatRef, Par};
 use runtime::reduce::Neumaier;
@@ -37,19 +39,25 @@ pub struct HessianParts {
     pub c_gn: Vec<f64>,
 }
 
+/// The product buffer of a Hessian: one spare `n`-vector.
+fn one_buffer() -> BufferPool {
+    BufferPool::new(1, usize::MAX)
+}
+
 /// `∇²L(x)` in the form `Aᵀ(D + UCUᵀ)A`, holding a reference to `A`.
 pub struct StructuredHessian<'a> {
     a: &'a CsrMatrix,
     p: HessianParts,
     /// `AᵀU` (`d×k`), computed once: by the evaluation's gradient pass, or on first use.
     atu: OnceLock<Vec<f64>>,
-    /// The `n`-vector `A·v` of [`Self::apply`], kept between products (a CG solve makes many).
-    scratch: Mutex<Vec<f64>>,
+    /// The `n`-vector `A·v` of [`Self::apply`], kept between products (a CG solve makes many):
+    /// a one-buffer pool, so a concurrent product gets its own buffer.
+    scratch: BufferPool,
 }
 
 impl Clone for StructuredHessian<'_> {
     fn clone(&self) -> Self {
-        Self { a: self.a, p: self.p.clone(), atu: self.atu.clone(), scratch: Mutex::default() }
+        Self { a: self.a, p: self.p.clone(), atu: self.atu.clone(), scratch: one_buffer() }
     }
 }
 
@@ -69,12 +77,12 @@ impl<'a> StructuredHessian<'a> {
             p.d.len() == n && p.d_gn.len() == n && p.u.len() == n * k && p.c.len() == k * k && p.c_gn.len() == k * k,
             "inconsistent Hessian parts"
         );
-        Self { a, p, atu: OnceLock::new(), scratch: Mutex::default() }
+        Self { a, p, atu: OnceLock::new(), scratch: one_buffer() }
     }
 
     /// The parts, and the product scratch buffer (for reuse by the objective's pool).
     pub(crate) fn into_buffers(self) -> (HessianParts, Vec<f64>) {
-        (self.p, self.scratch.into_inner().unwrap_or_default())
+        (self.p, self.scratch.into_spare().pop().unwrap_or_default())
     }
 
     /// Seed the `AᵀU` cache (from a pass that computed it alongside the gradient).
@@ -141,18 +149,12 @@ impl<'a> StructuredHessian<'a> {
     pub fn apply(&self, part: Part, v: &[f64], out: &mut [f64]) {
         let (u, k, c) = self.low_rank(part);
         let diag = self.diagonal(part);
-        // One product at a time reuses the scratch; a concurrent one gets its own buffer.
-        let mut own = Vec::new();
-        let mut guard = self.scratch.try_lock();
-        let t: &mut Vec<f64> = match guard.as_mut() {
-            Ok(g) => g,
-            Err(_) => &mut own,
-        };
-        t.resize(self.a.nrows(), 0.0);
+        // Every entry of `t` is written by the pass below.
+        let mut t = self.scratch.take(self.a.nrows());
         let ut = self.a.mul_vec_fold(
             v,
             1,
-            t,
+            &mut t,
             || [Neumaier::default(); 3],
             |acc, i, ti, r| {
                 r[0] = ti;
@@ -172,6 +174,7 @@ impl<'a> StructuredHessian<'a> {
             *ma = (0..k).map(|b| c[a * k + b] * ut[b].value()).sum();
         }
         self.a.tr_mul_vec_map(|i| diag[i] * t[i] + (0..k).map(|j| u[i * k + j] * m[j]).sum::<f64>(), out);
+        self.scratch.give(t);
     }
 
     /// `AᵀU` (`d×k`, row-major): one pass over `A` the first time (none when the evaluation

@@ -64,6 +64,7 @@ pub use sketch;
 pub use sparse_ops;
 
 pub use error::{SolveError, StepError};
+pub use linalg::{PcgFailure, PcgResult, pcg};
 pub use params::{SolverParams, Strategy};
 pub use report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
 pub use solver::solve;

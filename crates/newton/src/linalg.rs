@@ -116,7 +116,8 @@ pub(crate) fn norm(a: &[f64]) -> f64 {
 }
 
 /// What [`pcg`] returns.
-pub(crate) struct PcgResult {
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcgResult {
     pub x: Vec<f64>,
     pub iterations: usize,
     /// Why it stopped early, if it did not reach the tolerance.
@@ -126,7 +127,21 @@ pub(crate) struct PcgResult {
 /// Preconditioned CG for `H x = b` from `x = 0`, stopping at `‖r‖ ≤ rtol·‖b‖`; `apply` is
 /// `v ↦ Hv`, `precond` is `v ↦ M⁻¹v`. Stops (with `failure`) on negative curvature
 /// `pᵀHp ≤ 0`, keeping the last iterate, which is a descent direction for `b = −g`.
-pub(crate) fn pcg(
+///
+/// Why not faer's `conjugate_gradient` over the Hessian's `LinOp` (`StructuredHessian::op`):
+/// on negative curvature faer returns an error and no usable iterate, while a Newton–CG step
+/// needs the last iterate (a descent direction) to go on; and faer's block CG (a `k×k`
+/// pivoted Cholesky per iteration, even for one right-hand side) was not faster on the same
+/// operator (`cargo bench --bench cg`, docs/benchmarks.md).
+///
+/// ```
+/// // H = diag(1, 4): one Jacobi-preconditioned iteration solves it.
+/// let h = [1.0, 4.0];
+/// let r = newton::pcg(&[1.0, 2.0], 1e-12, 10, |v, o| o.iter_mut().zip(v).zip(&h).for_each(|((o, v), h)| *o = h * v),
+///     |r| r.iter().zip(&h).map(|(r, h)| r / h).collect());
+/// assert_eq!((r.x, r.iterations, r.failure), (vec![1.0, 0.5], 1, None));
+/// ```
+pub fn pcg(
     b: &[f64],
     rtol: f64,
     max_iter: usize,
@@ -168,7 +183,7 @@ pub(crate) fn pcg(
 
 /// Why [`pcg`] stopped before its tolerance.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-pub(crate) enum PcgFailure {
+pub enum PcgFailure {
     #[error("negative curvature pᵀHp = {php:.3e}")]
     NegativeCurvature { php: f64 },
     #[error("no convergence in {max_iter} iterations")]

@@ -92,6 +92,11 @@ impl BufferPool {
         }
     }
 
+    /// The spare buffers, handed over (to another pool, say).
+    pub fn into_spare(self) -> Vec<Vec<f64>> {
+        self.spare.into_inner().unwrap_or_default()
+    }
+
     /// Drop every spare buffer.
     pub fn clear(&self) {
         if let Ok(mut s) = self.spare.lock() {

@@ -69,6 +69,25 @@ pub struct LoopParams {
     pub seed: u64,
 }
 
+impl LoopParams {
+    /// A first-order method's loop: the gradient test `‖g‖ ≤ max(tol·‖g₀‖, atol)` and the step
+    /// budget, with `line_search`; no decrement or curvature test, no time limit.
+    pub fn first_order(tol: f64, atol: f64, max_iter: usize, line_search: LineSearch) -> Self {
+        Self {
+            tol,
+            atol,
+            max_iter,
+            max_time: f64::INFINITY,
+            decrement_test: false,
+            decrement_floor: 0.0,
+            curvature_test: false,
+            escape_saddles: false,
+            line_search,
+            seed: 0,
+        }
+    }
+}
+
 /// Minimise `problem` from `x0` with `strategy`. `Err` only when `x0` cannot be evaluated;
 /// every other outcome is a [`Report`] whose status says what happened (its
 /// `regime_from_iteration` and `r_against_x_star` are left for the caller to fill).

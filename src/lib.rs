@@ -38,6 +38,8 @@
 //! The command-line program `spnewton` (`src/main.rs`) drives them; see `README.md` and
 //! `docs/guide.md`.
 
+#![forbid(unsafe_code)]
+
 pub use att_svm;
 pub use attention;
 pub use losses;

@@ -40,6 +40,8 @@
 //! # Ok::<(), att_svm::SvmError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod data;
 pub mod error;
 pub mod explicit;

@@ -58,6 +58,8 @@
 //! [`AttentionError::NormaliserNearZero`] naming the sequence and row. The logistic loss is
 //! evaluated as a softplus and needs labels `±1`.
 
+#![forbid(unsafe_code)]
+
 pub mod data;
 mod dense;
 pub mod error;

@@ -27,6 +27,8 @@
 //! assert_eq!(t.names().count(), 2);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod fit;
 mod memory;
 mod timing;

@@ -60,6 +60,8 @@
 //! never overflows. Note (docs/reference.md, errata E7): the rescaled `sinh` problem has `L(0) = 0` for
 //! every `b`, and the rescaled `cosh` problem has a zero gradient at `x = 0` for every `b`.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod hessian;
 pub mod kind;

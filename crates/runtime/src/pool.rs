@@ -44,6 +44,7 @@ impl std::fmt::Debug for BufferPool {
 }
 
 impl BufferPool {
+    /// An empty pool keeping at most `max_buffers` spares and `max_bytes` in all.
     pub fn new(max_buffers: usize, max_bytes: usize) -> Self {
         Self { spare: Mutex::new(Vec::new()), max_buffers, max_bytes }
     }

@@ -20,6 +20,7 @@ pub struct Neumaier {
 }
 
 impl Neumaier {
+    /// Add `x`, carrying its rounding error in the compensation.
     #[inline]
     pub fn add(&mut self, x: f64) {
         let t = self.sum + x;
@@ -35,6 +36,7 @@ impl Neumaier {
         self.add(x);
         self
     }
+    /// The compensated sum.
     #[inline]
     pub fn value(&self) -> f64 {
         self.sum + self.comp

@@ -13,13 +13,13 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use faer::{Mat, Side};
+use faer::{Mat, Par, Side};
 
 use crate::engine::{
     self, Evaluated, FnObserver, LineSearch, LoopParams, Need, Observer, Problem, Step, StepInput, Strategy,
 };
 use crate::error::{SolveError, StepError};
-use crate::linalg::{chol_solve, cholesky, damped_cholesky};
+use crate::linalg::{chol_solve, cholesky, damped_cholesky, dense_par};
 #[cfg(any(doc, test))]
 use crate::report::Status;
 use crate::report::{Fallback, IterRecord, Iterate, Report, Timing};
@@ -48,11 +48,14 @@ pub struct DenseParams {
     pub armijo: f64,
     /// Backtracking halvings before the line search gives up.
     pub max_backtracks: usize,
+    /// Tasks of the dense Cholesky (faer's `Par::rayon(dense_tasks)`; 0 or 1: sequential). A
+    /// fixed count, not the thread count: the result depends on it, never on the pool size.
+    pub dense_tasks: usize,
 }
 
 impl Default for DenseParams {
     fn default() -> Self {
-        Self { tol: 1e-10, atol: 0.0, max_iter: 100, armijo: 1e-4, max_backtracks: 50 }
+        Self { tol: 1e-10, atol: 0.0, max_iter: 100, armijo: 1e-4, max_backtracks: 50, dense_tasks: 2 }
     }
 }
 
@@ -114,7 +117,8 @@ pub fn solve_dense<F: DenseObjective>(
     };
     let mut user = FnObserver(observer);
     let mut observers: [&mut dyn Observer<DensePoint>; 1] = [&mut user];
-    engine::run(&Dense(f), &mut DenseNewton, x0, &loop_params, &mut observers)
+    let par = dense_par(params.dense_tasks);
+    engine::run(&Dense(f, par), &mut DenseNewton { par }, x0, &loop_params, &mut observers)
         .map_err(|e| SolveError::AtStartDense(e.to_string()))
 }
 
@@ -144,7 +148,7 @@ fn validate<F: DenseObjective>(f: &F, x0: &[f64], p: &DenseParams) -> Result<(),
 }
 
 /// A [`DenseObjective`] as an engine problem.
-struct Dense<'f, F>(&'f F);
+struct Dense<'f, F>(&'f F, Par);
 
 /// An evaluated point of a dense objective.
 struct DensePoint {
@@ -176,7 +180,7 @@ impl<F: DenseObjective> Problem for Dense<'_, F> {
         self.0.value(x)
     }
     fn negative_curvature(&self, e: &DensePoint, _seed: u64) -> Option<(f64, Vec<f64>)> {
-        if semidefinite(&e.hessian) {
+        if semidefinite(&e.hessian, self.1) {
             return None;
         }
         let eig = e.hessian.self_adjoint_eigen(Side::Lower).ok()?;
@@ -185,7 +189,9 @@ impl<F: DenseObjective> Problem for Dense<'_, F> {
 }
 
 /// Newton with the dense Hessian, damped when it is not positive definite.
-struct DenseNewton;
+struct DenseNewton {
+    par: Par,
+}
 
 impl<F: DenseObjective> Strategy<Dense<'_, F>> for DenseNewton {
     fn need(&self) -> Need {
@@ -197,8 +203,8 @@ impl<F: DenseObjective> Strategy<Dense<'_, F>> for DenseNewton {
         if !(0..h.ncols()).all(|j| (0..h.nrows()).all(|i| h[(i, j)].is_finite())) {
             return Err(StepError::NonFiniteHessian);
         }
-        let (l, damping) =
-            damped_cholesky(h).ok_or(StepError::NotFactorisable { max_diag: crate::linalg::max_diagonal(h) })?;
+        let (l, damping) = damped_cholesky(h, self.par)
+            .ok_or(StepError::NotFactorisable { max_diag: crate::linalg::max_diagonal(h) })?;
         let p: Vec<f64> = chol_solve(&l, &input.at.gradient).into_iter().map(|v| -v).collect();
         if !p.iter().all(|v| v.is_finite()) {
             return Err(StepError::NonFiniteStep);
@@ -210,14 +216,14 @@ impl<F: DenseObjective> Strategy<Dense<'_, F>> for DenseNewton {
 }
 
 /// `H + τI` positive definite for a rounding-sized `τ = 1e-10·max|H_ii|`.
-fn semidefinite(h: &Mat<f64>) -> bool {
+fn semidefinite(h: &Mat<f64>, par: Par) -> bool {
     let d = h.nrows();
     let scale = (0..d).map(|i| h[(i, i)].abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
     let mut s = h.to_owned();
     for i in 0..d {
         s[(i, i)] += 1e-10 * scale;
     }
-    cholesky(&s).is_some()
+    cholesky(&s, par).is_some()
 }
 
 #[cfg(test)]

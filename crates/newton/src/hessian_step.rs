@@ -10,7 +10,7 @@ use sketch::{Method, SampledDiagonal, Sparsifier, SparsifyParams, sparsify};
 
 use crate::engine::{Need, Step, StepInput, Strategy as StepStrategy};
 use crate::error::StepError;
-use crate::linalg::{chol_solve, damped_cholesky, dot, max_diagonal, norm, pcg};
+use crate::linalg::{chol_solve, damped_cholesky, dense_par, dot, max_diagonal, norm, pcg};
 use crate::params::{SolverParams, Strategy};
 use crate::report::{Fallback, Timing};
 
@@ -55,7 +55,8 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
         if max_diagonal(&m) == 0.0 && (0..d).all(|i| (0..d).all(|j| m[(i, j)] == 0.0)) {
             return Err(StepError::Underflow { grad_norm: norm(g) });
         }
-        let (l, mu) = damped_cholesky(&m).ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&m) })?;
+        let (l, mu) = damped_cholesky(&m, dense_par(self.params.dense_tasks))
+            .ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&m) })?;
         if let Some(mu) = mu {
             fallbacks.push(Fallback::Damped { mu });
         }

@@ -6,17 +6,17 @@ use faer::linalg::cholesky::llt::factor::{LltRegularization, cholesky_in_place, 
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::{Mat, Par};
 
-/// The parallelism of dense factorisations. A fixed task count (not the pool's thread count)
-/// fixes faer's partition, so results do not depend on how many threads run it.
-pub(crate) fn dense_par() -> Par {
-    Par::rayon(2)
+/// The parallelism of dense factorisations from the solver's `dense_tasks`. A fixed task count
+/// (not the pool's thread count) fixes faer's partition, so results do not depend on how many
+/// threads run it; 0 or 1 is sequential.
+pub(crate) fn dense_par(tasks: usize) -> Par {
+    if tasks <= 1 { Par::Seq } else { Par::rayon(tasks) }
 }
 
 /// A lower Cholesky factor `L` with `H = LLᵀ`, or `None` when `H` is not numerically positive
 /// definite.
-pub(crate) fn cholesky(h: &Mat<f64>) -> Option<Mat<f64>> {
+pub(crate) fn cholesky(h: &Mat<f64>, par: Par) -> Option<Mat<f64>> {
     let d = h.nrows();
-    let par = dense_par();
     let mut l = h.to_owned();
     let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(d, par, Default::default()));
     cholesky_in_place(l.as_mut(), LltRegularization::default(), par, MemStack::new(&mut mem), Default::default())
@@ -41,7 +41,7 @@ pub(crate) fn cholesky(h: &Mat<f64>) -> Option<Mat<f64>> {
 /// was damped by the same `μ` at every iteration and never converged. A relative shift damps
 /// every column in proportion to its own curvature. Entries with `H_ii ≤ 0` are scaled by the
 /// largest diagonal instead.
-pub(crate) fn damped_cholesky(h: &Mat<f64>) -> Option<(Mat<f64>, Option<f64>)> {
+pub(crate) fn damped_cholesky(h: &Mat<f64>, par: Par) -> Option<(Mat<f64>, Option<f64>)> {
     let d = h.nrows();
     let max_diag = (0..d).map(|i| h[(i, i)]).fold(0.0, f64::max);
     if !(max_diag.is_finite() && max_diag > 0.0) {
@@ -59,7 +59,7 @@ pub(crate) fn damped_cholesky(h: &Mat<f64>) -> Option<(Mat<f64>, Option<f64>)> {
         }
         l
     };
-    if let Some(l) = cholesky(&scaled) {
+    if let Some(l) = cholesky(&scaled, par) {
         return Some((unscale(l), None));
     }
     let mut mu = 1e-10;
@@ -68,7 +68,7 @@ pub(crate) fn damped_cholesky(h: &Mat<f64>) -> Option<(Mat<f64>, Option<f64>)> {
         for i in 0..d {
             shifted[(i, i)] += mu;
         }
-        if let Some(l) = cholesky(&shifted) {
+        if let Some(l) = cholesky(&shifted, par) {
             return Some((unscale(l), Some(mu)));
         }
         mu *= 10.0;
@@ -206,7 +206,7 @@ mod tests {
             (1, 2) | (2, 1) => 1.0 + 1e-9,
             _ => 0.0,
         });
-        let (l, mu) = damped_cholesky(&h).expect("factorisable with damping");
+        let (l, mu) = damped_cholesky(&h, dense_par(2)).expect("factorisable with damping");
         let mu = mu.expect("indefinite: damped");
         assert!(mu <= 1e-6, "μ = {mu:e}");
         let llt = &l * l.transpose();
@@ -217,7 +217,7 @@ mod tests {
         assert!((llt[(1, 2)] - h[(1, 2)]).abs() <= 1e-12);
         // A positive definite matrix is factorised as it is.
         let pd = Mat::from_fn(2, 2, |i, j| if i == j { [1e14, 1.0][i] } else { 0.5 });
-        let (l, mu) = damped_cholesky(&pd).unwrap();
+        let (l, mu) = damped_cholesky(&pd, dense_par(2)).unwrap();
         assert_eq!(mu, None);
         let back = &l * l.transpose();
         assert!((back[(1, 1)] - 1.0).abs() <= 1e-12 && (back[(0, 1)] - 0.5).abs() <= 1e-9);

@@ -77,6 +77,10 @@ pub struct SolverParams {
     pub checks: bool,
     /// Maximum CG iterations per step (`leverage-pcg`).
     pub max_cg: usize,
+    /// Tasks of the dense `d×d` Cholesky (faer's `Par::rayon(dense_tasks)`; 0 or 1:
+    /// sequential). A fixed count, not the thread count: the result depends on it, never on
+    /// the pool size.
+    pub dense_tasks: usize,
 }
 
 impl Default for SolverParams {
@@ -94,6 +98,7 @@ impl Default for SolverParams {
             armijo: 1e-4,
             checks: true,
             max_cg: 200,
+            dense_tasks: 2,
         }
     }
 }

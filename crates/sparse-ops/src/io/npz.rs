@@ -209,9 +209,84 @@ fn directory(f: &mut File, file_len: u64) -> Result<Vec<Entry>, ReadErrorKind> {
     Ok(entries)
 }
 
-/// A reader over one entry's uncompressed bytes, with its length (already checked against what
-/// the file can hold).
-fn open_entry<'f>(f: &'f mut File, e: &Entry, file_len: u64) -> Result<Box<dyn Read + 'f>, ReadErrorKind> {
+/// One entry's uncompressed bytes, with their running CRC-32. A stored entry is read with
+/// positioned reads straight from the file (large arrays in parallel pieces on the rayon pool);
+/// a compressed one streams through the deflate decoder.
+enum Source<'f> {
+    Stream(flate2::CrcReader<Box<dyn Read + 'f>>),
+    Direct { file: &'f File, pos: u64, end: u64, crc: flate2::Crc },
+}
+
+/// Bytes per parallel positioned read of a stored array.
+const PIECE_BYTES: usize = 8 << 20;
+
+impl Source<'_> {
+    fn crc(&self) -> &flate2::Crc {
+        match self {
+            Source::Stream(r) => r.crc(),
+            Source::Direct { crc, .. } => crc,
+        }
+    }
+
+    /// Fill `buf` completely (a short entry is `Truncated`).
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind> {
+        match self {
+            Source::Stream(r) => r.read_exact(buf).map_err(super::lines::io_kind),
+            Source::Direct { file, pos, end, crc } => {
+                if (buf.len() as u64) > *end - *pos {
+                    return Err(ReadErrorKind::Truncated);
+                }
+                let at = *pos;
+                let file: &File = file;
+                let crcs: Vec<Result<flate2::Crc, std::io::Error>> = buf
+                    .par_chunks_mut(PIECE_BYTES)
+                    .enumerate()
+                    .map(|(k, piece)| {
+                        pread_exact(file, piece, at + (k * PIECE_BYTES) as u64)?;
+                        let mut c = flate2::Crc::new();
+                        c.update(piece);
+                        Ok(c)
+                    })
+                    .collect();
+                for c in crcs {
+                    crc.combine(&c.map_err(super::lines::io_kind)?);
+                }
+                *pos += buf.len() as u64;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::Stream(r) => r.read(buf),
+            Source::Direct { file, pos, end, crc } => {
+                let n = buf.len().min((*end - *pos) as usize);
+                pread_exact(file, &mut buf[..n], *pos)?;
+                crc.update(&buf[..n]);
+                *pos += n as u64;
+                Ok(n)
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn pread_exact(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
+}
+
+#[cfg(not(unix))]
+fn pread_exact(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    let mut f = file.try_clone()?;
+    f.seek(SeekFrom::Start(at))?;
+    f.read_exact(buf)
+}
+
+/// Open one entry (its sizes already checked against what the file can hold).
+fn open_entry<'f>(f: &'f mut File, e: &Entry, file_len: u64) -> Result<Source<'f>, ReadErrorKind> {
     let name = &e.name;
     if e.local_offset.checked_add(30).is_none_or(|end| end > file_len) {
         return Err(bad(format!("{name}: entry beyond the end of the file (truncated?)")));
@@ -224,17 +299,21 @@ fn open_entry<'f>(f: &'f mut File, e: &Entry, file_len: u64) -> Result<Box<dyn R
     if start.checked_add(e.csize).is_none_or(|end| end > file_len) {
         return Err(bad(format!("{name}: entry data beyond the end of the file (truncated?)")));
     }
-    f.seek(SeekFrom::Start(start)).map_err(ReadErrorKind::Io)?;
-    let raw = Read::take(f, e.csize);
     match e.method {
-        0 if e.csize == e.usize => Ok(Box::new(raw)),
+        0 if e.csize == e.usize => {
+            Ok(Source::Direct { file: f, pos: start, end: start + e.csize, crc: flate2::Crc::new() })
+        }
         0 => Err(bad(format!("{name}: stored entry with different compressed and plain sizes"))),
         8 => {
             // Deflate expands at most 1032:1.
             if e.usize > e.csize.saturating_mul(1032) {
                 return Err(bad(format!("{name}: claims {} bytes from {} compressed", e.usize, e.csize)));
             }
-            Ok(Box::new(flate2::bufread::DeflateDecoder::new(BufReader::with_capacity(1 << 16, raw))))
+            f.seek(SeekFrom::Start(start)).map_err(ReadErrorKind::Io)?;
+            let raw = Read::take(f, e.csize);
+            let dec: Box<dyn Read + 'f> =
+                Box::new(flate2::bufread::DeflateDecoder::new(BufReader::with_capacity(1 << 16, raw)));
+            Ok(Source::Stream(flate2::CrcReader::new(dec)))
         }
         m => Err(bad(format!("{name}: ZIP compression method {m} is not supported (stored or deflate only)"))),
     }
@@ -338,14 +417,35 @@ fn npy_header<R: Read>(mut r: R, avail: u64, what: &str) -> Result<Array<R>, Rea
     Ok(Array { elem, swap, shape, len, data: r, what: what.to_string() })
 }
 
-impl<R: Read> Array<R> {
+/// Where array bytes come from.
+trait Fill: Read {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind>;
+}
+
+impl Fill for &mut Source<'_> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind> {
+        Source::fill(self, buf)
+    }
+}
+
+impl<R: Read> Fill for BufReader<R> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind> {
+        self.read_exact(buf).map_err(super::lines::io_kind)
+    }
+}
+
+impl<R: Fill> Array<R> {
     fn read_into<T: Plain>(&mut self, out: &mut Vec<T>) -> Result<(), ReadErrorKind> {
         let what = self.what.clone();
-        limits::try_reserve(out, self.len, || format!("{what}: {} elements", self.len))?;
-        out.resize(self.len, T::default());
-        self.data.read_exact(bytes_mut(out)).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => bad(format!("{}: truncated array data", self.what)),
-            _ => super::lines::io_kind(e),
+        let bytes = (self.len as u64).saturating_mul(std::mem::size_of::<T>() as u64);
+        if bytes > (64 << 20) {
+            limits::check_memory(|| format!("{what}: {} elements", self.len), bytes)?;
+        }
+        // Zeroed pages from the allocator (no fill pass); the read writes each byte once.
+        *out = vec![T::default(); self.len];
+        self.data.fill(bytes_mut(out)).map_err(|e| match e {
+            ReadErrorKind::Truncated => bad(format!("{what}: truncated array data")),
+            e => e,
         })?;
         if self.swap {
             for x in out.iter_mut() {
@@ -436,7 +536,7 @@ impl<R: Read> Array<R> {
 
     fn bytes(mut self) -> Result<Vec<u8>, ReadErrorKind> {
         let mut v = vec![0u8; self.len * self.elem.size()];
-        self.data.read_exact(&mut v).map_err(super::lines::io_kind)?;
+        self.data.fill(&mut v)?;
         Ok(v)
     }
 }
@@ -473,13 +573,12 @@ impl Npz {
     fn with<T>(
         &mut self,
         key: &str,
-        f: impl FnOnce(Array<&mut flate2::CrcReader<Box<dyn Read + '_>>>) -> Result<T, ReadErrorKind>,
+        f: impl FnOnce(Array<&mut Source<'_>>) -> Result<T, ReadErrorKind>,
     ) -> Result<T, ReadErrorKind> {
         let e = self
             .find(key)
             .ok_or_else(|| bad(format!("the archive has no '{key}' array (not a SciPy sparse .npz?)")))?;
-        let raw = open_entry(&mut self.file, &e, self.len)?;
-        let mut r = flate2::CrcReader::new(raw);
+        let mut r = open_entry(&mut self.file, &e, self.len)?;
         let out = f(npy_header(&mut r, e.usize, key)?)?;
         // Anything left over would have failed the size check; the CRC covers every byte.
         check_crc(&e, r.crc())?;

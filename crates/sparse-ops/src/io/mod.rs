@@ -24,7 +24,7 @@ pub use mtx::{
     write_dense_matrix_market, write_matrix_market,
 };
 pub use npz::{NpzOptions, is_npy, is_npz, read_npy_vector, read_npz, write_npy_vector, write_npz};
-pub use svmlight::{SvmlightOptions, read_svmlight, read_svmlight_from_reader};
+pub use svmlight::{SvmlightOptions, read_svmlight, read_svmlight_from_reader, write_svmlight};
 pub use vector::{read_vector, read_vector_from_reader, read_vector_of_len, write_vector};
 
 use crate::csr::Duplicates;

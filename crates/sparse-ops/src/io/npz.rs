@@ -500,7 +500,7 @@ impl<R: Fill> Array<R> {
                 let mut v = Vec::<u32>::new();
                 self.read_into(&mut v)?;
                 // One pass for the bounds (also catches negative int32, which reads as >= 2^31).
-                if let Some(i) = v.iter().position(|&x| x as usize >= bound) {
+                if let Some(i) = v.par_iter().position_first(|&x| x as usize >= bound) {
                     let x = if signed { i64::from(v[i] as i32) } else { i64::from(v[i]) };
                     check(i, x)?;
                 }

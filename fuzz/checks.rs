@@ -107,3 +107,50 @@ pub fn attention_dir(data: &[u8]) {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Any bytes as a SciPy `.npz` file and as a `.npy` vector; and the bytes patched into a valid
+/// small `.npz` (stored and compressed; the first two bytes pick the offset), so the fuzzer
+/// reaches the array parsing past the ZIP directory: a valid matrix or a typed error.
+#[allow(dead_code)]
+pub fn npz(data: &[u8]) {
+    use sparse_ops::io::{NpzOptions, read_npy_vector, read_npz, write_npz};
+    use sparse_ops::{CsrMatrix, Duplicates, ReadOptions};
+    let dir = scratch_dir("npz");
+    let check = |bytes: &[u8]| {
+        let p = dir.join("fuzz.npz");
+        std::fs::write(&p, bytes).expect("write");
+        for duplicates in [Duplicates::Sum, Duplicates::Reject] {
+            match read_npz(&p, ReadOptions { duplicates }) {
+                Ok(a) => {
+                    assert_eq!(a.indptr().len(), a.nrows() + 1);
+                    assert_eq!(a.indices().len(), a.nnz());
+                    assert!(a.data().iter().all(|v| v.is_finite()));
+                }
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+    };
+    check(data);
+    let v = dir.join("fuzz.npy");
+    std::fs::write(&v, data).expect("write");
+    if let Ok(x) = read_npy_vector(&v) {
+        assert!(!x.is_empty() && x.iter().all(|x| x.is_finite()));
+    }
+    let a = CsrMatrix::from_triplets(3, 4, &[(0, 0, 1.0), (0, 2, 2.0), (2, 1, 3.0), (2, 3, 4.0)], Duplicates::Sum)
+        .expect("a valid matrix");
+    for compress in [false, true] {
+        let seed = dir.join("seed.npz");
+        write_npz(&seed, &a, NpzOptions { compress }).expect("write");
+        let mut bytes = std::fs::read(&seed).expect("read");
+        if let [hi, lo, rest @ ..] = data {
+            let at = usize::from(u16::from_be_bytes([*hi, *lo])) % bytes.len();
+            for (k, &b) in rest.iter().enumerate() {
+                if let Some(slot) = bytes.get_mut(at + k) {
+                    *slot = b;
+                }
+            }
+        }
+        check(&bytes);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -71,7 +71,7 @@ fn problem_directory_messages_name_the_files_and_the_rule() {
     let p = dir.path();
     meta(p, r#"{"loss": "linear"}"#);
     let o = limited(&["solve", "--problem", p.to_str().unwrap()]);
-    assert_input_error(&o, "no A.mtx, A.mtx.gz or data.svm");
+    assert_input_error(&o, "no A.mtx, A.mtx.gz, A.npz or data.svm");
     std::fs::write(p.join("A.mtx"), "%%MatrixMarket matrix coordinate real general\n2 1 2\n1 1 1\n2 1 2\n").unwrap();
     std::fs::write(p.join("b.txt"), "1\n2\n").unwrap();
     meta(p, r#"{"loss": "linear", "w_const": -1}"#);

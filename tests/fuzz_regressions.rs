@@ -45,3 +45,8 @@ fn problem_meta_inputs() {
 fn attention_dir_inputs() {
     replay("attention_dir", attention_dir);
 }
+
+#[test]
+fn npz_inputs() {
+    replay("npz", npz);
+}

@@ -30,8 +30,8 @@ pub enum BenchCommand {
     Attention(super::bench_attention::AttentionBenchArgs),
     /// Att-SVM: rank-one dual coordinate descent against formed d² features (time, peak memory).
     AttSvm(super::attention_svm::AttSvmBenchArgs),
-    /// Reading a Matrix Market file: MB/s and nonzeros/s on 1 and 2 threads against a
-    /// byte-streaming pass (and optionally another build's `info`).
+    /// Reading a Matrix Market file, and the same matrix as .npz: MB/s and nonzeros/s on 1 and 2
+    /// threads against a byte-streaming pass (and optionally another build's `info`).
     Io(super::bench_io::IoBenchArgs),
 }
 

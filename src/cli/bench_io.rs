@@ -1,7 +1,8 @@
 //! `spnewton bench io`: reading speed of the Matrix Market reader against a byte-streaming
-//! pass over the same file (the page-cache floor), on 1 and 2 threads, and optionally against
-//! another build's `spnewton info` (e.g. the previous reader) run as a child process.
-//! Interleaved rounds, medians.
+//! pass over the same file (the page-cache floor), on 1 and 2 threads; the same matrix written
+//! as an uncompressed SciPy `.npz` (a temporary file) read by `read_npz` against its own
+//! byte-streaming floor; and optionally another build's `spnewton info` (e.g. the previous
+//! reader) run as a child process. Interleaved rounds, medians.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use clap::Args;
 use sparse_ops::ReadOptions;
-use sparse_ops::io::read_csr;
+use sparse_ops::io::{NpzOptions, read_csr, read_npz, write_npz};
 
 use harness::Cases;
 
@@ -60,18 +61,26 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<i32> {
     // One read up front: errors surface before timing, and the sizes for the table.
     let a = read_csr(path, ReadOptions::default())?;
     let (nnz, csr_bytes) = (a.nnz(), a.csr_bytes());
+    let npz = std::env::temp_dir().join(format!("spnewton-bench-io-{}.npz", std::process::id()));
+    write_npz(&npz, &a, NpzOptions { compress: false })?;
+    let npz_bytes = std::fs::metadata(&npz)?.len();
     drop(a);
+    let npz_path = npz.as_path();
     let pools: Vec<rayon::ThreadPool> =
         [1, 2].iter().map(|&t| rayon::ThreadPoolBuilder::new().num_threads(t).build()).collect::<Result<_, _>>()?;
     let this = std::env::current_exe()?;
     const FLOOR: &str = "byte stream (floor)";
+    const NPZ_FLOOR: &str = "npz byte stream (floor)";
     const OLD: &str = "old: info --a, 2 threads";
     const THIS: &str = "this: info --a, 2 threads";
     let mut cases = Cases::new();
     cases
         .add(FLOOR, || assert!(std::hint::black_box(stream(path, false)) > 0))
         .add("reader, 1 thread", || drop(pools[0].install(|| read_csr(path, ReadOptions::default()))))
-        .add("reader, 2 threads", || drop(pools[1].install(|| read_csr(path, ReadOptions::default()))));
+        .add("reader, 2 threads", || drop(pools[1].install(|| read_csr(path, ReadOptions::default()))))
+        .add(NPZ_FLOOR, || assert!(std::hint::black_box(stream(npz_path, false)) > 0))
+        .add("npz reader, 1 thread", || drop(pools[0].install(|| read_npz(npz_path, ReadOptions::default()))))
+        .add("npz reader, 2 threads", || drop(pools[1].install(|| read_npz(npz_path, ReadOptions::default()))));
     if gz {
         cases.add("gunzip stream", || assert!(std::hint::black_box(stream(path, true)) > 0));
     }
@@ -80,22 +89,27 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<i32> {
         cases.add(THIS, || info(&this, path, 2));
     }
     let med = cases.run(1, args.reps);
+    drop(cases);
+    let _ = std::fs::remove_file(&npz);
     outln!(
-        "{}: {:.1} MB, {nnz} nonzeros, CSR {:.1} MB; median of {} interleaved rounds",
+        "{}: {:.1} MB (as .npz {:.1} MB), {nnz} nonzeros, CSR {:.1} MB; median of {} interleaved rounds",
         args.a.display(),
         bytes as f64 / 1e6,
+        npz_bytes as f64 / 1e6,
         csr_bytes as f64 / 1e6,
         args.reps
     )?;
     outln!("{:<28} {:>9} {:>10} {:>12} {:>9}", "case", "seconds", "MB/s", "Mnnz/s", "x floor")?;
+    // The npz rows compare with the npz floor, the others with the text floor.
     for (name, t) in med.iter() {
+        let (size, floor) = if name.starts_with("npz") { (npz_bytes, med[NPZ_FLOOR]) } else { (bytes, med[FLOOR]) };
         outln!(
             "{:<28} {:>9.3} {:>10.1} {:>12.2} {:>9.2}",
             name,
             t,
-            bytes as f64 / 1e6 / t,
+            size as f64 / 1e6 / t,
             nnz as f64 / 1e6 / t,
-            t / med[FLOOR]
+            t / floor
         )?;
     }
     if args.old.is_some() {

@@ -22,6 +22,7 @@ mod bench_io;
 mod bench_scaling;
 mod bench_sketch;
 mod bundled;
+mod convert;
 mod eval;
 mod generate;
 mod info;
@@ -58,6 +59,8 @@ enum Command {
     Gen(generate::GenArgs),
     /// Print the size, sparsity and norms of a matrix or problem directory.
     Info(info::InfoArgs),
+    /// Convert a matrix between Matrix Market, SciPy .npz and svmlight (by file extension).
+    Convert(convert::ConvertArgs),
     /// Value, gradient and optionally the dense Hessian of a problem's loss at a point.
     Eval(eval::EvalArgs),
     /// Sparsify AᵀDA by leverage-score sampling (or uniform / Newton sketch) and report it.
@@ -121,6 +124,7 @@ pub fn run() -> i32 {
         Command::Gen(a) => generate::run(a),
         Command::Solve(a) => solve::run(a),
         Command::Info(a) => info::run(a),
+        Command::Convert(a) => convert::run(a),
         Command::Bench(c) => bench::run(c),
         Command::Eval(a) => eval::run(a),
         Command::Sketch(a) => sketch_cmd::run(a),

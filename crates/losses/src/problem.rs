@@ -1,9 +1,9 @@
 //! The problem directory: the unit users pass around.
 //!
 //! ```text
-//! DIR/A.mtx        (or A.mtx.gz)  the n×d matrix, Matrix Market
+//! DIR/A.mtx        (or A.mtx.gz, or A.npz: SciPy's save_npz)  the n×d matrix, Matrix Market
 //! DIR/data.svm     instead of A.mtx and b.txt: svmlight/LIBSVM, the labels are b
-//! DIR/b.txt        n values
+//! DIR/b.txt        n values (or b.npy, NumPy)
 //! DIR/w.txt        optional: n regulariser weights
 //! DIR/x0.txt       optional: d values, the starting point
 //! DIR/x_true.txt   optional: d values, the planted point
@@ -16,7 +16,9 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sparse_ops::io::{SvmlightOptions, read_csr, read_svmlight, read_vector_of_len, write_matrix_market, write_vector};
+use sparse_ops::io::{
+    SvmlightOptions, read_matrix_file, read_svmlight, read_vector_of_len, write_matrix_market, write_vector,
+};
 use sparse_ops::{CsrMatrix, ReadError, ReadOptions, WriteError};
 
 use crate::kind::{Activation, LossKind, Regulariser};
@@ -67,7 +69,7 @@ pub fn check_w_const(c: f64) -> Result<f64, String> {
 }
 
 /// The matrix files a problem directory may hold, in the order they are looked for.
-pub const MATRIX_FILES: [&str; 3] = ["A.mtx", "A.mtx.gz", "data.svm"];
+pub const MATRIX_FILES: [&str; 4] = ["A.mtx", "A.mtx.gz", "A.npz", "data.svm"];
 
 /// `meta.json` is a few lines; anything past this is not one.
 const META_MAX_BYTES: u64 = 1 << 20;
@@ -119,13 +121,16 @@ impl Problem {
                 let (a, b) = read_svmlight(&dir.join(one), SvmlightOptions::default())?;
                 (a, Some(b))
             }
-            [one] => (read_csr(&dir.join(one), ReadOptions::default())?, None),
+            [one] => (read_matrix_file(&dir.join(one), ReadOptions::default(), &|_| {})?.0, None),
             many => return Err(invalid(dir, format!("{} are all present; keep one", many.join(" and ")))),
         };
         let (n, d) = a.shape();
         let b = match b {
             Some(b) => b,
-            None => read_vector_of_len(&dir.join("b.txt"), n, "b (one entry per row of A)")?,
+            None => {
+                let b = ["b.txt", "b.npy"].iter().map(|f| dir.join(f)).find(|p| p.exists());
+                read_vector_of_len(&b.unwrap_or_else(|| dir.join("b.txt")), n, "b (one entry per row of A)")?
+            }
         };
         let opt = |name: &str, len: usize, what: &str| -> Result<Option<Vec<f64>>, ProblemError> {
             let p = dir.join(name);

@@ -1,5 +1,6 @@
 //! Reading and writing matrices and vectors: Matrix Market (coordinate and array, plain or
-//! gzip-compressed), svmlight/LIBSVM, and plain vectors (one number a line).
+//! gzip-compressed), SciPy sparse `.npz`, svmlight/LIBSVM, and vectors (one number a line, or
+//! NumPy `.npy`).
 //!
 //! Every reader takes a path or any `Read` (`*_from_reader`), and either returns the whole object or a [`ReadError`](crate::ReadError) naming the file, the line
 //! and what is wrong; nothing panics on any input and no partial matrix is returned. Writers
@@ -11,6 +12,7 @@ mod fast;
 pub mod limits;
 mod lines;
 mod mtx;
+mod npz;
 mod svmlight;
 mod vector;
 
@@ -21,7 +23,8 @@ pub use mtx::{
     read_dense_from_reader, read_matrix_market, read_matrix_market_from_reader, read_matrix_market_with_progress,
     write_dense_matrix_market, write_matrix_market,
 };
-pub use svmlight::{SvmlightOptions, read_svmlight, read_svmlight_from_reader};
+pub use npz::{NpzOptions, is_npy, is_npz, read_npy_vector, read_npz, write_npy_vector, write_npz};
+pub use svmlight::{SvmlightOptions, read_svmlight, read_svmlight_from_reader, write_svmlight};
 pub use vector::{read_vector, read_vector_from_reader, read_vector_of_len, write_vector};
 
 use crate::csr::Duplicates;
@@ -43,7 +46,8 @@ pub fn is_svmlight(path: &std::path::Path) -> bool {
     [".svm", ".svmlight", ".libsvm"].iter().any(|e| name.ends_with(e))
 }
 
-/// Read a matrix from a Matrix Market or svmlight file (chosen by [`is_svmlight`]); an
+/// Read a matrix from a Matrix Market, SciPy `.npz` or svmlight file (chosen by [`is_npz`] and
+/// [`is_svmlight`]); an
 /// svmlight file's labels come back too. `progress` is called with the bytes of text parsed
 /// so far (Matrix Market coordinate files).
 pub fn read_matrix_file(
@@ -51,7 +55,9 @@ pub fn read_matrix_file(
     opts: ReadOptions,
     progress: Progress<'_>,
 ) -> Result<(crate::CsrMatrix, Option<Vec<f64>>), crate::ReadError> {
-    if is_svmlight(path) {
+    if is_npz(path) {
+        Ok((read_npz(path, opts)?, None))
+    } else if is_svmlight(path) {
         let (a, b) = read_svmlight(path, SvmlightOptions { duplicates: opts.duplicates, ..Default::default() })?;
         Ok((a, Some(b)))
     } else {

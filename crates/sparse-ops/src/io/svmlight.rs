@@ -97,3 +97,26 @@ fn read_lines(mut lines: Lines<'_>, opts: SvmlightOptions) -> Result<(CsrMatrix,
         .map_err(|e| ReadError::at(path, None, e.into()))?;
     Ok((a, labels))
 }
+
+/// Write `A` with labels `b` as svmlight/LIBSVM (`label index:value …`, 1-based indices, values
+/// in shortest round-trip form), gzip-compressed when the path ends in `.gz`, atomically.
+/// Explicit zeros are kept. `b` must have one label per row.
+pub fn write_svmlight(path: &Path, a: &CsrMatrix, b: &[f64]) -> Result<(), crate::error::WriteError> {
+    if b.len() != a.nrows() {
+        return Err(crate::error::WriteError {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!("{} labels for {} rows", b.len(), a.nrows())),
+        });
+    }
+    super::atomic_write(path, |w| {
+        for (i, &label) in b.iter().enumerate() {
+            write!(w, "{label}")?;
+            let (cols, vals) = a.row(i);
+            for (&j, &v) in cols.iter().zip(vals) {
+                write!(w, " {}:{v}", j + 1)?;
+            }
+            writeln!(w)?;
+        }
+        Ok(())
+    })
+}

@@ -10,11 +10,15 @@ use super::blocks::{for_each_block, split_lines};
 use super::{Lines, atomic_write, fast, parse_value};
 use crate::error::{ReadError, ReadErrorKind, WriteError};
 
-/// Read a vector (plain or gzip-compressed). An empty file is an error.
+/// Read a vector (plain or gzip-compressed text, or a NumPy `.npy` file by its extension). An
+/// empty file is an error.
 ///
 /// Parsed in blocks on the rayon pool like the Matrix Market reader; the result does not
 /// depend on the number of threads.
 pub fn read_vector(path: &Path) -> Result<Vec<f64>, ReadError> {
+    if super::is_npy(path) {
+        return super::read_npy_vector(path);
+    }
     read_lines(Lines::open(path)?)
 }
 

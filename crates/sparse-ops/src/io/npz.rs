@@ -14,8 +14,9 @@
 //! (`flate2`) into the final array. CSR with sorted, duplicate-free rows (what SciPy writes
 //! after `sum_duplicates`, and what this library writes) is taken as is; otherwise, and for CSC
 //! and COO, the entries are bucketed by row in `O(nnz + nrows)` and each row sorted and merged.
-//! Peak memory is the CSR plus, for `int64` indices or converted types, the largest source
-//! array. Every size the archive or an array header claims is checked against the file's
+//! Peak memory: for CSR input, the CSR arrays (plus, while it is converted, a source array of
+//! another type: `int64` indices, `float32` values); for CSC and COO, about twice that (the
+//! source arrays and the CSR built from them). Every size the archive or an array header claims is checked against the file's
 //! length (stored) or the deflate bound (compressed) and the memory available before anything
 //! is allocated.
 //!

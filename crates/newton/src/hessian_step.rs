@@ -24,6 +24,9 @@ pub(crate) struct HessianStep {
     /// step and still be kept (`crate::resolve`), and what that test found.
     seed_test: Option<f64>,
     seed_outcome: Option<SeedOutcome>,
+    /// A warm re-solve's gradient scale: CG's forcing term is `‖g‖` relative to it rather than
+    /// to the (already small) gradient at the warm start.
+    grad_ref: Option<f64>,
 }
 
 /// What the test of a seeded sample found at the first step of a warm re-solve.
@@ -37,13 +40,19 @@ pub(crate) struct SeedOutcome {
 
 impl HessianStep {
     pub fn new(params: SolverParams) -> Self {
-        Self { params, sample: None, seed_test: None, seed_outcome: None }
+        Self { params, sample: None, seed_test: None, seed_outcome: None, grad_ref: None }
     }
 
     /// Seeded with a sample a previous solve drew: its first step keeps it (re-weighted by the
     /// new `D₊`) while [`d_drift`] is at most `max_drift`, else draws a fresh one.
     pub fn with_sample(params: SolverParams, sample: SampledDiagonal, max_drift: f64) -> Self {
-        Self { params, sample: Some(sample), seed_test: Some(max_drift), seed_outcome: None }
+        Self { params, sample: Some(sample), seed_test: Some(max_drift), seed_outcome: None, grad_ref: None }
+    }
+
+    /// Measure CG's forcing term against `grad_ref` (a warm re-solve: the cold start's `‖g(x₀)‖`).
+    pub fn with_grad_ref(mut self, grad_ref: f64) -> Self {
+        self.grad_ref = (grad_ref > 0.0).then_some(grad_ref);
+        self
     }
 
     /// The last sample and what the seeded-sample test found.
@@ -114,7 +123,8 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
         let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
         let mut cg_iterations = None;
         let p = if self.params.strategy == Strategy::LeveragePcg {
-            let (p, its) = pcg_step(h, &l, &neg_g, g, input.rel_grad, self.params.max_cg, &mut fallbacks);
+            let rel_grad = self.grad_ref.map_or(input.rel_grad, |r| norm(g) / r);
+            let (p, its) = pcg_step(h, &l, &neg_g, g, rel_grad, self.params.max_cg, &mut fallbacks);
             cg_iterations = Some(its);
             passes += 2 * its;
             p

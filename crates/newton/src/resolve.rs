@@ -11,6 +11,8 @@
 //! - the gradient test: relative to `‖g(x₀)‖` (errata E8), which a warm start has already
 //!   brought down; a warm solve stops at `tol` times the last cold start's `‖g(x₀)‖` instead
 //!   (as an absolute floor), i.e. where a cold solve would.
+//! - CG's forcing term (`leverage-pcg`): `‖g‖` relative to that same cold `‖g(x₀)‖`, so a
+//!   warm start close to the answer gets the tight inner solves of a late cold iteration.
 //! - the sample: at the first step its rows are re-weighted by the new `D₊` when the estimated
 //!   relative drift of `D₊` on them (`√(Σ_S (d_i − d⁰_i)²/p_i / Σ_S (d⁰_i)²/p_i)`, unbiased in
 //!   numerator and denominator for the whole diagonal) is at most
@@ -190,6 +192,9 @@ impl Resolver {
                 Some(s) => HessianStep::with_sample(params, s, self.reuse.max_drift),
                 None => HessianStep::new(params),
             };
+            if warm && let Some(g) = self.grad_ref {
+                strategy = strategy.with_grad_ref(g);
+            }
             let report = run_engine(f, &mut strategy, start, &params, x_star);
             (report, strategy)
         };

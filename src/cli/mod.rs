@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod attention;
+mod attention_rows;
 mod attention_svm;
 mod bench;
 mod bench_attention;

@@ -46,8 +46,13 @@ pub struct SequenceArgs {
     #[arg(long, default_value_t = 1e-3)]
     gen_w: f64,
     /// Solve every step cold (from x0, fresh sample): the comparison run.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "compare")]
     cold: bool,
+    /// Solve every step both warm and cold, interleaved in one process (so machine load hits
+    /// both alike); the cold records go under "cold_steps" and the largest relative difference
+    /// of the two solutions is reported.
+    #[arg(long)]
+    compare: bool,
     /// Hessian strategy (default: leverage-pcg, whose sample a warm step can reuse).
     #[arg(long, value_enum)]
     hessian: Option<HessianArg>,
@@ -105,6 +110,16 @@ struct Output {
     steps: Vec<StepRecord>,
     total_time_s: f64,
     total_passes_over_a: usize,
+    /// With `--compare`: the cold solves of the same steps, their totals, and
+    /// `max_k ‖x_warm − x_cold‖/‖x_cold‖`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cold_steps: Option<Vec<StepRecord>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cold_total_time_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cold_total_passes_over_a: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_rel_diff_x: Option<f64>,
     /// The error that ended the sequence early, if any.
     error: Option<String>,
 }
@@ -147,16 +162,34 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
     };
     let reuse =
         if args.cold { ReuseParams::cold() } else { ReuseParams { max_drift: args.max_drift, ..Default::default() } };
-    let mut resolver = Resolver::new(params, reuse);
+    let mut resolvers = vec![Resolver::new(params, reuse)];
+    if args.compare {
+        resolvers.push(Resolver::new(params, ReuseParams::cold()));
+    }
     let mut out = Output {
         mode: if args.cold { "cold" } else { "warm" },
         strategy: strategy.name(),
         steps: Vec::new(),
         total_time_s: 0.0,
         total_passes_over_a: 0,
+        cold_steps: None,
+        cold_total_time_s: None,
+        cold_total_passes_over_a: None,
+        max_rel_diff_x: None,
         error: None,
     };
-    let result = solve_all(&args, &mut problem, &mut source, &mut resolver, &mut out);
+    let mut records: Vec<Vec<StepRecord>> = resolvers.iter().map(|_| Vec::new()).collect();
+    let result = solve_all(&args, &mut problem, &mut source, &mut resolvers, &mut records);
+    let mut records = records.into_iter();
+    out.steps = records.next().unwrap_or_default();
+    if let Some(cold) = records.next() {
+        // Only steps both runs finished.
+        out.steps.truncate(cold.len());
+        out.max_rel_diff_x = Some(out.steps.iter().zip(&cold).map(|(w, c)| rel(&w.x, &c.x)).fold(0.0, f64::max));
+        out.cold_total_time_s = Some(cold.iter().map(|s| s.time_s).sum());
+        out.cold_total_passes_over_a = Some(cold.iter().map(|s| s.passes_over_a).sum());
+        out.cold_steps = Some(cold);
+    }
     if let Err(e) = &result {
         out.error = Some(format!("step {}: {e:#}", out.steps.len()));
     }
@@ -170,7 +203,18 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
     if let Some(p) = &args.plot {
         plot(p, &out.steps)?;
     }
-    if !args.quiet {
+    if let (Some(t), Some(p), Some(dx)) = (out.cold_total_time_s, out.cold_total_passes_over_a, out.max_rel_diff_x)
+        && !args.quiet
+        && result.is_ok()
+    {
+        eprintln!(
+            "cold: {t:.3} s, {p} passes over A; warm/cold time {:.3}, passes {:.3}; max ‖x_warm − x_cold‖/‖x_cold‖ = {dx:.2e}",
+            out.total_time_s / t,
+            out.total_passes_over_a as f64 / p.max(1) as f64
+        );
+    }
+    // On an error its one line is all stderr gets (the JSON has the steps and the error).
+    if !args.quiet && result.is_ok() {
         eprintln!(
             "{} {} steps ({}): {:.3} s, {} passes over A, {} converged",
             out.steps.len(),
@@ -182,7 +226,8 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
         );
     }
     result.with_context(|| format!("the {} steps solved before it are written", out.steps.len()))?;
-    Ok(if out.steps.iter().all(|s| s.status == Status::Converged) { 0 } else { 3 })
+    let all = |v: &[StepRecord]| v.iter().all(|s| s.status == Status::Converged);
+    Ok(if all(&out.steps) && out.cold_steps.as_deref().is_none_or(all) { 0 } else { 3 })
 }
 
 fn load(args: &SequenceArgs) -> anyhow::Result<(Problem, Source)> {
@@ -249,7 +294,7 @@ fn b_source(path: &Path, n: usize) -> anyhow::Result<Source> {
 /// The next `b` (with `A` shared), or the next `A` (with `b` shared); `None` at the end.
 enum Next {
     B(Vec<f64>),
-    A(CsrMatrix),
+    A(Box<CsrMatrix>),
 }
 
 fn next(source: &mut Source, k: usize, n: usize, d: usize, prev_b: &[f64]) -> anyhow::Result<Option<Next>> {
@@ -293,7 +338,7 @@ fn next(source: &mut Source, k: usize, n: usize, d: usize, prev_b: &[f64]) -> an
             if let Some(i) = a.data().iter().position(|v| !v.is_finite()) {
                 bail!("{}: entry {i} is {}, not a finite number", path.display(), a.data()[i]);
             }
-            Ok(Some(Next::A(a)))
+            Ok(Some(Next::A(Box::new(a))))
         }
         Source::Generated { rho, steps, seed } => {
             if k >= *steps {
@@ -321,8 +366,8 @@ fn solve_all(
     args: &SequenceArgs,
     problem: &mut Problem,
     source: &mut Source,
-    resolver: &mut Resolver,
-    out: &mut Output,
+    resolvers: &mut [Resolver],
+    records: &mut [Vec<StepRecord>],
 ) -> anyhow::Result<()> {
     let (n, d) = problem.a.shape();
     let x0 = problem.x0.clone().unwrap_or_else(|| vec![0.0; d]);
@@ -339,37 +384,44 @@ fn solve_all(
                 false
             }
             Next::A(a) => {
-                prev_a = Some(std::mem::replace(&mut problem.a, a));
+                prev_a = Some(std::mem::replace(&mut problem.a, *a));
                 k > 0
             }
         };
-        let prev_x = resolver.x().map(<[f64]>::to_vec);
         let f = Objective::new(&problem.a, &b, problem.w.clone(), problem.loss, problem.func)?;
-        let r = resolver.solve(&f, &x0, None)?;
-        let shift = match (&prev_x, measures) {
-            (Some(px), true) if a_changed => {
-                // Part 2: the data move at the old parameters.
-                let a_old = prev_a.as_ref().expect("a previous matrix");
-                shift(problem.func, a_old, px, Some(&problem.a), px, &b).ok().map(|(_, s)| s)
-            }
-            (Some(px), true) => shift(problem.func, &problem.a, px, None, &r.report.x, &b).ok().map(|(_, s)| s),
-            _ => None,
-        };
-        out.steps.push(StepRecord {
-            index: k,
-            status: r.report.status,
-            iterations: r.report.iterations,
-            passes_over_a: r.passes_over_a,
-            time_s: r.report.timing.solver_s(),
-            loss: r.report.loss,
-            grad_norm: r.report.grad_norm,
-            reused: r.reused,
-            shift,
-            message: r.report.message.clone(),
-            x: r.report.x.clone(),
-        });
+        for (resolver, out) in resolvers.iter_mut().zip(records.iter_mut()) {
+            let prev_x = resolver.x().map(<[f64]>::to_vec);
+            let r = resolver.solve(&f, &x0, None)?;
+            let shift = match (&prev_x, measures) {
+                (Some(px), true) if a_changed => {
+                    // Part 2: the data move at the old parameters.
+                    let a_old = prev_a.as_ref().expect("a previous matrix");
+                    shift(problem.func, a_old, px, Some(&problem.a), px, &b).ok().map(|(_, s)| s)
+                }
+                (Some(px), true) => shift(problem.func, &problem.a, px, None, &r.report.x, &b).ok().map(|(_, s)| s),
+                _ => None,
+            };
+            out.push(StepRecord {
+                index: k,
+                status: r.report.status,
+                iterations: r.report.iterations,
+                passes_over_a: r.passes_over_a,
+                time_s: r.report.timing.solver_s(),
+                loss: r.report.loss,
+                grad_norm: r.report.grad_norm,
+                reused: r.reused,
+                shift,
+                message: r.report.message.clone(),
+                x: r.report.x.clone(),
+            });
+        }
     }
     Ok(())
+}
+
+fn rel(a: &[f64], b: &[f64]) -> f64 {
+    let num: f64 = a.iter().zip(b).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
+    num / b.iter().map(|q| q * q).sum::<f64>().sqrt().max(f64::MIN_POSITIVE)
 }
 
 /// The measured `M` (log scale) and the passes over `A` per step.

@@ -6,8 +6,11 @@
 //! drawn for) — and solves the next problem (a new `b`, new `w`, a new `A` of the same shape)
 //! through the same engine ([`crate::engine::run`] with the Newton strategy), warm-started:
 //!
-//! - `x`: the previous solution is the start when the shapes agree and the new loss is finite
-//!   there; otherwise the caller's cold start, and the record says why.
+//! - `x`: the previous solution is the start when the shapes agree and the new loss there is
+//!   finite and no higher than at the caller's cold start `x0` (two passes, counted); otherwise
+//!   `x0`, and the record says why. (Measured on real attention rows: a previous row's answer
+//!   can sit on a saturated-softmax plateau of the next row's loss, where the gradient vanishes
+//!   far from the minimum.)
 //! - the gradient test: relative to `‖g(x₀)‖` (errata E8), which a warm start has already
 //!   brought down; a warm solve stops at `tol` times the last cold start's `‖g(x₀)‖` instead
 //!   (as an absolute floor), i.e. where a cold solve would.
@@ -121,7 +124,8 @@ pub struct Reused {
 pub struct Resolved {
     pub report: Report,
     pub reused: Reused,
-    /// Passes over `A` by the solver: the start's evaluation (two) and every iteration's.
+    /// Passes over `A` by the solver: the warm-start test (two), the start's evaluation (two) and
+    /// every iteration's.
     pub passes_over_a: usize,
 }
 
@@ -167,8 +171,18 @@ impl Resolver {
             (Some(_), true) if !same_shape => {
                 (x0.to_vec(), false, format!("shape changed from {:?} to {shape:?}", self.shape.unwrap_or_default()))
             }
-            (Some(x), true) => (x.clone(), true, "previous solution, same shape".to_string()),
+            (Some(x), true) => match (f.value(x), f.value(x0)) {
+                // One pass each: the warm start must be no worse than the cold one.
+                (Ok(fw), Ok(fc)) if fw <= fc => {
+                    (x.clone(), true, format!("previous solution, same shape; loss there {fw:.3e} ≤ {fc:.3e} at x0"))
+                }
+                (Ok(fw), Ok(fc)) => (x0.to_vec(), false, format!("previous solution's loss {fw:.3e} > {fc:.3e} at x0")),
+                (Err(e), _) => (x0.to_vec(), false, format!("loss not finite at the previous solution: {e}")),
+                (Ok(_), Err(_)) => (x.clone(), true, "previous solution (the loss is not finite at x0)".to_string()),
+            },
         };
+        let test_passes =
+            if x_reason.starts_with("previous solution") || x_reason.starts_with("loss not") { 2 } else { 0 };
         let uses_sample = self.params.strategy.is_sketched() && self.params.strategy != crate::Strategy::NewtonSketch;
         let offered = match (&self.sample, uses_sample && self.reuse.reuse_sample && same_shape) {
             (Some(s), true) => Some(s.clone()),
@@ -218,7 +232,7 @@ impl Resolver {
             (true, Some(o)) => SampleUse::Rejected { drift: o.drift, max_drift },
             (true, None) => SampleUse::Fresh { reason: fresh_reason.to_string() },
         };
-        let passes_over_a = 2 + report.history.iter().map(|r| r.passes_over_a).sum::<usize>();
+        let passes_over_a = test_passes + 2 + report.history.iter().map(|r| r.passes_over_a).sum::<usize>();
         if !x_warm {
             self.grad_ref = Some(report.grad_norm0);
         }

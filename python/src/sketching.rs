@@ -38,14 +38,7 @@ pub fn sparsify<'py>(
     usize,
 )> {
     let m = &*a.a;
-    let method = match method {
-        "leverage" => Method::Leverage,
-        "uniform" => Method::Uniform,
-        "newton-sketch" => Method::NewtonSketch,
-        other => {
-            return Err(value_error(format!("unknown method {other:?} (expected leverage, uniform or newton-sketch)")));
-        }
-    };
+    let method: Method = method.parse().map_err(value_error)?;
     let w = weights(w, m.nrows())?;
     let s = sketch::sample_size(m.ncols(), eps0, delta, oversampling).map_err(common::sketch)?;
     if method == Method::NewtonSketch {

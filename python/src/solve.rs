@@ -14,24 +14,17 @@ use sparse_ops::CsrMatrix;
 use crate::common::{self, run_in, value_error};
 use crate::matrix::Csr;
 
-fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> PyResult<T> {
+fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(s: &str) -> PyResult<T> {
     s.parse().map_err(value_error)
 }
 
 fn strategy(name: &str, a: &CsrMatrix) -> PyResult<Strategy> {
-    Ok(match name {
-        "auto" => Strategy::default_for(a.nrows(), a.ncols(), a.nnz()),
-        "exact" => Strategy::Exact,
-        "gauss-newton" => Strategy::GaussNewton,
-        "leverage" => Strategy::Leverage,
-        "leverage-pcg" => Strategy::LeveragePcg,
-        "newton-sketch" => Strategy::NewtonSketch,
-        other => {
-            return Err(value_error(format!(
-                "unknown hessian {other:?} (expected one of: auto, exact, gauss-newton, leverage, leverage-pcg, newton-sketch)"
-            )));
-        }
-    })
+    match name {
+        "auto" => Ok(Strategy::default_for(a.nrows(), a.ncols(), a.nnz())),
+        other => other.parse().map_err(|_| {
+            value_error(format!("unknown hessian {other:?} (expected one of: auto, {})", Strategy::NAMES.join(", ")))
+        }),
+    }
 }
 
 fn regulariser(w_const: Option<f64>, w_rows: Option<PyReadonlyArray1<'_, f64>>) -> Regulariser {

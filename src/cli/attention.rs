@@ -1,15 +1,20 @@
 //! `spnewton attention …`: the attention losses of docs/reference.md §5 on a data directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use attention::{
-    AttentionData, AttentionLoss, AttentionMeta, AttentionObjective, GdParams, PlantSpec, Want, frobenius,
+    AttentionData, AttentionLoss, AttentionMeta, AttentionObjective, FitMethod, GdParams, PlantSpec, Want, frobenius,
     gradient_descent, gradient_lipschitz, newton_fit, plant, read_matrix, unvec_row_major, write_matrix,
 };
 use clap::{Args, Subcommand};
 use faer::{Mat, MatRef};
+use newton::Status;
 use newton::dense::DenseParams;
+use serde::Serialize;
+
+use super::names::named;
+use super::output::{create_dir, write_json};
 
 #[derive(Subcommand)]
 pub enum AttentionCommand {
@@ -131,8 +136,8 @@ pub struct FitArgs {
     #[command(flatten)]
     data: DataArgs,
     /// gd (W-GD) or newton (exact dense Hessian, damped when indefinite).
-    #[arg(long, default_value = "newton", value_parser = ["gd", "newton"])]
-    method: String,
+    #[arg(long, default_value = "newton", value_parser = named::<FitMethod>(FitMethod::NAMES))]
+    method: FitMethod,
     /// Start (d×d); default 0.
     #[arg(long)]
     x0: Option<PathBuf>,
@@ -196,15 +201,6 @@ fn parse_loss(name: &str) -> anyhow::Result<AttentionLoss> {
 /// A matrix as row-major nested lists.
 pub fn json_matrix(m: MatRef<'_, f64>) -> serde_json::Value {
     serde_json::json!((0..m.nrows()).map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>())
-}
-
-pub fn write_json(path: &Path, v: &serde_json::Value) -> anyhow::Result<()> {
-    std::fs::write(path, serde_json::to_string_pretty(v)? + "\n")
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-pub fn create_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 fn run_plant(a: PlantArgs) -> anyhow::Result<i32> {
@@ -287,8 +283,8 @@ fn run_fit(a: FitArgs) -> anyhow::Result<i32> {
     let f = AttentionObjective::new(&data, y, loss)?;
     create_dir(&a.out)?;
     let rel = |x: MatRef<'_, f64>| x_true.as_ref().map(|t| frobenius((x - t).as_ref()) / frobenius(t.as_ref()));
-    let (x, status, mut report, csv) = match a.method.as_str() {
-        "gd" => {
+    let (x, status, message, detail, csv) = match a.method {
+        FitMethod::Gd => {
             let params = GdParams {
                 eta: a.eta,
                 steps: a.steps,
@@ -302,11 +298,10 @@ fn run_fit(a: FitArgs) -> anyhow::Result<i32> {
                 let re = t.rel_error.map(|v| v.to_string()).unwrap_or_default();
                 csv += &format!("{},{},{},{},{},{re}\n", t.step, t.loss, t.grad_norm, t.x_norm, t.eta);
             }
-            let status = serde_json::to_value(r.report.status)?;
-            let rep = serde_json::json!({"eta": r.eta, "steps": r.report.iterations, "message": r.report.message});
-            (r.x, status, rep, csv)
+            let detail = FitDetail::Gd { eta: r.eta, steps: r.report.iterations };
+            (r.x, r.report.status, r.report.message, detail, csv)
         }
-        "newton" => {
+        FitMethod::Newton => {
             check_dense_hessian(d, 5)?;
             let params = DenseParams { tol: a.tol, atol: a.atol, max_iter: a.max_iter, ..Default::default() };
             let r = newton_fit(&f, x0.as_ref(), &params, &mut |_, _| std::ops::ControlFlow::Continue(()))?;
@@ -329,39 +324,59 @@ fn run_fit(a: FitArgs) -> anyhow::Result<i32> {
                     h.timing.solver_s()
                 );
             }
-            let status = serde_json::to_value(r.status)?;
-            let rep = serde_json::json!({"iterations": r.iterations, "grad_norm0": r.grad_norm0, "message": r.message});
-            (x, status, rep, csv)
+            let detail = FitDetail::Newton { iterations: r.iterations, grad_norm0: r.grad_norm0 };
+            (x, r.status, r.message, detail, csv)
         }
-        other => bail!("unknown --method {other:?}: expected gd or newton"),
     };
     let final_eval = f.evaluate(x.as_ref(), Want::Gradient)?;
-    report["status"] = status.clone();
-    report["method"] = a.method.clone().into();
-    report["loss"] = final_eval.value.into();
-    report["grad_norm"] = frobenius(final_eval.grad_x.as_ref()).into();
-    report["rel_error"] = serde_json::to_value(rel(x.as_ref()))?;
-    std::fs::write(a.out.join("trajectory.csv"), csv).context("cannot write trajectory.csv")?;
+    let report = FitOutput {
+        status,
+        method: a.method,
+        loss: final_eval.value,
+        grad_norm: frobenius(final_eval.grad_x.as_ref()),
+        rel_error: rel(x.as_ref()),
+        message,
+        detail,
+    };
+    super::output::write_text(a.out.join("trajectory.csv"), &csv)?;
     write_matrix(&a.out.join("X.mtx"), x.as_ref())?;
-    write_json(&a.out.join("report.json"), &report)?;
+    write_json(a.out.join("report.json"), &report)?;
     outln!(
-        "{}: status {}, loss {:.6e}, ‖∇L‖ {:.3e}{}",
+        "{}: status {status}, loss {:.6e}, ‖∇L‖ {:.3e}{}",
         a.method,
-        status.as_str().unwrap_or("?"),
-        final_eval.value,
-        frobenius(final_eval.grad_x.as_ref()),
-        rel(x.as_ref()).map(|r| format!(", ‖X − X*‖/‖X*‖ {r:.3e}")).unwrap_or_default()
+        report.loss,
+        report.grad_norm,
+        report.rel_error.map(|r| format!(", ‖X − X*‖/‖X*‖ {r:.3e}")).unwrap_or_default()
     )?;
-    if status == "converged" {
+    if status == Status::Converged {
         return Ok(0);
     }
     eprintln!(
-        "spnewton: the {} fit stopped without converging: status {}{}",
+        "spnewton: the {} fit stopped without converging: status {status}{}",
         a.method,
-        status.as_str().unwrap_or("?"),
-        report["message"].as_str().map(|m| format!(": {m}")).unwrap_or_default()
+        report.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
     );
     Ok(3)
+}
+
+/// `report.json` of `attention fit`: the common fields and the method's own.
+#[derive(Serialize)]
+struct FitOutput {
+    status: Status,
+    method: FitMethod,
+    loss: f64,
+    grad_norm: f64,
+    rel_error: Option<f64>,
+    message: Option<String>,
+    #[serde(flatten)]
+    detail: FitDetail,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum FitDetail {
+    Gd { eta: f64, steps: usize },
+    Newton { iterations: usize, grad_norm0: f64 },
 }
 
 fn run_lipschitz(a: LipschitzArgs) -> anyhow::Result<i32> {
@@ -398,7 +413,7 @@ fn run_lipschitz(a: LipschitzArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(out) = &a.out {
-        write_json(out, &serde_json::to_value(&rows)?)?;
+        write_json(out, &rows)?;
     }
     Ok(0)
 }

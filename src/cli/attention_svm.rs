@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use att_svm::{
     GenSpec, Margin, SvmMeta, SvmParams, SvmSolution, SvmStatus, TOP_K, TokenData, TrainParams, TrainRecord,
     TrainStatus, generate, solve_svm, solve_svm_explicit, train,
@@ -10,7 +10,9 @@ use att_svm::{
 use attention::write_matrix;
 use clap::Args;
 
-use super::attention::{create_dir, write_json};
+use harness::peak_rss_mib;
+
+use super::output::{create_dir, write_json};
 use super::plot::{Panel, Series, panels};
 
 #[derive(Args)]
@@ -99,14 +101,6 @@ fn margin(soft: Option<f64>) -> anyhow::Result<Margin> {
     }
 }
 
-/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 pub fn run_gen(a: GenArgs) -> anyhow::Result<i32> {
     let spec = GenSpec {
         meta: SvmMeta { m: a.m, n: a.n, d: a.d, causal: a.causal },
@@ -141,7 +135,7 @@ pub fn run_svm(a: SvmArgs) -> anyhow::Result<i32> {
             "support_tokens": lambda.iter().filter(|l| **l > 0.0).count(), "constraints": lambda.len(),
             "time_s": time_s, "peak_rss_mib": peak_rss_mib(),
         });
-        write_json(&a.out.join("report.json"), &report)?;
+        write_json(a.out.join("report.json"), &report)?;
         outln!("explicit features: {} constraints, {epochs} epochs, {time_s:.3} s", lambda.len())?;
         return Ok(0);
     }
@@ -149,7 +143,7 @@ pub fn run_svm(a: SvmArgs) -> anyhow::Result<i32> {
     write_solution(&a.out, &data, &s)?;
     outln!(
         "{}: objective {:.6e}, min margin {:.9}, gap {:.3e}, {} of {} constraints support, {} epochs, {:.3} s",
-        status_name(s.status),
+        s.status.name(),
         s.objective,
         s.min_margin,
         s.gap,
@@ -161,14 +155,6 @@ pub fn run_svm(a: SvmArgs) -> anyhow::Result<i32> {
     Ok(if s.status == SvmStatus::Converged { 0 } else { 3 })
 }
 
-fn status_name(s: SvmStatus) -> &'static str {
-    match s {
-        SvmStatus::Converged => "converged",
-        SvmStatus::MaxEpochs => "max_epochs",
-        SvmStatus::Infeasible => "infeasible",
-    }
-}
-
 fn write_solution(out: &Path, data: &TokenData, s: &SvmSolution) -> anyhow::Result<()> {
     write_matrix(&out.join("X.mtx"), s.x.as_ref())?;
     let mut support = String::from("# sequence query token lambda margin\n");
@@ -177,22 +163,22 @@ fn write_solution(out: &Path, data: &TokenData, s: &SvmSolution) -> anyhow::Resu
             support += &format!("{} {} {} {:e} {}\n", c.sequence, c.query, c.token, s.lambda[k], s.margins[k]);
         }
     }
-    std::fs::write(out.join("support.txt"), support).context("cannot write support.txt")?;
+    super::output::write_text(out.join("support.txt"), &support)?;
     let report = serde_json::json!({
-        "status": status_name(s.status), "objective": s.objective, "min_margin": s.min_margin,
+        "status": s.status.name(), "objective": s.objective, "min_margin": s.min_margin,
         "support_tokens": s.support().count(), "constraints": s.constraints.len(), "iterations": s.epochs,
         "time_s": s.time_s, "gap": s.gap, "relative_gap": s.relative_gap, "violation": s.violation,
         "peak_rss_mib": peak_rss_mib(), "m": data.meta().m, "n": data.meta().n, "d": data.meta().d,
         "causal": data.meta().causal,
     });
-    write_json(&out.join("report.json"), &report)
+    write_json(out.join("report.json"), &report)
 }
 
 pub fn run_train(a: TrainArgs) -> anyhow::Result<i32> {
     let data = TokenData::load(&a.data)?;
     let svm = solve_svm(&data, &SvmParams { margin: margin(a.soft)?, ..Default::default() })?;
     if svm.status != SvmStatus::Converged {
-        bail!("the Att-SVM did not converge ({}): try --soft C", status_name(svm.status));
+        bail!("the Att-SVM did not converge ({}): try --soft C", svm.status.name());
     }
     let params = TrainParams {
         steps: a.steps,
@@ -227,7 +213,7 @@ pub fn run_train(a: TrainArgs) -> anyhow::Result<i32> {
             t.accuracy
         );
     }
-    std::fs::write(a.out.join("trajectory.csv"), csv).context("cannot write trajectory.csv")?;
+    super::output::write_text(a.out.join("trajectory.csv"), &csv)?;
     write_matrix(&a.out.join("X.mtx"), r.x.as_ref())?;
     write_matrix(&a.out.join("X_mm.mtx"), svm.x.as_ref())?;
     plot_training(&a.out, &r.trajectory, a.normalized)?;
@@ -236,7 +222,7 @@ pub fn run_train(a: TrainArgs) -> anyhow::Result<i32> {
         "status": r.status, "steps": r.steps, "normalized": a.normalized, "eta": a.eta,
         "final": last, "x_mm_objective": svm.objective,
     });
-    write_json(&a.out.join("report.json"), &report)?;
+    write_json(a.out.join("report.json"), &report)?;
     outln!(
         "{} GD, {} steps: cos(X, X^mm) = {:.6}, ‖X‖ = {:.3}, min logit gap = {:.2}, entropy = {:.3e}",
         if a.normalized { "normalised" } else { "plain" },

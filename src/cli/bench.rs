@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
-use super::timing::{Case, interleaved_medians};
+use harness::{Cases, Unit, median};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -181,43 +181,41 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
     let mut x4 = vec![0.0; d];
     let mut x5 = vec![0.0; d];
     let sprs_t = a.as_sprs().transpose_view();
-    let mut cases: Vec<Case<'_>> = vec![
-        (
-            "stream bytes, 1 thread",
-            Box::new(|| {
-                black_box(pool1.install(|| stream(&a)));
-            }),
-        ),
-        (
-            "stream bytes, 2 threads",
-            Box::new(|| {
-                black_box(pool2.install(|| stream(&a)));
-            }),
-        ),
-        ("A·x, 1 thread", Box::new(|| pool1.install(|| a.mul_vec(&x, &mut y1)))),
-        ("A·x, 2 threads", Box::new(|| pool2.install(|| a.mul_vec(&x, &mut y2)))),
-        (
-            "A·x, sprs (sequential)",
-            Box::new(|| {
-                y3.fill(0.0);
-                sprs::prod::mul_acc_mat_vec_csr(a.as_sprs().view(), &x[..], &mut y3[..]);
-            }),
-        ),
-        ("A·x, plain loop (sequential)", Box::new(|| plain_mul_vec(&a, &x, &mut y4))),
-        ("Aᵀ·y scatter, 1 thread", Box::new(|| pool1.install(|| a.tr_mul_vec(&yv, &mut x1)))),
-        ("Aᵀ·y scatter, 2 threads", Box::new(|| pool2.install(|| a.tr_mul_vec(&yv, &mut x2)))),
-        ("Aᵀ·y cached transpose, 1 thread", Box::new(|| pool1.install(|| at.tr_mul_vec(&yv, &mut x3)))),
-        ("Aᵀ·y cached transpose, 2 threads", Box::new(|| pool2.install(|| at.tr_mul_vec(&yv, &mut x4)))),
-        (
-            "Aᵀ·y, sprs (sequential)",
-            Box::new(|| {
-                x5.fill(0.0);
-                sprs::prod::mul_acc_mat_vec_csc(sprs_t.view(), &yv[..], &mut x5[..]);
-            }),
-        ),
-    ];
-    let names: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
-    let t = interleaved_medians(&mut cases, 3, args.reps);
+    const STREAM1: &str = "stream bytes, 1 thread";
+    const STREAM2: &str = "stream bytes, 2 threads";
+    const AX1: &str = "A·x, 1 thread";
+    const AX2: &str = "A·x, 2 threads";
+    const AX_SPRS: &str = "A·x, sprs (sequential)";
+    const AX_PLAIN: &str = "A·x, plain loop (sequential)";
+    const ATY1: &str = "Aᵀ·y scatter, 1 thread";
+    const ATY2: &str = "Aᵀ·y scatter, 2 threads";
+    const ATT1: &str = "Aᵀ·y cached transpose, 1 thread";
+    const ATT2: &str = "Aᵀ·y cached transpose, 2 threads";
+    const ATY_SPRS: &str = "Aᵀ·y, sprs (sequential)";
+    let mut cases = Cases::new();
+    cases
+        .add(STREAM1, || {
+            black_box(pool1.install(|| stream(&a)));
+        })
+        .add(STREAM2, || {
+            black_box(pool2.install(|| stream(&a)));
+        })
+        .add(AX1, || pool1.install(|| a.mul_vec(&x, &mut y1)))
+        .add(AX2, || pool2.install(|| a.mul_vec(&x, &mut y2)))
+        .add(AX_SPRS, || {
+            y3.fill(0.0);
+            sprs::prod::mul_acc_mat_vec_csr(a.as_sprs().view(), &x[..], &mut y3[..]);
+        })
+        .add(AX_PLAIN, || plain_mul_vec(&a, &x, &mut y4))
+        .add(ATY1, || pool1.install(|| a.tr_mul_vec(&yv, &mut x1)))
+        .add(ATY2, || pool2.install(|| a.tr_mul_vec(&yv, &mut x2)))
+        .add(ATT1, || pool1.install(|| at.tr_mul_vec(&yv, &mut x3)))
+        .add(ATT2, || pool2.install(|| at.tr_mul_vec(&yv, &mut x4)))
+        .add(ATY_SPRS, || {
+            x5.fill(0.0);
+            sprs::prod::mul_acc_mat_vec_csc(sprs_t.view(), &yv[..], &mut x5[..]);
+        });
+    let t = cases.run(3, args.reps);
     drop(cases);
     anyhow::ensure!(y1 == y2, "A·x differs between 1 and 2 threads");
     anyhow::ensure!(x1 == x2 && x3 == x4, "Aᵀ·y differs between 1 and 2 threads");
@@ -230,23 +228,23 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
         args.reps
     )?;
     outln!("{:<36} {:>10} {:>10}", "kernel", "median ms", "GB/s")?;
-    for (name, s) in names.iter().zip(&t) {
+    for (name, s) in t.iter() {
         outln!("{:<36} {:>10.3} {:>10.2}", name, s * 1e3, bytes / s / 1e9)?;
     }
-    let r = |a: usize, b: usize| t[a] / t[b];
+    let r = |a: &str, b: &str| t[a] / t[b];
     let ratios = serde_json::json!({
-        "ax_speedup_2_over_1_threads": r(2, 3),
-        "aty_scatter_speedup_2_over_1_threads": r(6, 7),
-        "aty_transpose_speedup_2_over_1_threads": r(8, 9),
-        "ax_over_stream_1_thread": r(2, 0),
-        "ax_over_stream_2_threads": r(3, 1),
-        "aty_scatter_over_stream_1_thread": r(6, 0),
-        "aty_scatter_over_stream_2_threads": r(7, 1),
-        "aty_transpose_over_stream_2_threads": r(9, 1),
-        "sprs_ax_over_ax_1_thread": r(4, 2),
-        "plain_ax_over_ax_1_thread": r(5, 2),
-        "sprs_aty_over_aty_scatter_1_thread": r(10, 6),
-        "aty_scatter_over_transpose_2_threads": r(7, 9),
+        "ax_speedup_2_over_1_threads": r(AX1, AX2),
+        "aty_scatter_speedup_2_over_1_threads": r(ATY1, ATY2),
+        "aty_transpose_speedup_2_over_1_threads": r(ATT1, ATT2),
+        "ax_over_stream_1_thread": r(AX1, STREAM1),
+        "ax_over_stream_2_threads": r(AX2, STREAM2),
+        "aty_scatter_over_stream_1_thread": r(ATY1, STREAM1),
+        "aty_scatter_over_stream_2_threads": r(ATY2, STREAM2),
+        "aty_transpose_over_stream_2_threads": r(ATT2, STREAM2),
+        "sprs_ax_over_ax_1_thread": r(AX_SPRS, AX1),
+        "plain_ax_over_ax_1_thread": r(AX_PLAIN, AX1),
+        "sprs_aty_over_aty_scatter_1_thread": r(ATY_SPRS, ATY1),
+        "aty_scatter_over_transpose_2_threads": r(ATY2, ATT2),
     });
     outln!("ratios (same run):")?;
     for (k, v) in ratios.as_object().unwrap() {
@@ -255,10 +253,10 @@ fn kernels(args: KernelArgs) -> anyhow::Result<i32> {
     if let Some(path) = args.out {
         let obj = serde_json::json!({
             "n": n, "d": d, "nnz": a.nnz(), "reps": args.reps,
-            "median_s": names.iter().zip(&t).map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+            "median_s": t.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "ratios": ratios,
         });
-        std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
+        super::output::write_json(&path, &obj)?;
     }
     Ok(0)
 }
@@ -295,30 +293,31 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     let zs: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin() * 3.0).collect();
     let (mut e1, mut e2) = (vec![0.0; n], vec![0.0; n]);
     let (mut out_n, mut out_d) = (vec![0.0; n], vec![0.0; d]);
-    let mut cases: Vec<Case<'_>> =
-        vec![("A·x", Box::new(|| a.mul_vec(&x, &mut out_n))), ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&y, &mut out_d)))];
     let labels: Vec<String> = problems.iter().map(|(l, f, _, _)| format!("{l} {f}")).collect();
-    let k_losses = labels.len();
-    for (f, p) in objectives.iter().zip(&problems) {
-        cases.push((
-            "value+gradient",
-            Box::new(move || {
-                black_box(f.evaluate(&p.2, What::Gradient).expect("finite"));
-            }),
-        ));
+    let (eval, hvp, eval_h) = (
+        |l: &str| format!("{l}: value+gradient"),
+        |l: &str| format!("{l}: Hessian-vector product"),
+        |l: &str| format!("{l}: value+gradient+Hessian"),
+    );
+    const EXP_LIBM: &str = "exp over n, libm";
+    const EXP_VMATH: &str = "exp over n, vmath";
+    const FRESH: &str = "rescaled exp +Hessian, fresh buffers";
+    let mut cases = Cases::new();
+    cases.add("A·x", || a.mul_vec(&x, &mut out_n)).add("Aᵀ·y", || a.tr_mul_vec(&y, &mut out_d));
+    for ((f, p), l) in objectives.iter().zip(&problems).zip(&labels) {
+        cases.add(eval(l), move || {
+            black_box(f.evaluate(&p.2, What::Gradient).expect("finite"));
+        });
     }
-    for h in &hessians {
+    for (h, l) in hessians.iter().zip(&labels) {
         let (xr, mut hv) = (&x, vec![0.0; d]);
-        cases.push(("Hessian-vector product", Box::new(move || h.apply(Part::Exact, xr, &mut hv))));
+        cases.add(hvp(l), move || h.apply(Part::Exact, xr, &mut hv));
     }
-    for (f, p) in objectives.iter().zip(&problems) {
-        cases.push((
-            "value+gradient+Hessian",
-            Box::new(move || {
-                // Buffers handed back as the solver does (Objective::recycle).
-                f.recycle(black_box(f.evaluate(&p.2, What::Hessian).expect("finite")));
-            }),
-        ));
+    for ((f, p), l) in objectives.iter().zip(&problems).zip(&labels) {
+        cases.add(eval_h(l), move || {
+            // Buffers handed back as the solver does (Objective::recycle).
+            f.recycle(black_box(f.evaluate(&p.2, What::Hessian).expect("finite")));
+        });
     }
     // The hand-written pieces against what they replace, in the same run: the vectorised exp
     // against libm's over n entries, and an evaluation from recycled buffers (as the solver
@@ -326,38 +325,31 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
     let par = |z: &[f64], e: &mut [f64], f: &(dyn Fn(&[f64], &mut [f64]) + Sync)| {
         e.par_chunks_mut(1 << 14).zip(z.par_chunks(1 << 14)).for_each(|(o, i)| f(i, o));
     };
-    cases.push((
-        "exp over n, libm",
-        Box::new(|| {
-            par(&zs, &mut e1, &|i, o| {
-                sparse_ops::simd_state::clear_upper_state();
-                o.iter_mut().zip(i).for_each(|(o, v)| *o = v.exp());
-            })
-        }),
-    ));
-    cases.push(("exp over n, vmath", Box::new(|| par(&zs, &mut e2, &|i, o| sparse_ops::vmath::exp_into(i, o)))));
+    cases.add(EXP_LIBM, || {
+        par(&zs, &mut e1, &|i, o| {
+            runtime::simd::clear_upper_state();
+            o.iter_mut().zip(i).for_each(|(o, v)| *o = v.exp());
+        })
+    });
+    cases.add(EXP_VMATH, || par(&zs, &mut e2, &|i, o| runtime::vmath::exp_into(i, o)));
     let (a0, p0) = (&a, &problems[0]);
-    cases.push((
-        "rescaled exp +Hessian, fresh buffers",
-        Box::new(move || {
-            // A new objective has an empty buffer pool: every n-vector is new memory (its
-            // constructor's one O(n) sum over b is included).
-            let fresh = Objective::new(a0, &p0.3, Regulariser::Const(0.1), p0.0, p0.1).expect("valid");
-            black_box(fresh.evaluate(&p0.2, What::Hessian).expect("finite"));
-        }),
-    ));
-    let t = interleaved_medians(&mut cases, 3, args.reps);
+    cases.add(FRESH, move || {
+        // A new objective has an empty buffer pool: every n-vector is new memory (its
+        // constructor's one O(n) sum over b is included).
+        let fresh = Objective::new(a0, &p0.3, Regulariser::Const(0.1), p0.0, p0.1).expect("valid");
+        black_box(fresh.evaluate(&p0.2, What::Hessian).expect("finite"));
+    });
+    let t = cases.run(3, args.reps);
     drop(cases);
-    let unit = t[0] + t[1];
-    let m = 2 + 3 * k_losses;
+    let unit = t["A·x"] + t["Aᵀ·y"];
     outln!(
         "exp over {n} entries: libm {:.3} ms, vmath {:.3} ms ({:.2}x); rescaled exp +Hessian from fresh buffers {:.3} ms = {:.2} units, recycled {:.2} units",
-        t[m] * 1e3,
-        t[m + 1] * 1e3,
-        t[m] / t[m + 1],
-        t[m + 2] * 1e3,
-        t[m + 2] / unit,
-        t[2 + 2 * k_losses] / unit
+        t[EXP_LIBM] * 1e3,
+        t[EXP_VMATH] * 1e3,
+        t[EXP_LIBM] / t[EXP_VMATH],
+        t[FRESH] * 1e3,
+        t[FRESH] / unit,
+        t[eval_h(&labels[0]).as_str()] / unit
     )?;
     outln!(
         "A: {n} x {d}, {} nonzeros; {} threads; medians of {} interleaved runs",
@@ -365,7 +357,7 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         rayon::current_num_threads(),
         args.reps
     )?;
-    outln!("A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms", t[0] * 1e3, t[1] * 1e3, unit * 1e3)?;
+    outln!("A·x {:.3} ms, Aᵀ·y {:.3} ms, unit (A·x + Aᵀ·y) {:.3} ms", t["A·x"] * 1e3, t["Aᵀ·y"] * 1e3, unit * 1e3)?;
     outln!(
         "{:<22} {:>16} {:>10} {:>16} {:>10} {:>16} {:>10}",
         "loss",
@@ -376,10 +368,9 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
         "+Hessian ms",
         "/ unit"
     )?;
-    let k = labels.len();
     let mut rows = Vec::new();
-    for (i, label) in labels.iter().enumerate() {
-        let (e, h, eh) = (t[2 + i], t[2 + k + i], t[2 + 2 * k + i]);
+    for label in &labels {
+        let (e, h, eh) = (t[eval(label).as_str()], t[hvp(label).as_str()], t[eval_h(label).as_str()]);
         outln!(
             "{:<22} {:>16.3} {:>10.2} {:>16.3} {:>10.2} {:>16.3} {:>10.2}",
             label,
@@ -394,9 +385,9 @@ fn losses_bench(args: KernelArgs) -> anyhow::Result<i32> {
             "hvp_over_unit": h / unit, "eval_hessian_s": eh, "eval_hessian_over_unit": eh / unit}));
     }
     if let Some(path) = args.out {
-        let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t[0], "aty_s": t[1], "losses": rows,
-            "exp_libm_s": t[m], "exp_vmath_s": t[m + 1], "rescaled_exp_hessian_fresh_s": t[m + 2]});
-        std::fs::write(&path, serde_json::to_string_pretty(&obj)? + "\n")?;
+        let obj = serde_json::json!({"n": n, "d": d, "nnz": a.nnz(), "reps": args.reps, "ax_s": t["A·x"], "aty_s": t["Aᵀ·y"], "losses": rows,
+            "exp_libm_s": t[EXP_LIBM], "exp_vmath_s": t[EXP_VMATH], "rescaled_exp_hessian_fresh_s": t[FRESH]});
+        super::output::write_json(&path, &obj)?;
     }
     Ok(0)
 }
@@ -443,71 +434,50 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
             let mut scores = vec![0.0; args.n];
             let b_fixed = op.apply(&a, Some(&w))?;
             let scores_fixed = approximate_leverage(&a, &w, &lp, 0)?;
-            let mut cases: Vec<Case<'_>> = vec![
-                ("A·x", Box::new(|| a.mul_vec(&x, &mut y))),
-                (
-                    "produce",
-                    Box::new(|| {
-                        black_box(sketch::sample_by_leverage(&a, &w, &lp, s, 0).expect("sample"));
-                    }),
-                ),
-                (
-                    "embed",
-                    Box::new(|| {
-                        black_box(op.apply(&a, Some(&w)).expect("embed"));
-                    }),
-                ),
-                (
-                    "A·Ω",
-                    Box::new(|| a.mul_dense_row_map(&omega, 16, |_, v| v.iter().map(|t| t * t).sum(), &mut scores)),
-                ),
-                (
-                    "QR",
-                    Box::new(|| {
-                        black_box(sketch::leverage::triangular_factor(b_fixed.clone()).expect("R"));
-                    }),
-                ),
-                (
-                    "sample",
-                    Box::new(|| {
-                        black_box(leverage_sample(&w, &scores_fixed, s, 0).expect("sample"));
-                    }),
-                ),
-                (
-                    "sampled Gram",
-                    Box::new(|| {
-                        black_box(sample.gram(&a));
-                    }),
-                ),
-                (
-                    "exact Gram",
-                    Box::new(|| {
-                        black_box(a.weighted_gram(&w));
-                    }),
-                ),
-            ];
-            let t = interleaved_medians(&mut cases, 1, args.reps);
+            let mut cases = Cases::new();
+            cases
+                .add("A·x", || a.mul_vec(&x, &mut y))
+                .add("produce", || {
+                    black_box(sketch::sample_by_leverage(&a, &w, &lp, s, 0).expect("sample"));
+                })
+                .add("embed", || {
+                    black_box(op.apply(&a, Some(&w)).expect("embed"));
+                })
+                .add("A·Ω", || a.mul_dense_row_map(&omega, 16, |_, v| v.iter().map(|t| t * t).sum(), &mut scores))
+                .add("QR", || {
+                    black_box(sketch::leverage::triangular_factor(b_fixed.clone()).expect("R"));
+                })
+                .add("sample", || {
+                    black_box(leverage_sample(&w, &scores_fixed, s, 0).expect("sample"));
+                })
+                .add("sampled Gram", || {
+                    black_box(sample.gram(&a));
+                })
+                .add("exact Gram", || {
+                    black_box(a.weighted_gram(&w));
+                });
+            let t = cases.run(1, args.reps);
             drop(cases);
-            let u = t[0];
+            let u = t["A·x"];
             outln!(
                 "{d:>5} {r:>7} {:>10.2} {kept:>9} {:>10.1}×u {:>8.1}×u {:>8.1}×u {:>6.1}×u {:>8.1}×u {:>14.2} {:>14.2} {:>7.1}×",
                 u * 1e3,
-                t[1] / u,
-                t[2] / u,
-                t[3] / u,
-                t[4] / u,
-                t[5] / u,
-                t[6] * 1e3,
-                t[7] * 1e3,
-                t[7] / t[6]
+                t["produce"] / u,
+                t["embed"] / u,
+                t["A·Ω"] / u,
+                t["QR"] / u,
+                t["sample"] / u,
+                t["sampled Gram"] * 1e3,
+                t["exact Gram"] * 1e3,
+                t["exact Gram"] / t["sampled Gram"]
             )?;
             rows.push(serde_json::json!({"n": args.n, "d": d, "row_nnz": r, "ax_s": u, "rows_kept": kept,
-                "produce_s": t[1], "embed_s": t[2], "a_omega_s": t[3], "qr_s": t[4], "sample_s": t[5],
-                "sampled_gram_s": t[6], "exact_gram_s": t[7]}));
+                "produce_s": t["produce"], "embed_s": t["embed"], "a_omega_s": t["A·Ω"], "qr_s": t["QR"],
+                "sample_s": t["sample"], "sampled_gram_s": t["sampled Gram"], "exact_gram_s": t["exact Gram"]}));
         }
     }
     if let Some(path) = args.out {
-        std::fs::write(&path, serde_json::to_string_pretty(&rows)? + "\n")?;
+        super::output::write_json(&path, &rows)?;
     }
     Ok(0)
 }
@@ -562,16 +532,9 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                     &PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.01, seed: 2 },
                 )?;
                 let f = Objective::new(&a, &b, Regulariser::Const(0.01), LossKind::Rescaled, Activation::Exp)?;
-                let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
-                let yv: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
-                let (mut o1, mut o2) = (vec![0.0; n], vec![0.0; d]);
-                let mut cases: Vec<Case<'_>> = vec![
-                    ("A·x", Box::new(|| a.mul_vec(&x, &mut o1))),
-                    ("Aᵀ·y", Box::new(|| a.tr_mul_vec(&yv, &mut o2))),
-                ];
-                let t = interleaved_medians(&mut cases, 1, 5);
-                drop(cases);
-                let unit = t[0] + t[1];
+                let mut sampler = Unit::new(&a);
+                (0..5).for_each(|_| sampler.sample());
+                let unit = sampler.seconds();
                 let runs: Vec<(Strategy, usize, f64)> = strategies
                     .iter()
                     .flat_map(|&s| {
@@ -601,7 +564,7 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
                     // The mean includes the iterations that refresh the sample; the median of a
                     // refresh-4 run would be a cheap reuse iteration.
                     let mean = per_it.iter().sum::<f64>() / its as f64;
-                    let med = super::timing::median(per_it);
+                    let med = median(per_it);
                     let sk: f64 = rep.history.iter().map(|h| h.timing.sketch_s).sum::<f64>() / its as f64;
                     let hs: f64 = rep.history.iter().map(|h| h.timing.hessian_s).sum::<f64>() / its as f64;
                     outln!(
@@ -626,7 +589,7 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(path) = args.out {
-        std::fs::write(&path, serde_json::to_string_pretty(&rows)? + "\n")?;
+        super::output::write_json(&path, &rows)?;
     }
     Ok(0)
 }

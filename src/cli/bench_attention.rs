@@ -10,7 +10,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use rayon::prelude::*;
 
-use super::timing::{Case, interleaved_medians};
+use harness::Cases;
 
 #[derive(Args)]
 pub struct AttentionBenchArgs {
@@ -57,49 +57,44 @@ pub fn run(a: AttentionBenchArgs) -> anyhow::Result<i32> {
     let big = 1024;
     let (ba, bb) = (Mat::<f64>::from_fn(big, big, |i, j| ((i * 7 + j) % 13) as f64), Mat::<f64>::identity(big, big));
     let mut bc = Mat::<f64>::zeros(big, big);
-    let mut cases: Vec<Case> =
-        vec![
-            (
-                "forward+gradient",
-                Box::new(|| {
-                    black_box(f.evaluate(x.as_ref(), Want::Gradient).unwrap());
-                }),
-            ),
-            (
-                "faer n×d·d×d",
-                Box::new(|| {
-                    out_nd.par_iter_mut().zip(&lhs).for_each(|(o, l)| {
-                        matmul(o.as_mut(), Accum::Replace, l.as_ref(), rhs_dd.as_ref(), 1.0, Par::Seq)
-                    });
-                }),
-            ),
-            (
-                "faer n×d·d×n",
-                Box::new(|| {
-                    out_nn.par_iter_mut().zip(lhs.par_iter().zip(&rhs_dn)).for_each(|(o, (l, r))| {
-                        matmul(o.as_mut(), Accum::Replace, l.as_ref(), r.as_ref(), 1.0, Par::Seq)
-                    });
-                }),
-            ),
-            (
-                "faer 1024² (all threads)",
-                Box::new(|| matmul(bc.as_mut(), Accum::Replace, ba.as_ref(), bb.as_ref(), 1.0, Par::rayon(threads))),
-            ),
-        ];
-    let t = interleaved_medians(&mut cases, 2, a.reps);
+    const OURS: &str = "forward+gradient";
+    const FAER_DD: &str = "faer n×d·d×d";
+    const FAER_DN: &str = "faer n×d·d×n";
+    const FAER_BIG: &str = "faer 1024² (all threads)";
+    let mut cases = Cases::new();
+    cases
+        .add(OURS, || {
+            black_box(f.evaluate(x.as_ref(), Want::Gradient).unwrap());
+        })
+        .add(FAER_DD, || {
+            out_nd
+                .par_iter_mut()
+                .zip(&lhs)
+                .for_each(|(o, l)| matmul(o.as_mut(), Accum::Replace, l.as_ref(), rhs_dd.as_ref(), 1.0, Par::Seq));
+        })
+        .add(FAER_DN, || {
+            out_nn
+                .par_iter_mut()
+                .zip(lhs.par_iter().zip(&rhs_dn))
+                .for_each(|(o, (l, r))| matmul(o.as_mut(), Accum::Replace, l.as_ref(), r.as_ref(), 1.0, Par::Seq));
+        })
+        .add(FAER_BIG, || matmul(bc.as_mut(), Accum::Replace, ba.as_ref(), bb.as_ref(), 1.0, Par::rayon(threads)));
+    let t = cases.run(2, a.reps);
+    drop(cases);
+    let ours_s = t[OURS];
     let (f_nd, f_nn) = flops(n, d);
     let (f_nd, f_nn) = (f_nd * m as f64, f_nn * m as f64);
-    let ours = (f_nd + f_nn) / t[0] / 1e9;
-    let rate_nd = (2.0 * (n * d * d * m) as f64) / t[1] / 1e9;
-    let rate_nn = (2.0 * (n * n * d * m) as f64) / t[2] / 1e9;
-    let peak = 2.0 * (big as f64).powi(3) / t[3] / 1e9;
+    let ours = (f_nd + f_nn) / ours_s / 1e9;
+    let rate_nd = (2.0 * (n * d * d * m) as f64) / t[FAER_DD] / 1e9;
+    let rate_nn = (2.0 * (n * n * d * m) as f64) / t[FAER_DN] / 1e9;
+    let peak = 2.0 * (big as f64).powi(3) / t[FAER_BIG] / 1e9;
     // Time faer would need for our products at its measured rates.
     let faer_time = f_nd / (rate_nd * 1e9) + f_nn / (rate_nn * 1e9);
     outln!("attention forward+gradient, m = {m}, n = {n}, d = {d}, {threads} threads, medians of {}", a.reps)?;
-    outln!("  ours:                 {:>8.3} ms  {ours:>7.2} GFLOP/s (matmul flops only)", t[0] * 1e3)?;
+    outln!("  ours:                 {:>8.3} ms  {ours:>7.2} GFLOP/s (matmul flops only)", ours_s * 1e3)?;
     outln!("  faer n×d·d×d:         {rate_nd:>7.2} GFLOP/s     faer n×d·d×n: {rate_nn:>7.2} GFLOP/s")?;
     outln!("  faer 1024² matmul:    {peak:>7.2} GFLOP/s")?;
-    outln!("  ours vs faer on the same products: {:.2} (1 = as fast as faer's matmul alone)", faer_time / t[0])?;
+    outln!("  ours vs faer on the same products: {:.2} (1 = as fast as faer's matmul alone)", faer_time / ours_s)?;
 
     // Hessian-vector product against the dense Hessian.
     outln!("\nHessian in vec(X): m = 8, n = 32; times are medians")?;
@@ -121,45 +116,37 @@ pub fn run(a: AttentionBenchArgs) -> anyhow::Result<i32> {
         let h = e.hessian.as_ref().expect("requested");
         let dir = e.grad_x.clone();
         let reps = if hd >= 32 { 3 } else { a.reps };
-        let mut cases: Vec<Case> = vec![
-            (
-                "gradient",
-                Box::new(|| {
-                    black_box(f.evaluate(p.x_true.as_ref(), Want::Gradient).unwrap());
-                }),
-            ),
-            (
-                "hvp",
-                Box::new(|| {
-                    black_box(h.hvp(dir.as_ref()));
-                }),
-            ),
-            (
-                "dense",
-                Box::new(|| {
-                    black_box(h.dense());
-                }),
-            ),
-        ];
-        let t = interleaved_medians(&mut cases, 1, reps);
+        let mut cases = Cases::new();
+        cases
+            .add("gradient", || {
+                black_box(f.evaluate(p.x_true.as_ref(), Want::Gradient).unwrap());
+            })
+            .add("hvp", || {
+                black_box(h.hvp(dir.as_ref()));
+            })
+            .add("dense", || {
+                black_box(h.dense());
+            });
+        let t = cases.run(1, reps);
+        let (grad, hvp, dense) = (t["gradient"], t["hvp"], t["dense"]);
         outln!(
             "{hd:>4} {:>6} {:>12.4} {:>12.4} {:>12.3} {:>10.2} {:>10.0}",
             hd * hd,
-            t[0] * 1e3,
-            t[1] * 1e3,
-            t[2] * 1e3,
-            t[1] / t[0],
-            t[2] / t[1]
+            grad * 1e3,
+            hvp * 1e3,
+            dense * 1e3,
+            hvp / grad,
+            dense / hvp
         )?;
-        hess_rows.push(serde_json::json!({"d": hd, "gradient_s": t[0], "hvp_s": t[1], "dense_s": t[2]}));
+        hess_rows.push(serde_json::json!({"d": hd, "gradient_s": grad, "hvp_s": hvp, "dense_s": dense}));
     }
     if let Some(out) = &a.out {
         let v = serde_json::json!({
             "threads": threads, "m": m, "n": n, "d": d,
-            "forward_gradient_s": t[0], "gflops": ours, "faer_gflops_nd": rate_nd, "faer_gflops_nn": rate_nn,
-            "faer_gflops_1024": peak, "relative_to_faer": faer_time / t[0], "hessian": hess_rows,
+            "forward_gradient_s": ours_s, "gflops": ours, "faer_gflops_nd": rate_nd, "faer_gflops_nn": rate_nn,
+            "faer_gflops_1024": peak, "relative_to_faer": faer_time / ours_s, "hessian": hess_rows,
         });
-        super::attention::write_json(out, &v)?;
+        super::output::write_json(out, &v)?;
     }
     Ok(0)
 }

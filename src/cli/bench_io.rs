@@ -11,7 +11,7 @@ use clap::Args;
 use sparse_ops::ReadOptions;
 use sparse_ops::io::read_csr;
 
-use super::timing::{Case, interleaved_medians};
+use harness::Cases;
 
 #[derive(Args)]
 pub struct IoBenchArgs {
@@ -64,20 +64,22 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<i32> {
     let pools: Vec<rayon::ThreadPool> =
         [1, 2].iter().map(|&t| rayon::ThreadPoolBuilder::new().num_threads(t).build()).collect::<Result<_, _>>()?;
     let this = std::env::current_exe()?;
-    let mut cases: Vec<Case<'_>> = vec![
-        ("byte stream (floor)", Box::new(|| assert!(std::hint::black_box(stream(path, false)) > 0))),
-        ("reader, 1 thread", Box::new(|| drop(pools[0].install(|| read_csr(path, ReadOptions::default()))))),
-        ("reader, 2 threads", Box::new(|| drop(pools[1].install(|| read_csr(path, ReadOptions::default()))))),
-    ];
+    const FLOOR: &str = "byte stream (floor)";
+    const OLD: &str = "old: info --a, 2 threads";
+    const THIS: &str = "this: info --a, 2 threads";
+    let mut cases = Cases::new();
+    cases
+        .add(FLOOR, || assert!(std::hint::black_box(stream(path, false)) > 0))
+        .add("reader, 1 thread", || drop(pools[0].install(|| read_csr(path, ReadOptions::default()))))
+        .add("reader, 2 threads", || drop(pools[1].install(|| read_csr(path, ReadOptions::default()))));
     if gz {
-        cases.push(("gunzip stream", Box::new(|| assert!(std::hint::black_box(stream(path, true)) > 0))));
+        cases.add("gunzip stream", || assert!(std::hint::black_box(stream(path, true)) > 0));
     }
     if let Some(old) = &args.old {
-        cases.push(("old: info --a, 2 threads", Box::new(move || info(old, path, 2))));
-        cases.push(("this: info --a, 2 threads", Box::new(|| info(&this, path, 2))));
+        cases.add(OLD, move || info(old, path, 2));
+        cases.add(THIS, || info(&this, path, 2));
     }
-    let names: Vec<String> = cases.iter().map(|c| c.0.to_string()).collect();
-    let med = interleaved_medians(&mut cases, 1, args.reps);
+    let med = cases.run(1, args.reps);
     outln!(
         "{}: {:.1} MB, {nnz} nonzeros, CSR {:.1} MB; median of {} interleaved rounds",
         args.a.display(),
@@ -86,19 +88,18 @@ pub fn run(args: IoBenchArgs) -> anyhow::Result<i32> {
         args.reps
     )?;
     outln!("{:<28} {:>9} {:>10} {:>12} {:>9}", "case", "seconds", "MB/s", "Mnnz/s", "x floor")?;
-    for (name, t) in names.iter().zip(&med) {
+    for (name, t) in med.iter() {
         outln!(
             "{:<28} {:>9.3} {:>10.1} {:>12.2} {:>9.2}",
             name,
             t,
             bytes as f64 / 1e6 / t,
             nnz as f64 / 1e6 / t,
-            t / med[0]
+            t / med[FLOOR]
         )?;
     }
     if args.old.is_some() {
-        let k = names.len();
-        outln!("this build's info is {:.2}x faster than the old one's", med[k - 2] / med[k - 1])?;
+        outln!("this build's info is {:.2}x faster than the old one's", med[OLD] / med[THIS])?;
     }
     Ok(0)
 }

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use losses::{Activation, LossKind, Objective, PlantSpec, Problem, Regulariser, plant};
 use newton::{SolverParams, Strategy};
@@ -11,7 +10,7 @@ use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 use super::plot::{self, Series};
-use super::timing::median;
+use harness::{Unit, loglog_slope, median};
 
 #[derive(Args)]
 pub struct ScalingArgs {
@@ -75,20 +74,10 @@ fn sweeps(quick: bool) -> Vec<(&'static str, usize, usize, usize)> {
 
 fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let (n, d) = a.shape();
-    let x: Vec<f64> = (0..d).map(|j| (j as f64).sin()).collect();
-    let y: Vec<f64> = (0..n).map(|i| (i as f64).cos()).collect();
-    let (mut o1, mut o2) = (vec![0.0; n], vec![0.0; d]);
     // The unit is sampled before every solve, interleaved with them, so that a slow phase of
     // the shared machine moves the unit and the solves alike; its median is the one unit of
     // this matrix (for every strategy).
-    let mut unit_samples = Vec::new();
-    let mut sample_unit = || {
-        let t = std::time::Instant::now();
-        a.mul_vec(&x, &mut o1);
-        a.tr_mul_vec(&y, &mut o2);
-        t.elapsed().as_secs_f64()
-    };
-    sample_unit(); // warm-up
+    let mut unit = Unit::new(a);
     let first = rows.len();
     for s in STRATEGIES {
         let params = SolverParams {
@@ -104,7 +93,7 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
         for rep in 0..reps {
             let p = SolverParams { seed: rep as u64, ..params };
             for _ in 0..2 {
-                unit_samples.push(sample_unit());
+                unit.sample();
             }
             let report = newton::solve(f, &vec![0.0; d], &p, None, &mut |_, _| std::ops::ControlFlow::Continue(()))?;
             // Per solve, the mean over its iterations (a whole refresh cycle); medians over
@@ -131,13 +120,13 @@ fn measure(sweep: &'static str, a: &CsrMatrix, f: &Objective, reps: usize, rows:
             unit_s: f64::NAN,
         });
     }
-    let unit_s = median(unit_samples);
+    let unit_s = unit.seconds();
     rows[first..].iter_mut().for_each(|r| r.unit_s = unit_s);
     Ok(())
 }
 
 pub fn run(args: ScalingArgs) -> anyhow::Result<i32> {
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    super::output::create_dir(&args.out)?;
     let reps = args.reps.unwrap_or(if args.quick { 1 } else { 3 });
     let mut rows = Vec::new();
     for (k, (sweep, n, d, r)) in sweeps(args.quick).into_iter().enumerate() {
@@ -195,13 +184,13 @@ fn write_outputs(out: &std::path::Path, rows: &[Row]) -> anyhow::Result<i32> {
             r.unit_s
         );
     }
-    std::fs::write(out.join("scaling.csv"), csv)?;
+    super::output::write_text(out.join("scaling.csv"), &csv)?;
     // Slopes of per-iteration time against nnz on the nnz sweep.
     let line = |sweep: &str, s: Strategy, x: fn(&Row) -> f64| -> Vec<(f64, f64)> {
         rows.iter().filter(|r| r.sweep == sweep && r.strategy == s).map(|r| (x(r), r.per_iter_s)).collect()
     };
     let slopes: Vec<(Strategy, f64)> =
-        STRATEGIES.iter().map(|&s| (s, plot::loglog_slope(&line("nnz", s, |r| r.nnz as f64)))).collect();
+        STRATEGIES.iter().map(|&s| (s, loglog_slope(&line("nnz", s, |r| r.nnz as f64)))).collect();
     let json = serde_json::json!({
         "rows": rows.iter().map(|r| serde_json::json!({
             "sweep": r.sweep, "n": r.n, "d": r.d, "nnz_per_row": r.r, "nnz": r.nnz, "strategy": r.strategy.name(),
@@ -211,14 +200,14 @@ fn write_outputs(out: &std::path::Path, rows: &[Row]) -> anyhow::Result<i32> {
         })).collect::<Vec<_>>(),
         "slopes_vs_nnz": slopes.iter().map(|(s, v)| (s.name().to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
     });
-    std::fs::write(out.join("scaling.json"), serde_json::to_string_pretty(&json)? + "\n")?;
+    super::output::write_json(out.join("scaling.json"), &json)?;
     let series = |sweep: &str, x: fn(&Row) -> f64, with_slope: bool| -> Vec<Series> {
         STRATEGIES
             .iter()
             .map(|&s| {
                 let points = line(sweep, s, x);
                 let label = if with_slope {
-                    format!("{} (slope {:.2})", s.name(), plot::loglog_slope(&points))
+                    format!("{} (slope {:.2})", s.name(), loglog_slope(&points))
                 } else {
                     s.name().to_string()
                 };

@@ -119,7 +119,7 @@ pub fn run(args: SketchAccuracyArgs) -> anyhow::Result<i32> {
         }
     }
     if let Some(p) = args.out {
-        std::fs::write(p, serde_json::to_string_pretty(&report)? + "\n")?;
+        super::output::write_json(p, &report)?;
     }
     Ok(0)
 }

@@ -50,7 +50,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<i32> {
         out["hessian"] =
             serde_json::json!((0..d).map(|i| (0..d).map(|j| m[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>());
     }
-    std::fs::write(&args.out, serde_json::to_string(&out)? + "\n")
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    super::output::write_json(&args.out, &out).with_context(|| format!("cannot write {}", args.out.display()))?;
     Ok(0)
 }

@@ -3,16 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{ArgGroup, Args, ValueEnum};
+use clap::{ArgGroup, Args};
+
+use super::names::named;
 use losses::{Activation, LossKind, PlantSpec, Problem, Regulariser, plant};
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum VariantArg {
-    Plain,
-    IllConditioned,
-    Coherent,
-}
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["n", "a"])))]
@@ -34,10 +29,10 @@ pub struct GenArgs {
     #[arg(long, conflicts_with_all = ["n", "d", "density", "row_nnz", "variant"])]
     a: Option<PathBuf>,
     /// Loss of the planted problem.
-    #[arg(long, value_parser = parse_loss(), default_value = "rescaled")]
+    #[arg(long, value_parser = named::<LossKind>(LossKind::NAMES), default_value = "rescaled")]
     loss: LossKind,
     /// Activation u applied to Ax.
-    #[arg(long = "fn", value_parser = parse_fn(), default_value = "exp")]
+    #[arg(long = "fn", value_parser = named::<Activation>(Activation::NAMES), default_value = "exp")]
     func: Activation,
     /// Seed of all randomness.
     #[arg(long, default_value_t = 0)]
@@ -46,8 +41,8 @@ pub struct GenArgs {
     #[arg(long)]
     w_const: Option<f64>,
     /// Structure of the random matrix: plain, ill-conditioned column scales, or coherent rows.
-    #[arg(long, value_enum)]
-    variant: Option<VariantArg>,
+    #[arg(long, value_parser = named::<Variant>(Variant::NAMES))]
+    variant: Option<Variant>,
     /// Ill-conditioned variant: orders of magnitude spanned by the column scales.
     #[arg(long, default_value_t = 4.0)]
     orders: f64,
@@ -68,20 +63,6 @@ pub struct GenArgs {
     out: PathBuf,
 }
 
-/// The losses by name, for `--loss` (listed in `--help` and in the error for a wrong value).
-pub const LOSS_NAMES: [&str; 4] = ["rescaled", "hyperbolic", "softmax", "linear"];
-/// The activations by name, for `--fn`.
-pub const FN_NAMES: [&str; 3] = ["exp", "cosh", "sinh"];
-
-pub fn parse_loss() -> impl clap::builder::TypedValueParser<Value = LossKind> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(LOSS_NAMES).map(|s| s.parse().expect("every listed loss name parses"))
-}
-pub fn parse_fn() -> impl clap::builder::TypedValueParser<Value = Activation> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(FN_NAMES).map(|s| s.parse().expect("every listed activation parses"))
-}
-
 pub fn run(args: GenArgs) -> anyhow::Result<i32> {
     let a = match (&args.a, args.n, args.d) {
         (Some(path), _, _) => super::load::read_matrix(path)?.0,
@@ -91,10 +72,10 @@ pub fn run(args: GenArgs) -> anyhow::Result<i32> {
                 (None, Some(k)) => Sparsity::RowNnz(k),
                 _ => anyhow::bail!("give exactly one of --density and --row-nnz"),
             };
-            let variant = match args.variant.unwrap_or(VariantArg::Plain) {
-                VariantArg::Plain => Variant::Plain,
-                VariantArg::IllConditioned => Variant::IllConditioned { orders: args.orders },
-                VariantArg::Coherent => Variant::Coherent { spikes: args.spikes },
+            let variant = match args.variant.unwrap_or_default() {
+                Variant::IllConditioned { .. } => Variant::IllConditioned { orders: args.orders },
+                Variant::Coherent { .. } => Variant::Coherent { spikes: args.spikes },
+                Variant::Plain => Variant::Plain,
             };
             random_sparse(&GenSpec { nrows: n, ncols: d, sparsity, variant, seed: args.seed })
                 .context("cannot generate A")?
@@ -127,14 +108,14 @@ mod tests {
 
     #[test]
     fn every_listed_name_parses_and_every_kind_is_listed() {
-        let losses: Vec<LossKind> = LOSS_NAMES.iter().map(|s| s.parse().unwrap()).collect();
-        for (name, kind) in LOSS_NAMES.iter().zip(&losses) {
+        let losses: Vec<LossKind> = LossKind::NAMES.iter().map(|s| s.parse().unwrap()).collect();
+        for (name, kind) in LossKind::NAMES.iter().zip(&losses) {
             assert_eq!(kind.to_string(), *name);
         }
         for kind in [LossKind::Rescaled, LossKind::Hyperbolic, LossKind::Softmax, LossKind::Linear] {
             assert!(losses.contains(&kind), "{kind} is not listed");
         }
-        let fns: Vec<Activation> = FN_NAMES.iter().map(|s| s.parse().unwrap()).collect();
+        let fns: Vec<Activation> = Activation::NAMES.iter().map(|s| s.parse().unwrap()).collect();
         for kind in [Activation::Exp, Activation::Cosh, Activation::Sinh] {
             assert!(fns.contains(&kind), "{kind} is not listed");
         }

@@ -28,11 +28,12 @@ mod generate;
 mod info;
 mod load;
 mod memory;
+mod names;
+mod output;
 mod plot;
 mod sequence;
 mod sketch_cmd;
 mod solve;
-mod timing;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 

@@ -5,19 +5,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{ArgGroup, Args, ValueEnum};
+use clap::{ArgGroup, Args};
 use losses::{Objective, Problem, What};
 use sketch::{Method, Sparsifier, SparsifyParams, measure_eps, sparsify};
 use sparse_ops::io::read_vector_of_len;
 
-use super::timing::median;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum MethodArg {
-    Leverage,
-    Uniform,
-    NewtonSketch,
-}
+use super::names::named;
+use harness::Unit;
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("input").required(true).args(["problem", "a"])))]
@@ -37,8 +31,8 @@ pub struct SketchArgs {
     #[command(flatten)]
     sketch: super::SketchOpts,
     /// Which sparsifier: leverage-score sampling, uniform sampling, or a Newton sketch.
-    #[arg(long, value_enum, default_value = "leverage")]
-    method: MethodArg,
+    #[arg(long, value_parser = named::<Method>(Method::NAMES), default_value = "leverage")]
+    method: Method,
     /// Measure the achieved ε against the exact AᵀDA (O(Σnnz(a_i)² + d³)).
     #[arg(long)]
     measure: bool,
@@ -73,24 +67,12 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         };
         (a, w)
     };
-    let method = match args.method {
-        MethodArg::Leverage => Method::Leverage,
-        MethodArg::Uniform => Method::Uniform,
-        MethodArg::NewtonSketch => Method::NewtonSketch,
-    };
+    let method = args.method;
     let params = SparsifyParams { eps0: args.sketch.eps0, delta: args.sketch.delta, ..Default::default() };
     // The unit: one A·x, median of 5, in this run.
-    let xs: Vec<f64> = (0..a.ncols()).map(|j| (j as f64).sin()).collect();
-    let mut y = vec![0.0; a.nrows()];
-    let spmv = median(
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                a.mul_vec(&xs, &mut y);
-                t.elapsed().as_secs_f64()
-            })
-            .collect(),
-    );
+    let mut unit = Unit::new(&a);
+    (0..5).for_each(|_| unit.sample());
+    let spmv = unit.ax_s();
     let t = Instant::now();
     let sp = sparsify(&a, &w, method, &params, args.sketch.seed)?;
     let time_s = t.elapsed().as_secs_f64();
@@ -98,7 +80,7 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         "rows_kept": sp.rows_kept(),
         "time_s": time_s,
         "spmv_equivalents": time_s / spmv,
-        "method": format!("{:?}", method).to_lowercase(),
+        "method": method.name(),
         "n": a.nrows(), "d": a.ncols(), "nnz": a.nnz(),
     });
     if method == Method::NewtonSketch && matches!(sp, Sparsifier::Diagonal(_)) {
@@ -124,7 +106,6 @@ pub fn run(args: SketchArgs) -> anyhow::Result<i32> {
         }
         f.flush()?;
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&out)? + "\n")
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    super::output::write_json(&args.out, &out).with_context(|| format!("cannot write {}", args.out.display()))?;
     Ok(0)
 }

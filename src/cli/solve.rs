@@ -5,22 +5,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use losses::{Activation, LossKind, Objective, Problem, Regulariser};
 use newton::{IterRecord, Report, SolverParams, Status, Strategy};
 use serde::{Deserialize, Serialize};
 use sparse_ops::io::read_vector_of_len;
 
-use super::generate::{parse_fn, parse_loss};
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum HessianArg {
-    Exact,
-    GaussNewton,
-    Leverage,
-    LeveragePcg,
-    NewtonSketch,
-}
+use super::names::named;
 
 #[derive(Args)]
 pub struct SolveArgs {
@@ -38,17 +29,17 @@ pub struct SolveArgs {
     #[arg(long, requires = "a")]
     w: Option<PathBuf>,
     /// Override the loss (with --a: default rescaled).
-    #[arg(long, value_parser = parse_loss())]
+    #[arg(long, value_parser = named::<LossKind>(LossKind::NAMES))]
     loss: Option<LossKind>,
     /// Activation u applied to Ax (default: the problem's, else exp).
-    #[arg(long = "fn", value_parser = parse_fn())]
+    #[arg(long = "fn", value_parser = named::<Activation>(Activation::NAMES))]
     func: Option<Activation>,
     /// Constant regulariser weight (overrides the problem's).
     #[arg(long)]
     w_const: Option<f64>,
     /// Hessian strategy; default chosen from n, d and nonzeros per row.
-    #[arg(long, value_enum)]
-    hessian: Option<HessianArg>,
+    #[arg(long, value_parser = named::<Strategy>(Strategy::NAMES))]
+    hessian: Option<Strategy>,
     #[command(flatten)]
     sketch: super::SketchOpts,
     /// Relative tolerance: converged when ‖g‖ ≤ tol·‖g(x₀)‖ and the Newton decrement gᵀH̃⁻¹g/2 ≤ tol·|f|.
@@ -123,10 +114,7 @@ fn load(args: &SolveArgs) -> anyhow::Result<Problem> {
 }
 
 pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
-    if args
-        .hessian
-        .is_none_or(|h| matches!(h, HessianArg::Leverage | HessianArg::LeveragePcg | HessianArg::NewtonSketch))
-    {
+    if args.hessian.is_none_or(Strategy::is_sketched) {
         args.sketch.check()?;
     }
     anyhow::ensure!(args.tol >= 0.0, "--tol must be nonnegative, got {}", args.tol);
@@ -141,14 +129,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         Some(path) => Some(read_vector_of_len(path, d, "x* (one entry per column of A)")?),
         None => None,
     };
-    let strategy = match args.hessian {
-        Some(HessianArg::Exact) => Strategy::Exact,
-        Some(HessianArg::GaussNewton) => Strategy::GaussNewton,
-        Some(HessianArg::Leverage) => Strategy::Leverage,
-        Some(HessianArg::LeveragePcg) => Strategy::LeveragePcg,
-        Some(HessianArg::NewtonSketch) => Strategy::NewtonSketch,
-        None => Strategy::default_for(n, d, p.a.nnz()),
-    };
+    let strategy = args.hessian.unwrap_or_else(|| Strategy::default_for(n, d, p.a.nnz()));
     let params = SolverParams {
         strategy,
         eps0: args.sketch.eps0,
@@ -276,8 +257,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
     }
     if let Some(path) = &args.out {
         let json = ResultFile::new(report.clone(), &p, strategy);
-        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        super::output::write_json(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if report.status == Status::Converged {
         return Ok(0);

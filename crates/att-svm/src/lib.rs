@@ -51,6 +51,7 @@ pub mod train;
 // losses): with these a user needs `spnewton-att-svm` alone.
 pub use attention;
 pub use faer;
+pub use newton;
 pub use sparse_ops;
 
 pub use data::{SvmMeta, TIE_RTOL, TokenData};

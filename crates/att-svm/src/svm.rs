@@ -73,6 +73,8 @@ pub enum SvmStatus {
     Infeasible,
 }
 
+runtime::named_enum!(SvmStatus { Converged => "converged", MaxEpochs => "max_epochs", Infeasible => "infeasible" });
+
 /// One constraint: query `q = l·n + i` and a visible non-optimal token `t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Constraint {

@@ -16,11 +16,18 @@
 //! sequences run in parallel and their gradients are added in sequence order (bitwise the same
 //! for any thread count).
 
+use std::cell::Cell;
+use std::ops::ControlFlow;
+
 use attention::EntryLoss;
 use faer::{Mat, MatRef};
+use newton::engine::{
+    self, Evaluated, LineSearch, LoopParams, Need, Observer, Problem, Step, StepInput, StepView, Strategy,
+};
+use newton::{Report, Status, StepError};
 use rayon::prelude::*;
+use runtime::dense::mul;
 use serde::Serialize;
-use sparse_ops::simd_state::clear_upper_state;
 
 use crate::data::TokenData;
 use crate::error::SvmError;
@@ -95,14 +102,25 @@ pub enum TrainStatus {
     Overflow,
 }
 
+runtime::named_enum!(TrainStatus {
+    Completed => "completed",
+    GradientUnderflow => "gradient_underflow",
+    Overflow => "overflow",
+});
+
 /// What [`train`] returns.
 #[derive(Debug, Clone)]
 pub struct TrainReport {
+    /// The engine's status read in this experiment's terms: the budget running out is the
+    /// normal end ([`TrainStatus::Completed`]); the gradient floor is
+    /// [`TrainStatus::GradientUnderflow`], whatever the loss did on the way.
     pub status: TrainStatus,
     /// Steps taken.
     pub steps: usize,
     pub x: Mat<f64>,
     pub trajectory: Vec<TrainRecord>,
+    /// The engine's report: status, `vec(X)` (row-major), every step's record, timing.
+    pub report: Report,
 }
 
 /// Loss, gradient and per-query statistics of one sequence.
@@ -142,8 +160,10 @@ fn sequence_pass(data: &TokenData, l: usize, x: MatRef<'_, f64>, stats: bool) ->
     let (n, d) = (meta.n, meta.d);
     let scale = 1.0 / (meta.m * meta.n) as f64;
     let a = data.sequence(l);
-    let z = &(a * x) * a.transpose();
-    clear_upper_state();
+    // faer's operators run at its global parallelism: the same here, through the wrapper that
+    // leaves the vector state clean for the `exp` below.
+    let par = faer::get_global_parallelism();
+    let z = mul(mul(a, x, par).as_ref(), a.transpose(), par);
     let gt: Vec<f64> = (0..n).map(|t| data.head_score(data.token(l, t))).collect();
     let mut w = Mat::<f64>::zeros(n, n);
     let mut out = SeqPass {
@@ -204,8 +224,7 @@ fn sequence_pass(data: &TokenData, l: usize, x: MatRef<'_, f64>, stats: bool) ->
         }
     }
     // ∇ = Σ_i a_i (Σ_t w_it a_t)ᵀ = Aᵀ W A.
-    out.grad = &(a.transpose() * &w) * a;
-    clear_upper_state();
+    out.grad = mul(mul(a.transpose(), w.as_ref(), par).as_ref(), a, par);
     out
 }
 
@@ -230,6 +249,13 @@ fn norm(a: &[f64]) -> f64 {
 
 /// Run W-GD from `X = 0`, recording the seed 004 §4 quantities (with `cos(X, X^mm)` when `x_mm` is
 /// given) every `record_every` steps.
+///
+/// The run is the workspace's one optimisation loop ([`newton::engine::run`]): the problem is the
+/// loss over `vec(X)`, the strategy the (normalised) gradient step, the line search
+/// [`LineSearch::Fixed`] (every step is taken, as the paper states W-GD), the stopping test the
+/// absolute gradient floor [`GRADIENT_FLOOR`] and the step budget; the §4 quantities are an
+/// observer. [`TrainReport::report`] is the engine's report (per-step records and timing);
+/// [`TrainReport::status`] reads it in this experiment's terms.
 pub fn train(
     data: &TokenData,
     x_mm: Option<MatRef<'_, f64>>,
@@ -240,47 +266,178 @@ pub fn train(
         return Err(SvmError::InvalidParameter("eta must be positive and finite, record_every ≥ 1".into()));
     }
     let d = data.meta().d;
-    let mut x = Mat::<f64>::zeros(d, d);
-    let mut trajectory = Vec::new();
-    let mut threshold: Option<f64> = None;
-    let mut status = TrainStatus::Completed;
-    let mut step = 0;
-    loop {
-        let record = step % params.record_every == 0 || step == params.steps;
-        let mut parts = pass(data, x.as_ref(), record);
-        let g = sum_grads(data, &parts);
-        let gn = g.norm_l2();
-        let loss: f64 = parts.iter().map(|p| p.loss).sum();
-        if !(gn.is_finite() && loss.is_finite()) {
-            status = TrainStatus::Overflow;
-            break;
-        }
-        let underflow = gn < GRADIENT_FLOOR;
-        if record || underflow {
-            if !record {
-                parts = pass(data, x.as_ref(), true);
-            }
-            let r = summarise(step, &x, &g, &parts, x_mm, &mut threshold);
-            observer(&r);
-            trajectory.push(r);
-        }
-        if underflow {
-            status = TrainStatus::GradientUnderflow;
-            break;
-        }
-        if step == params.steps {
-            break;
-        }
-        let alpha = if params.normalized { params.eta / gn } else { params.eta };
-        let next = &x - faer::Scale(alpha) * &g;
-        if !next.col_iter().all(|c| c.iter().all(|v| v.is_finite())) {
-            status = TrainStatus::Overflow;
-            break;
-        }
-        x = next;
-        step += 1;
+    let x0 = Mat::<f64>::zeros(d, d);
+    let problem = Tokens { data, params, evaluations: Cell::new(0) };
+    let loop_params = LoopParams {
+        tol: 0.0,
+        atol: GRADIENT_FLOOR,
+        max_iter: params.steps,
+        max_time: f64::INFINITY,
+        decrement_test: false,
+        decrement_floor: 0.0,
+        curvature_test: false,
+        escape_saddles: false,
+        line_search: LineSearch::Fixed,
+        seed: 0,
+    };
+    let mut recorder = Recorder { data, params, x_mm, threshold: None, trajectory: Vec::new(), observer };
+    // X(0) = 0: every logit is 0, so the point is always finite.
+    let (g0, parts0) = full_pass(data, x0.as_ref());
+    recorder.record(0, &x0, &g0, &parts0);
+    let mut strategy = GradientStep { eta: params.eta, normalized: params.normalized };
+    let mut observers: [&mut dyn Observer<TokenPoint>; 1] = [&mut recorder];
+    let report = match engine::run(&problem, &mut strategy, &to_vec(&x0), &loop_params, &mut observers) {
+        Ok(r) => r,
+        Err(e) => unreachable!("X = 0 evaluates: {e}"),
+    };
+    let status = match report.status {
+        Status::MaxIterations => TrainStatus::Completed,
+        Status::Converged | Status::Stalled => TrainStatus::GradientUnderflow,
+        _ => TrainStatus::Overflow,
+    };
+    Ok(TrainReport {
+        status,
+        steps: report.iterations,
+        x: from_vec(&report.x, d),
+        trajectory: recorder.trajectory,
+        report,
+    })
+}
+
+/// `vec(X)` row-major: the engine's parameter vector.
+fn to_vec(x: &Mat<f64>) -> Vec<f64> {
+    let d = x.nrows();
+    (0..d * d).map(|k| x[(k / d, k % d)]).collect()
+}
+
+fn from_vec(v: &[f64], d: usize) -> Mat<f64> {
+    Mat::from_fn(d, d, |i, j| v[i * d + j])
+}
+
+fn full_pass(data: &TokenData, x: MatRef<'_, f64>) -> (Mat<f64>, Vec<SeqPass>) {
+    let parts = pass(data, x, true);
+    (sum_grads(data, &parts), parts)
+}
+
+/// The loss over `vec(X)` as an engine problem. With the fixed step every evaluation is one step
+/// (the engine evaluates `X(0)`, then each accepted `X(k)` once), so the evaluation count tells
+/// which steps are recorded and need the §4 statistics from the same pass.
+struct Tokens<'a, 'p> {
+    data: &'a TokenData,
+    params: &'p TrainParams,
+    evaluations: Cell<usize>,
+}
+
+/// An evaluated `X`: the loss, `∇L` (as a matrix, `vec` and Frobenius norm) and, at a recorded
+/// step, the per-sequence statistics.
+struct TokenPoint {
+    value: f64,
+    gradient: Vec<f64>,
+    g: Mat<f64>,
+    grad_norm: f64,
+    parts: Option<Vec<SeqPass>>,
+}
+
+impl Evaluated for TokenPoint {
+    fn value(&self) -> f64 {
+        self.value
     }
-    Ok(TrainReport { status, steps: step, x, trajectory })
+    fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+}
+
+/// The loss or the gradient is not finite at an iterate.
+#[derive(Debug)]
+struct NonFinite;
+
+impl std::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the loss or the gradient overflows f64")
+    }
+}
+
+impl Problem for Tokens<'_, '_> {
+    type Eval = TokenPoint;
+    type Error = NonFinite;
+    fn dim(&self) -> usize {
+        self.data.meta().d.pow(2)
+    }
+    fn evaluate(&self, x: &[f64], _need: Need) -> Result<TokenPoint, NonFinite> {
+        let step = self.evaluations.replace(self.evaluations.get() + 1);
+        let stats = step > 0 && (step.is_multiple_of(self.params.record_every) || step == self.params.steps);
+        let x = from_vec(x, self.data.meta().d);
+        let parts = pass(self.data, x.as_ref(), stats);
+        let g = sum_grads(self.data, &parts);
+        let grad_norm = g.norm_l2();
+        let value: f64 = parts.iter().map(|p| p.loss).sum();
+        if !(grad_norm.is_finite() && value.is_finite()) {
+            return Err(NonFinite);
+        }
+        Ok(TokenPoint { value, gradient: to_vec(&g), g, grad_norm, parts: stats.then_some(parts) })
+    }
+    fn value(&self, x: &[f64]) -> Result<f64, NonFinite> {
+        self.evaluate(x, Need::Gradient).map(|e| e.value)
+    }
+}
+
+/// `p = −η·g/‖g‖_F` (normalised) or `−η·g`.
+struct GradientStep {
+    eta: f64,
+    normalized: bool,
+}
+
+impl Strategy<Tokens<'_, '_>> for GradientStep {
+    fn need(&self) -> Need {
+        Need::Gradient
+    }
+    fn step(&mut self, _f: &Tokens<'_, '_>, input: StepInput<'_, TokenPoint>) -> Result<Step, StepError> {
+        let alpha = if self.normalized { self.eta / input.at.grad_norm } else { self.eta };
+        let p: Vec<f64> = input.at.gradient.iter().map(|g| -(alpha * g)).collect();
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(StepError::NonFiniteStep);
+        }
+        Ok(Step { p, ..Default::default() })
+    }
+}
+
+/// The §4 quantities at the recorded steps (every `record_every`, the last, and where the
+/// gradient falls below the floor).
+struct Recorder<'a, 'o> {
+    data: &'a TokenData,
+    params: &'a TrainParams,
+    x_mm: Option<MatRef<'a, f64>>,
+    threshold: Option<f64>,
+    trajectory: Vec<TrainRecord>,
+    observer: &'o mut dyn FnMut(&TrainRecord),
+}
+
+impl Recorder<'_, '_> {
+    fn record(&mut self, step: usize, x: &Mat<f64>, g: &Mat<f64>, parts: &[SeqPass]) {
+        let r = summarise(step, x, g, parts, self.x_mm, &mut self.threshold);
+        (self.observer)(&r);
+        self.trajectory.push(r);
+    }
+}
+
+impl Observer<TokenPoint> for Recorder<'_, '_> {
+    fn observe(&mut self, view: &mut StepView<'_, TokenPoint>) -> ControlFlow<()> {
+        let step = view.record.iteration + 1;
+        let next = view.next;
+        let x = from_vec(view.x_next, self.data.meta().d);
+        match &next.parts {
+            Some(parts) => self.record(step, &x, &next.g, parts),
+            None if next.grad_norm < GRADIENT_FLOOR => {
+                let (g, parts) = full_pass(self.data, x.as_ref());
+                self.record(step, &x, &g, &parts);
+            }
+            None => {}
+        }
+        debug_assert!(
+            next.parts.is_none() || step.is_multiple_of(self.params.record_every) || step == self.params.steps
+        );
+        ControlFlow::Continue(())
+    }
 }
 
 fn summarise(

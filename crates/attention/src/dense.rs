@@ -1,24 +1,19 @@
 //! Small dense helpers over faer: products with a fixed sequential partition (so results do
 //! not depend on the thread count), and row-wise reductions.
 
-use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
-use sparse_ops::simd_state::clear_upper_state;
+use runtime::dense::{mul, mul_into};
 
 /// `a·b`, computed sequentially: parallelism is across sequences, never inside a product. The
-/// vector state is cleared after it, so the `exp` of the softmax that follows runs at full speed
-/// ([`sparse_ops::simd_state`]).
+/// wrapper leaves the vector state clean, so the `exp` of the softmax that follows runs at full
+/// speed ([`runtime::simd`]).
 pub(crate) fn mm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::zeros(a.nrows(), b.ncols());
-    matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::Seq);
-    clear_upper_state();
-    out
+    mul(a, b, Par::Seq)
 }
 
 /// `out += a·b`.
 pub(crate) fn mm_add(out: &mut Mat<f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
-    matmul(out.as_mut(), Accum::Add, a, b, 1.0, Par::Seq);
-    clear_upper_state();
+    mul_into(out, Accum::Add, a, b, Par::Seq);
 }
 
 /// `Σ_k a[j,k]·b[j,k]` for every row `j`.

@@ -36,6 +36,16 @@ impl DenseObjective for AttentionObjective<'_> {
     }
 }
 
+/// How `X` is fitted: [`gradient_descent`] (W-GD) or [`newton_fit`] (exact dense Hessian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FitMethod {
+    Gd,
+    Newton,
+}
+
+runtime::named_enum!(FitMethod { Gd => "gd", Newton => "newton" });
+
 /// Parameters of [`gradient_descent`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GdParams {

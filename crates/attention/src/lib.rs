@@ -77,7 +77,7 @@ pub use sparse_ops;
 pub use data::{AttentionData, AttentionMeta, read_matrix, write_matrix};
 pub use dense::{frobenius, unvec_row_major, vec_row_major};
 pub use error::AttentionError;
-pub use fit::{FitRecord, FitReport, GdParams, curvature_scale, gradient_descent, newton_fit};
+pub use fit::{FitMethod, FitRecord, FitReport, GdParams, curvature_scale, gradient_descent, newton_fit};
 pub use hessian::{AttentionHessian, RowCurvature};
 pub use kind::{AttentionLoss, EntryLoss, Normalisation, sigmoid};
 pub use lipschitz::{LipschitzRow, gradient_lipschitz};

@@ -10,8 +10,8 @@ use faer::matrix_free::LinOp;
 use std::sync::{Mutex, OnceLock};
 
 use faer::{Mat, MatMut, MatRef, Par};
+use runtime::reduce::Neumaier;
 use sparse_ops::CsrMatrix;
-use sparse_ops::reduce::Neumaier;
 
 /// Which Hessian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,5 @@
 //! Which loss and which function `u`.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 /// The regression losses of SPEC §1–2.
@@ -50,23 +47,8 @@ impl Activation {
     }
 }
 
-macro_rules! text_enum {
-    ($t:ty, $($v:ident => $s:literal),+) => {
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(match self { $(Self::$v => $s),+ })
-            }
-        }
-        impl FromStr for $t {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s { $($s => Ok(Self::$v),)+ _ => Err(format!("unknown {}: {s:?} (expected one of: {})", stringify!($t), [$($s),+].join(", "))) }
-            }
-        }
-    };
-}
-text_enum!(LossKind, Rescaled => "rescaled", Hyperbolic => "hyperbolic", Softmax => "softmax", Linear => "linear");
-text_enum!(Activation, Exp => "exp", Cosh => "cosh", Sinh => "sinh");
+runtime::named_enum!(LossKind { Rescaled => "rescaled", Hyperbolic => "hyperbolic", Softmax => "softmax", Linear => "linear" });
+runtime::named_enum!(Activation { Exp => "exp", Cosh => "cosh", Sinh => "sinh" });
 
 /// The regulariser `½‖diag(w)Ax‖²`.
 #[derive(Debug, Clone, PartialEq, Default)]

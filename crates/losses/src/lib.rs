@@ -25,11 +25,11 @@
 //!   `AᵀU`: one pass; dense assembly: `O(Σ_i nnz(a_i)² + d²·k)`.
 //!
 //! All sums over `n` use fixed chunks with compensated summation
-//! ([`sparse_ops::reduce`]): results are bitwise identical for any thread count.
+//! ([`runtime::reduce`]): results are bitwise identical for any thread count.
 //!
 //! Measured (`spnewton bench losses`, docs/benchmarks.md): value + gradient costs 1.4–2.1 and
 //! value + gradient + Hessian 1.5–2.5 times one `A·x` plus one `Aᵀ·y` at 10 nonzeros per row.
-//! That needs the `exp` vectorised ([`sparse_ops::vmath`]) and the Hessian's parts written
+//! That needs the `exp` vectorised ([`runtime::vmath`]) and the Hessian's parts written
 //! inside the gradient's pass; and, at `n ≥ 10⁶`, handing finished evaluations back with
 //! [`Objective::recycle`] so that the next one reuses their memory instead of page-faulting
 //! fresh pages.

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use sparse_ops::reduce::{self, CHUNK, Neumaier, chunked_sums, sum_range};
-use sparse_ops::{CsrMatrix, vmath};
+use runtime::reduce::{self, CHUNK, Neumaier, chunked_sums, sum_range};
+use runtime::vmath;
+use sparse_ops::CsrMatrix;
 
 use crate::error::LossError;
 use crate::hessian::{HessianParts, StructuredHessian};
 use crate::kind::{Activation, LossKind, Regulariser};
 use crate::problem::Problem;
-use sparse_ops::pool::BufferPool;
+use runtime::pool::BufferPool;
 
 /// `ln(f64::MAX)`: `exp`, `cosh` and `sinh` overflow above it.
 pub const LN_MAX: f64 = 709.782712893384;
@@ -130,7 +131,7 @@ impl<'a> Objective<'a> {
     }
 
     /// Evaluate at `x`: one pass over `A` computing `z = Ax` fused, block by block, with the
-    /// vectorised `u(z)` ([`sparse_ops::vmath`]) and the sums that need it; one `O(n)` pass for
+    /// vectorised `u(z)` ([`runtime::vmath`]) and the sums that need it; one `O(n)` pass for
     /// the residual sums; and (for the gradient) one `Aᵀ·Y` pass that computes `y_i` on the
     /// fly and, for the Hessian, also writes `D`, `D_GN` and `U` and accumulates `AᵀU` in the
     /// same pass. Deterministic for any thread count.

@@ -19,16 +19,16 @@ pub enum Strategy {
     NewtonSketch,
 }
 
+// The names are serde's (kebab-case), the CLI's `--hessian` and Python's `strategy=`.
+runtime::named_enum!(Strategy {
+    Exact => "exact",
+    GaussNewton => "gauss-newton",
+    Leverage => "leverage",
+    LeveragePcg => "leverage-pcg",
+    NewtonSketch => "newton-sketch",
+});
+
 impl Strategy {
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Exact => "exact",
-            Strategy::GaussNewton => "gauss-newton",
-            Strategy::Leverage => "leverage",
-            Strategy::LeveragePcg => "leverage-pcg",
-            Strategy::NewtonSketch => "newton-sketch",
-        }
-    }
     pub fn is_sketched(self) -> bool {
         matches!(self, Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch)
     }

@@ -27,20 +27,17 @@ pub enum Status {
     Interrupted,
 }
 
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Converged => "converged",
-            Status::MaxIterations => "max_iterations",
-            Status::MaxTime => "max_time",
-            Status::Stalled => "stalled",
-            Status::Saddle => "saddle",
-            Status::NumericalError => "numerical_error",
-            Status::Overflow => "overflow",
-            Status::Interrupted => "interrupted",
-        }
-    }
-}
+// The names are serde's (snake_case): a status reads back from its `result.json` text.
+runtime::named_enum!(Status {
+    Converged => "converged",
+    MaxIterations => "max_iterations",
+    MaxTime => "max_time",
+    Stalled => "stalled",
+    Saddle => "saddle",
+    NumericalError => "numerical_error",
+    Overflow => "overflow",
+    Interrupted => "interrupted",
+});
 
 /// Seconds spent in each phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use runtime::reduce::sum_squares;
 use sparse_ops::CsrMatrix;
-use sparse_ops::reduce::sum_squares;
 
 use crate::error::SketchError;
 use crate::operator::{Embedding, SketchOperator};

@@ -76,6 +76,8 @@ pub enum Method {
     NewtonSketch,
 }
 
+runtime::named_enum!(Method { Leverage => "leverage", Uniform => "uniform", NewtonSketch => "newton-sketch" });
+
 /// Parameters of [`sparsify`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SparsifyParams {

@@ -1,8 +1,7 @@
 //! Row samplers that return a sparse diagonal `D̃` with `E[AᵀD̃A] = AᵀDA`.
 
-use rayon::prelude::*;
+use runtime::reduce::{self, CHUNK};
 use sparse_ops::CsrMatrix;
-use sparse_ops::reduce::{self, CHUNK};
 
 use crate::error::SketchError;
 use crate::rng;
@@ -102,23 +101,19 @@ pub fn uniform_sample(w: &[f64], s: usize, seed: u64) -> Result<SampledDiagonal,
 /// concatenated in order.
 fn bernoulli(n: usize, seed: u64, p: impl Fn(usize) -> f64 + Sync, w: &[f64]) -> SampledDiagonal {
     let key = rng::Key::new(seed, rng::STREAM_SAMPLE);
-    let parts: Vec<(Vec<usize>, Vec<f64>)> = (0..n.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            sparse_ops::simd_state::clear_upper_state();
-            let mut rows = Vec::new();
-            let mut probs = Vec::new();
-            let start = c * CHUNK;
-            for i in start..((c + 1) * CHUNK).min(n) {
-                let pi = p(i);
-                if pi > 0.0 && key.uniform(i as u64) < pi {
-                    rows.push(i);
-                    probs.push(pi);
-                }
+    let parts: Vec<(Vec<usize>, Vec<f64>)> = runtime::par::map_chunks(n.div_ceil(CHUNK), |c| {
+        let mut rows = Vec::new();
+        let mut probs = Vec::new();
+        let start = c * CHUNK;
+        for i in start..((c + 1) * CHUNK).min(n) {
+            let pi = p(i);
+            if pi > 0.0 && key.uniform(i as u64) < pi {
+                rows.push(i);
+                probs.push(pi);
             }
-            (rows, probs)
-        })
-        .collect();
+        }
+        (rows, probs)
+    });
     let len = parts.iter().map(|p| p.0.len()).sum();
     let (mut rows, mut probs) = (Vec::with_capacity(len), Vec::with_capacity(len));
     for (r, p) in parts {

@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::error::StructureError;
-use crate::partition::{self, ChunkPolicy};
-use crate::pool::BufferPool;
+use runtime::partition::{self, ChunkPolicy};
+use runtime::pool::BufferPool;
 
 /// The `sprs` matrix type this crate wraps: `f64` values, `u32` column indices (12 bytes per
 /// nonzero instead of 16) and `usize` row pointers. The values and column indices live in a
@@ -490,7 +490,7 @@ impl CsrMatrix {
         let blocks = partition::split_rows(out, &bounds, width);
         let ranges: Vec<_> = partition::ranges(&bounds).collect();
         blocks.into_par_iter().zip(ranges).for_each(|(block, rows)| {
-            crate::simd_state::clear_upper_state();
+            runtime::simd::clear_upper_state();
             f(rows, block)
         });
     }
@@ -553,7 +553,7 @@ pub(crate) fn reduce_blocks_with<P: Send, R: Send>(
     assert_eq!(payloads.len(), parts, "one payload per block");
     if parts <= 1 {
         out.fill(0.0);
-        crate::simd_state::clear_upper_state();
+        runtime::simd::clear_upper_state();
         return payloads.into_iter().map(|p| f(0..bounds[parts], p, out)).collect();
     }
     let ranges: Vec<_> = partition::ranges(bounds).collect();
@@ -562,7 +562,7 @@ pub(crate) fn reduce_blocks_with<P: Send, R: Send>(
         .into_par_iter()
         .zip(payloads)
         .map(|(rows, p)| {
-            crate::simd_state::clear_upper_state();
+            runtime::simd::clear_upper_state();
             let mut buf = pool.take_zeroed(len);
             let r = f(rows, p, &mut buf);
             (buf, r)

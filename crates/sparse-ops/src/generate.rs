@@ -37,6 +37,33 @@ pub enum Variant {
     Coherent { spikes: usize },
 }
 
+impl Variant {
+    /// The variants' names (what [`std::str::FromStr`] accepts), in declaration order.
+    pub const NAMES: &'static [&'static str] = &["plain", "ill-conditioned", "coherent"];
+
+    /// This variant's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Variant::Plain => "plain",
+            Variant::IllConditioned { .. } => "ill-conditioned",
+            Variant::Coherent { .. } => "coherent",
+        }
+    }
+}
+
+/// A variant by name, with its default parameter (`orders = 4`, `spikes = 5`).
+impl std::str::FromStr for Variant {
+    type Err = runtime::names::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "plain" => Ok(Variant::Plain),
+            "ill-conditioned" => Ok(Variant::IllConditioned { orders: 4.0 }),
+            "coherent" => Ok(Variant::Coherent { spikes: 5 }),
+            _ => Err(runtime::names::UnknownName { kind: "Variant", given: s.into(), expected: Self::NAMES }),
+        }
+    }
+}
+
 /// A random sparse matrix specification.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GenSpec {

@@ -20,9 +20,8 @@
 //! | [`CsrMatrix::tr_mul_then`] `Aᵀ·Y`, `Y: n×K` made in the pass (`K ≤ 4` ≈ one `Aᵀ·y`) | `O(nnz·K + d·K·P)` | partials of `d×K` |
 //! | [`CsrMatrix::mul_dense_row_map`], [`CsrMatrix::mul_dense_row_filter`] rows of `A·G` handed to a callback | `O(nnz·k)` (`k = 4, 8, 16, 32`: AVX2 registers) | none (`G` copied aligned) |
 //! | [`CsrMatrix::reduce_rows_into`] a caller's reduction | the callback + `O(len·P)` | partials of `len` |
-//! | [`vmath::exp_into`], [`vmath::cosh_sinh_into`] | `O(n)`, vectorised (≤ 2 / 4 ulp) | none |
-//!
-//! Partial sums come from a per-matrix [`pool::BufferPool`] and go back to it (at most
+//! //!
+//! Partial sums come from a per-matrix [`runtime::pool::BufferPool`] and go back to it (at most
 //! [`ChunkPolicy::reduce_bytes`] kept; [`CsrMatrix::release_scratch`]), so repeated reductions
 //! do not page-fault.
 //!
@@ -59,19 +58,15 @@ pub mod error;
 pub mod generate;
 pub mod io;
 mod kernels;
-pub mod partition;
-pub mod pool;
-pub mod reduce;
-pub mod simd_state;
-pub mod vmath;
 
 // The crates whose types this API takes and returns ([`SprsCsr`], the `faer::Mat` of the Gram
 // kernels), so a user needs no second dependency at a matching version.
 pub use faer;
+pub use runtime;
 pub use sprs;
 
 pub use csr::{CsrBuffer, CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};
 pub use io::{DenseMatrix, ReadOptions};
 pub use kernels::{MatrixStats, Summary};
-pub use partition::ChunkPolicy;
+pub use runtime::partition::ChunkPolicy;

@@ -57,8 +57,8 @@ fn all_kernels(a: &CsrMatrix) -> Vec<Vec<u64>> {
     let mut z = vec![0.0; n];
     let mut e = vec![0.0; n];
     let sums = a.mul_vec_then(&x, &mut z, [(&mut e[..], 1)], |_, zb, [eb]| {
-        sparse_ops::vmath::exp_into(zb, eb);
-        sparse_ops::reduce::sum_range(0..eb.len(), |k| eb[k])
+        sparse_ops::runtime::vmath::exp_into(zb, eb);
+        sparse_ops::runtime::reduce::sum_range(0..eb.len(), |k| eb[k])
     });
     out.push(bits(&z));
     out.push(bits(&e));

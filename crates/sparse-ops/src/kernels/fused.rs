@@ -3,7 +3,7 @@
 
 use crate::csr::CsrMatrix;
 use crate::kernels::matvec::{dot_row, scatter_row};
-use crate::partition;
+use runtime::partition;
 
 impl CsrMatrix {
     /// One pass `z = A·x` that hands each `z_i` to `row(acc, i, z_i, rec_i)`, where `rec_i` is
@@ -102,8 +102,8 @@ impl CsrMatrix {
     fn row_map_fixed<const Q: usize>(&self, g: &[f64], f: &(impl Fn(usize, &[f64]) -> f64 + Sync), out: &mut [f64]) {
         let rg = RowGather::<Q>::new(self, g);
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked above).
+        if runtime::simd::Avx2::detect().is_some() {
+            // SAFETY: AVX2 is present (the token proves it).
             self.map_row_blocks(out, 1, |rows, block| unsafe { map_rows_avx2(block, rows, &rg, f) });
             return;
         }
@@ -161,8 +161,8 @@ impl CsrMatrix {
     ) -> Vec<(Vec<usize>, Vec<f64>)> {
         let rg = RowGather::<Q>::new(self, g);
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked above).
+        if runtime::simd::Avx2::detect().is_some() {
+            // SAFETY: AVX2 is present (the token proves it).
             return self.map_blocks(|rows| unsafe { filter_rows_avx2(rows, &rg, f) });
         }
         self.map_blocks(|rows| filter_rows_body(rows, &rg, f))
@@ -226,7 +226,7 @@ impl CsrMatrix {
     /// per-row output buffers (`nrows × width` each, row-major) of which `f` receives the
     /// block's rows. A width-0 output is an unused slot. Returns `f`'s results in block order
     /// (combine them left to right for a deterministic reduction). Cost: one `A·x` plus `f`;
-    /// `f` may run vectorised loops over the block (e.g. [`crate::vmath::exp_into`]).
+    /// `f` may run vectorised loops over the block (e.g. [`runtime::vmath::exp_into`]).
     ///
     /// ```
     /// use sparse_ops::CsrMatrix;
@@ -234,7 +234,7 @@ impl CsrMatrix {
     /// let (mut z, mut u) = (vec![0.0; 2], vec![0.0; 2]);
     /// // u = exp(z), and Σu on the way.
     /// let sums = a.mul_vec_then(&[1.0, 1.0], &mut z, [(&mut u[..], 1)], |_rows, zb, [ub]| {
-    ///     sparse_ops::vmath::exp_into(zb, ub);
+    ///     sparse_ops::runtime::vmath::exp_into(zb, ub);
     ///     ub.iter().sum::<f64>()
     /// });
     /// assert_eq!(z, [3.0, 3.0]);
@@ -262,7 +262,7 @@ impl CsrMatrix {
         blocks
             .into_par_iter()
             .map(|(rows, zb, ob)| {
-                crate::simd_state::clear_upper_state();
+                runtime::simd::clear_upper_state();
                 for (zi, i) in zb.iter_mut().zip(rows.clone()) {
                     let p = indptr[i]..indptr[i + 1];
                     *zi = dot_row(&indices[p.clone()], &data[p], x);
@@ -352,8 +352,8 @@ impl CsrMatrix {
         ranges
             .into_par_iter()
             .map(|r| {
-                // Callers evaluate exp/cosh/sinh per row: no AVX→SSE penalty (crate::simd_state).
-                crate::simd_state::clear_upper_state();
+                // Callers evaluate exp/cosh/sinh per row: no AVX→SSE penalty (runtime::simd).
+                runtime::simd::clear_upper_state();
                 f(r)
             })
             .collect()
@@ -375,7 +375,7 @@ impl CsrMatrix {
             .into_par_iter()
             .zip(ranges)
             .map(|(b, r)| {
-                crate::simd_state::clear_upper_state();
+                runtime::simd::clear_upper_state();
                 f(r, b)
             })
             .collect()
@@ -415,8 +415,8 @@ macro_rules! avx2_or_not {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: AVX2 is present (checked above).
+            if runtime::simd::Avx2::detect().is_some() {
+                // SAFETY: AVX2 is present (the token proves it).
                 unsafe { avx2(#[inline(always)] || $body($($arg),*)) }
             } else {
                 $body($($arg),*)

@@ -1,7 +1,7 @@
 use faer::Mat;
 
 use crate::csr::{CsrMatrix, reduce_blocks};
-use crate::partition;
+use runtime::partition;
 
 impl CsrMatrix {
     /// The exact weighted Gram matrix `AᵀDA = Σ_i D_i a_i a_iᵀ` as a dense symmetric `d×d` faer

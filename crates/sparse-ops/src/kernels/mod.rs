@@ -1,5 +1,5 @@
 //! The kernels every Newton iteration is made of. Each states its cost; all are parallel over
-//! fixed row blocks (see [`crate::partition`]) and give bitwise-identical results for any
+//! fixed row blocks (see [`runtime::partition`]) and give bitwise-identical results for any
 //! thread count.
 
 mod dense;

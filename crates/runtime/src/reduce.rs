@@ -58,7 +58,7 @@ pub fn chunked_sums<const K: usize>(len: usize, f: impl Fn(Range<usize>) -> [f64
     let partials: Vec<[f64; K]> = (0..len.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            crate::simd_state::clear_upper_state();
+            crate::simd::clear_upper_state();
             f(c * CHUNK..((c + 1) * CHUNK).min(len))
         })
         .collect();
@@ -98,7 +98,7 @@ pub fn sum_range(range: Range<usize>, term: impl Fn(usize) -> f64) -> f64 {
 /// and no single dependency chain, so it vectorises. Not compensated (the terms are positive).
 ///
 /// ```
-/// assert_eq!(sparse_ops::reduce::sum_squares(&[1.0, 2.0, 3.0, 4.0, 5.0]), 55.0);
+/// assert_eq!(runtime::reduce::sum_squares(&[1.0, 2.0, 3.0, 4.0, 5.0]), 55.0);
 /// ```
 #[inline(always)]
 pub fn sum_squares(v: &[f64]) -> f64 {
@@ -120,7 +120,7 @@ pub fn sum_squares(v: &[f64]) -> f64 {
 ///
 /// ```
 /// let v = vec![1e16, 1.0, -1e16, 1.0];
-/// assert_eq!(sparse_ops::reduce::sum(v.len(), |i| v[i]), 2.0);
+/// assert_eq!(runtime::reduce::sum(v.len(), |i| v[i]), 2.0);
 /// ```
 pub fn sum(len: usize, term: impl Fn(usize) -> f64 + Sync) -> f64 {
     chunked_sums::<1>(len, |r| [sum_range(r, &term)])[0]

@@ -13,7 +13,7 @@
 //!
 //! ```
 //! let mut v = [0.0, 1.0, -2.5, 800.0];
-//! sparse_ops::vmath::exp_in_place(&mut v);
+//! runtime::vmath::exp_in_place(&mut v);
 //! assert_eq!(v[0], 1.0);
 //! assert!((v[1] - std::f64::consts::E).abs() <= 2.0 * f64::EPSILON * std::f64::consts::E);
 //! assert_eq!(v[3], f64::INFINITY);
@@ -51,8 +51,8 @@ pub fn exp_into(x: &[f64], out: &mut [f64]) {
     assert_eq!(x.len(), out.len(), "exp_into: lengths differ");
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked above).
+        if crate::simd::Avx2::detect().is_some() {
+            // SAFETY: AVX2 is present (the token proves it).
             return unsafe { exp_avx2(x, out) };
         }
     }
@@ -90,7 +90,7 @@ const INV_ODD_FACT: [f64; 8] = [
 ///
 /// ```
 /// let (mut c, mut s) = ([0.0; 3], [0.0; 3]);
-/// sparse_ops::vmath::cosh_sinh_into(&[0.0, 1e-9, -2.0], &mut c, &mut s);
+/// runtime::vmath::cosh_sinh_into(&[0.0, 1e-9, -2.0], &mut c, &mut s);
 /// assert_eq!((c[0], s[0]), (1.0, 0.0));
 /// assert_eq!(s[1], 1e-9);
 /// assert!((s[2] - (-2f64).sinh()).abs() <= 4.0 * f64::EPSILON * 2f64.sinh());

@@ -49,7 +49,7 @@ impl Default for ChunkPolicy {
 
 impl ChunkPolicy {
     /// Number of row tasks for a row-independent kernel.
-    pub(crate) fn tasks(&self, nrows: usize, nnz: usize) -> usize {
+    pub fn tasks(&self, nrows: usize, nnz: usize) -> usize {
         let by_work = nnz.div_ceil(self.task_nnz.max(1));
         // Rows cost something even when empty (one output write each).
         let by_rows = nrows.div_ceil(1 << 14);
@@ -57,7 +57,7 @@ impl ChunkPolicy {
     }
 
     /// Number of partial results for a reduction whose output has `out_len` entries.
-    pub(crate) fn parts(&self, nrows: usize, work: usize, out_len: usize) -> usize {
+    pub fn parts(&self, nrows: usize, work: usize, out_len: usize) -> usize {
         let by_work = work.div_ceil(self.part_nnz.max(1));
         let by_mem = self.reduce_bytes / (out_len.max(1) * std::mem::size_of::<f64>());
         // Zeroing and adding P partials costs P·out_len: keep it a small share of the work.
@@ -72,7 +72,7 @@ impl ChunkPolicy {
 
 /// Boundaries `b[0] = 0 < … < b[parts] = n` (possibly with repeats) such that the cumulative
 /// cost `cum` is split evenly. `cum` has `n + 1` nondecreasing entries starting at 0.
-pub(crate) fn balanced_bounds(cum: &[usize], parts: usize) -> Vec<usize> {
+pub fn balanced_bounds(cum: &[usize], parts: usize) -> Vec<usize> {
     let n = cum.len() - 1;
     let total = cum[n] as u128;
     let mut bounds = Vec::with_capacity(parts + 1);
@@ -87,12 +87,12 @@ pub(crate) fn balanced_bounds(cum: &[usize], parts: usize) -> Vec<usize> {
 }
 
 /// The row ranges described by `bounds`.
-pub(crate) fn ranges(bounds: &[usize]) -> impl Iterator<Item = Range<usize>> + '_ {
+pub fn ranges(bounds: &[usize]) -> impl Iterator<Item = Range<usize>> + '_ {
     bounds.windows(2).map(|w| w[0]..w[1])
 }
 
 /// Split `out` (rows of `width` entries) into the disjoint blocks given by `bounds`.
-pub(crate) fn split_rows<'a, T>(mut out: &'a mut [T], bounds: &[usize], width: usize) -> Vec<&'a mut [T]> {
+pub fn split_rows<'a, T>(mut out: &'a mut [T], bounds: &[usize], width: usize) -> Vec<&'a mut [T]> {
     let mut blocks = Vec::with_capacity(bounds.len().saturating_sub(1));
     for r in ranges(bounds) {
         let (head, tail) = out.split_at_mut(r.len() * width);

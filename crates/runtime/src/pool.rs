@@ -9,7 +9,7 @@
 //! a byte budget.
 //!
 //! ```
-//! use sparse_ops::pool::BufferPool;
+//! use runtime::pool::BufferPool;
 //! let pool = BufferPool::new(4, 1 << 20);
 //! let v = pool.take_zeroed(1000);
 //! let p = v.as_ptr();

@@ -33,8 +33,8 @@ pub struct RowsArgs {
     /// positive-definite preconditioner's step at negative curvature; measured: exact Newton
     /// with damping steps into a saturated softmax, whose Hessian is 0 in f64, on 43 of 191
     /// rows of layer 0 head 5, Gauss–Newton stops at its iteration limit on 5).
-    #[arg(long, value_enum)]
-    hessian: Option<super::solve::HessianArg>,
+    #[arg(long, value_parser = super::names::named::<Strategy>(Strategy::NAMES))]
+    hessian: Option<Strategy>,
     /// Relative tolerance of each solve.
     #[arg(long, default_value_t = 1e-12)]
     tol: f64,
@@ -143,14 +143,7 @@ pub fn run(args: RowsArgs) -> anyhow::Result<i32> {
     let kvals: Vec<f64> = (0..n).flat_map(|i| (0..d).map(move |j| (i, j))).map(|(i, j)| kd.get(i, j)).collect();
     let k = CsrMatrix::from_dense(n, d, &kvals)?;
     let scale = 1.0 / (d as f64).sqrt();
-    use super::solve::HessianArg as H;
-    let strategy = match args.hessian {
-        Some(H::Exact) => Strategy::Exact,
-        Some(H::GaussNewton) => Strategy::GaussNewton,
-        Some(H::Leverage) => Strategy::Leverage,
-        Some(H::LeveragePcg) | None => Strategy::LeveragePcg,
-        Some(H::NewtonSketch) => Strategy::NewtonSketch,
-    };
+    let strategy = args.hessian.unwrap_or(Strategy::LeveragePcg);
     let params = SolverParams { strategy, tol: args.tol, checks: false, max_iter: 200, ..Default::default() };
     let mut warm = Resolver::new(params, ReuseParams::default());
     let mut cold = Resolver::new(params, ReuseParams::cold());
@@ -222,7 +215,7 @@ pub fn run(args: RowsArgs) -> anyhow::Result<i32> {
     let out = Output { layer: args.layer, head: args.head, n, d, w: args.w, summary, rows };
     let text = serde_json::to_string_pretty(&out)?;
     match &args.out {
-        Some(p) => std::fs::write(p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?,
+        Some(p) => super::output::write_text(p, &(text + "\n"))?,
         None => outln!("{text}")?,
     }
     let s = &out.summary;

@@ -21,7 +21,7 @@ use serde::Serialize;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 use sparse_ops::{CsrMatrix, ReadOptions};
 
-use super::solve::HessianArg;
+use super::names::named;
 
 #[derive(Args)]
 pub struct SequenceArgs {
@@ -54,8 +54,8 @@ pub struct SequenceArgs {
     #[arg(long)]
     compare: bool,
     /// Hessian strategy (default: leverage-pcg, whose sample a warm step can reuse).
-    #[arg(long, value_enum)]
-    hessian: Option<HessianArg>,
+    #[arg(long, value_parser = named::<Strategy>(Strategy::NAMES))]
+    hessian: Option<Strategy>,
     #[command(flatten)]
     sketch: super::SketchOpts,
     /// Relative tolerance (a warm step stops where a cold one would: newton::resolve).
@@ -142,13 +142,7 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
     args.sketch.check()?;
     anyhow::ensure!(args.max_drift >= 0.0, "--max-drift must be ≥ 0, got {}", args.max_drift);
     let (mut problem, mut source) = load(&args)?;
-    let strategy = match args.hessian {
-        Some(HessianArg::Exact) => Strategy::Exact,
-        Some(HessianArg::GaussNewton) => Strategy::GaussNewton,
-        Some(HessianArg::Leverage) => Strategy::Leverage,
-        Some(HessianArg::NewtonSketch) => Strategy::NewtonSketch,
-        Some(HessianArg::LeveragePcg) | None => Strategy::LeveragePcg,
-    };
+    let strategy = args.hessian.unwrap_or(Strategy::LeveragePcg);
     let params = SolverParams {
         strategy,
         eps0: args.sketch.eps0,
@@ -197,7 +191,7 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
     out.total_passes_over_a = out.steps.iter().map(|s| s.passes_over_a).sum();
     let text = serde_json::to_string_pretty(&out)?;
     match &args.out {
-        Some(p) => std::fs::write(p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?,
+        Some(p) => super::output::write_text(p, &(text + "\n"))?,
         None => outln!("{text}")?,
     }
     if let Some(p) = &args.plot {

@@ -486,7 +486,7 @@ fn difference_frobenius(a0: &CsrMatrix, a1: &CsrMatrix) -> f64 {
 }
 
 fn sum(v: &[f64]) -> f64 {
-    sparse_ops::reduce::sum(v.len(), |i| v[i])
+    runtime::reduce::sum(v.len(), |i| v[i])
 }
 
 fn norm(v: &[f64]) -> f64 {

@@ -25,7 +25,7 @@
 //! [`shift`] measures the corollary for one step: the equivalent target `b̃` (SPEC §6),
 //! `‖b̃ − b‖₂`, the size of the move (`‖Δx‖₂`, or `‖ΔA‖_F` and a power-iteration estimate of
 //! `‖ΔA‖₂`), their ratio (the measured `M`), the corollary's preconditions
-//! (`‖AΔx‖_∞ < 0.01`, `‖ΔA·x‖_∞ < 0.01`) and the §10 quantities (`|α⁻¹|`, `‖u(A) − u(B)‖₂`,
+//! (`‖AΔx‖_∞ < 0.01`, `‖ΔA·x‖_∞ < 0.01`) and the seed 000 §10 quantities (`|α⁻¹|`, `‖u(A) − u(B)‖₂`,
 //! `|α(A) − α(B)|`, `‖c(A) − c(B)‖₂`).
 //!
 //! ## Cost model
@@ -311,7 +311,7 @@ pub struct Shift {
     pub a_dx_inf: f64,
     pub da_x_inf: f64,
     pub preconditions_hold: bool,
-    /// §10: `|α_t⁻¹|`, `‖u_t − u_{t+1}‖₂`, `|α_t − α_{t+1}|`, `‖c_t − c_{t+1}‖₂` (`c = u − α·b`).
+    /// The seed 000 §10 quantities: `|α_t⁻¹|`, `‖u_t − u_{t+1}‖₂`, `|α_t − α_{t+1}|`, `‖c_t − c_{t+1}‖₂` (`c = u − α·b`).
     pub alpha_inv: f64,
     pub u_diff: f64,
     pub alpha_diff: f64,

@@ -61,7 +61,7 @@ fn equivalent_target_gives_the_new_residual_at_the_moved_point() {
             let r_old: Vec<f64> = (0..n).map(|i| u0[i] - al0 * bt[i]).collect();
             let r_new: Vec<f64> = (0..n).map(|i| u1[i] - al1 * b[i]).collect();
             assert!(rel(&r_old, &r_new) <= 1e-12, "{func:?}: residuals differ by {:e}", rel(&r_old, &r_new));
-            // §10 quantities against the dense reference.
+            // The seed 000 §10 quantities against the dense reference.
             let db: Vec<f64> = bt.iter().zip(&b).map(|(p, q)| p - q).collect();
             let close = |got: f64, want: f64| (got - want).abs() <= 1e-12 * want.abs().max(1e-300);
             assert!(close(s.b_shift, norm(&db)));

@@ -32,6 +32,9 @@ pub enum AttentionCommand {
     Train(super::attention_svm::TrainArgs),
     /// Generate token-selection data (Assumption 3.10) for `svm` and `train`.
     Gen(super::attention_svm::GenArgs),
+    /// Softmax regression of every query row of a real head (A = K, b = attention row), cold and
+    /// warm, with the SPEC §6 shift between consecutive rows.
+    Rows(super::attention_rows::RowsArgs),
 }
 
 pub fn run(cmd: AttentionCommand) -> anyhow::Result<i32> {
@@ -43,6 +46,7 @@ pub fn run(cmd: AttentionCommand) -> anyhow::Result<i32> {
         AttentionCommand::Svm(a) => super::attention_svm::run_svm(a),
         AttentionCommand::Train(a) => super::attention_svm::run_train(a),
         AttentionCommand::Gen(a) => super::attention_svm::run_gen(a),
+        AttentionCommand::Rows(a) => super::attention_rows::run(a),
     }
 }
 

@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod attention;
+mod attention_rows;
 mod attention_svm;
 mod bench;
 mod bench_attention;
@@ -31,6 +32,7 @@ mod memory;
 mod names;
 mod output;
 mod plot;
+mod sequence;
 mod sketch_cmd;
 mod solve;
 
@@ -68,6 +70,8 @@ enum Command {
     /// Attention (docs/reference.md §5): losses (plant, eval, fit, lipschitz) and the Att-SVM (gen, svm, train).
     #[command(subcommand)]
     Attention(attention::AttentionCommand),
+    /// A sequence of related problems (new b, or new A), warm-started, with the SPEC §6 shift measured.
+    Sequence(sequence::SequenceArgs),
     /// Benchmarks to run on your own machine (figures in docs/benchmarks.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -129,6 +133,7 @@ pub fn run() -> i32 {
         Command::Eval(a) => eval::run(a),
         Command::Sketch(a) => sketch_cmd::run(a),
         Command::Attention(c) => attention::run(c),
+        Command::Sequence(a) => sequence::run(a),
     });
     match result {
         Ok(code) => code,

@@ -20,12 +20,73 @@ pub(crate) struct HessianStep {
     /// The last leverage sample (it owns its inclusion probabilities, so it can be re-weighted
     /// by the current `D₊` between refreshes).
     sample: Option<SampledDiagonal>,
+    /// A warm re-solve's seeded sample: the largest drift of `D₊` it may have at the first
+    /// step and still be kept (`crate::resolve`), and what that test found.
+    seed_test: Option<f64>,
+    seed_outcome: Option<SeedOutcome>,
+    /// A warm re-solve's gradient scale: CG's forcing term is `‖g‖` relative to it rather than
+    /// to the (already small) gradient at the warm start.
+    grad_ref: Option<f64>,
+}
+
+/// What the test of a seeded sample found at the first step of a warm re-solve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SeedOutcome {
+    /// The estimated relative drift of `D₊` since the sample was drawn ([`d_drift`]).
+    pub drift: f64,
+    /// Whether the sample was kept (drift within the limit) or drawn afresh.
+    pub kept: bool,
 }
 
 impl HessianStep {
     pub fn new(params: SolverParams) -> Self {
-        Self { params, sample: None }
+        Self { params, sample: None, seed_test: None, seed_outcome: None, grad_ref: None }
     }
+
+    /// Seeded with a sample a previous solve drew: its first step keeps it (re-weighted by the
+    /// new `D₊`) while [`d_drift`] is at most `max_drift`, else draws a fresh one.
+    pub fn with_sample(params: SolverParams, sample: SampledDiagonal, max_drift: f64) -> Self {
+        Self { params, sample: Some(sample), seed_test: Some(max_drift), seed_outcome: None, grad_ref: None }
+    }
+
+    /// Measure CG's forcing term against `grad_ref` (a warm re-solve: the cold start's `‖g(x₀)‖`).
+    pub fn with_grad_ref(mut self, grad_ref: f64) -> Self {
+        self.grad_ref = (grad_ref > 0.0).then_some(grad_ref);
+        self
+    }
+
+    /// The last sample and what the seeded-sample test found.
+    pub fn into_parts(self) -> (Option<SampledDiagonal>, Option<SeedOutcome>) {
+        (self.sample, self.seed_outcome)
+    }
+
+    /// Whether this step draws a fresh sample.
+    fn must_refresh(&mut self, dplus: &[f64], it: usize) -> bool {
+        let Some(sample) = &self.sample else { return true };
+        if let Some(max_drift) = self.seed_test.take() {
+            let drift = d_drift(sample, dplus);
+            let kept = drift <= max_drift;
+            self.seed_outcome = Some(SeedOutcome { drift, kept });
+            return !kept;
+        }
+        it.is_multiple_of(self.params.refresh_every)
+    }
+}
+
+/// The relative drift of the diagonal since `sample` was drawn, estimated on its rows:
+/// `(Σ_S (d_i − d⁰_i)²/p_i / Σ_S (d⁰_i)²/p_i)^{1/2}` with `d⁰_i = weight_i·p_i` the diagonal
+/// the sample was drawn for. Weighting by `1/p_i` makes numerator and denominator unbiased
+/// estimates of `‖d − d⁰‖²` and `‖d⁰‖²` over all `n` rows. `O(rows kept)`; `+∞` when `d⁰`
+/// vanishes on the sample (or `d` has fewer rows).
+pub(crate) fn d_drift(sample: &SampledDiagonal, d: &[f64]) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for ((&i, &w), &p) in sample.rows.iter().zip(&sample.weights).zip(&sample.probs) {
+        let Some(&di) = d.get(i) else { return f64::INFINITY };
+        let d0 = w * p;
+        num += (di - d0) * (di - d0) / p;
+        den += d0 * d0 / p;
+    }
+    if den > 0.0 { (num / den).sqrt() } else { f64::INFINITY }
 }
 
 /// `H̃` and what forming it cost.
@@ -63,7 +124,8 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
         let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
         let mut cg_iterations = None;
         let p = if self.params.strategy == Strategy::LeveragePcg {
-            let (p, its) = pcg_step(h, &l, &neg_g, g, input.rel_grad, self.params.max_cg, &mut fallbacks);
+            let rel_grad = self.grad_ref.map_or(input.rel_grad, |r| norm(g) / r);
+            let (p, its) = pcg_step(h, &l, &neg_g, g, rel_grad, self.params.max_cg, &mut fallbacks);
             cg_iterations = Some(its);
             passes += 2 * its;
             p
@@ -82,7 +144,7 @@ impl HessianStep {
     /// `H̃` from a sketch of `D₊` (`losses`' one rule), with the low-rank part kept exact.
     fn sketched_matrix(&mut self, f: &Objective, h: &StructuredHessian, it: usize) -> Result<Formed, StepError> {
         let a = f.matrix();
-        let params = &self.params;
+        let params = self.params;
         let mut timing = Timing::default();
         let mut passes = 0;
         let mut fallbacks = Vec::new();
@@ -96,7 +158,7 @@ impl HessianStep {
         let sparsifier = if params.strategy == Strategy::NewtonSketch {
             passes += 1;
             sparsify(a, &dplus, Method::NewtonSketch, &sp_params, seed)?
-        } else if self.sample.is_none() || it.is_multiple_of(params.refresh_every) {
+        } else if self.must_refresh(&dplus, it) {
             passes += 2;
             let sp = sparsify(a, &dplus, Method::Leverage, &sp_params, seed)?;
             if let Sparsifier::Diagonal(s) = &sp {

@@ -56,6 +56,7 @@ mod linalg;
 mod objective;
 mod params;
 mod report;
+pub mod resolve;
 mod solver;
 
 // The crates whose types this API takes and returns (an `Objective` built from a `CsrMatrix`,

@@ -12,7 +12,7 @@ use crate::params::SolverParams;
 use crate::report::{IterRecord, Iterate, Report};
 
 /// Armijo trials from the full step down to `α = 2⁻⁴⁶ ≈ 1.4·10⁻¹⁴`.
-const LINE_SEARCH_TRIALS: usize = 47;
+pub(crate) const LINE_SEARCH_TRIALS: usize = 47;
 
 /// Minimise `f` from `x0`. `x_star`, when known (e.g. `x_true`), is what `r_t = ‖x_t − x*‖` is
 /// measured against; otherwise successive steps stand in for it. Every iteration's record is
@@ -59,7 +59,7 @@ pub fn solve(
     Ok(report)
 }
 
-fn validate(params: &SolverParams, x0: &[f64], d: usize, x_star: Option<&[f64]>) -> Result<(), SolveError> {
+pub(crate) fn validate(params: &SolverParams, x0: &[f64], d: usize, x_star: Option<&[f64]>) -> Result<(), SolveError> {
     if x0.len() != d {
         return Err(SolveError::DimensionMismatch { what: "x0", expected: d, found: x0.len() });
     }

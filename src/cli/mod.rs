@@ -28,6 +28,7 @@ mod info;
 mod load;
 mod memory;
 mod plot;
+mod split;
 mod sketch_cmd;
 mod solve;
 mod timing;
@@ -55,6 +56,8 @@ enum Command {
     Solve(solve::SolveArgs),
     /// Generate a planted problem directory (random sparse A, or plant on a given matrix).
     Gen(generate::GenArgs),
+    /// Cut a problem directory into row shards for `spnewton-mpi` (docs/distributed.md).
+    Split(split::SplitArgs),
     /// Print the size, sparsity and norms of a matrix or problem directory.
     Info(info::InfoArgs),
     /// Value, gradient and optionally the dense Hessian of a problem's loss at a point.
@@ -118,6 +121,7 @@ pub fn run() -> i32 {
     memory::set(cli.max_memory);
     let result = with_threads(cli.threads, || match cli.command {
         Command::Gen(a) => generate::run(a),
+        Command::Split(a) => split::run(a),
         Command::Solve(a) => solve::run(a),
         Command::Info(a) => info::run(a),
         Command::Bench(c) => bench::run(c),

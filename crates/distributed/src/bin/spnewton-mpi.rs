@@ -1,0 +1,278 @@
+//! `mpirun -np P spnewton-mpi solve --problem DIR …` and `… bench distributed …`.
+//!
+//! Every rank reads only its rows, runs the same loop, and rank 0 writes the output. With
+//! `--local` no MPI is initialised: one process holds every chunk (the single-machine solver
+//! with the same chunking, the reference the rank-count tests compare against).
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use distributed::mpi_comm::MpiComm;
+use distributed::read::Source;
+use distributed::result::{CheckCounts, Distribution, ProblemSummary, ResultFile, bits};
+use distributed::{Chunking, Comm, DistError, DistProblem, LocalComm, Mode, Net};
+use newton::{SolverParams, Strategy};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "spnewton-mpi", about = "The spnewton solver with A partitioned by rows across MPI ranks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Solve a problem directory (or a split one); rank 0 writes result.json.
+    Solve(SolveArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Per iteration: compute and communication time, bytes per rank, load balance.
+    Distributed(SolveArgs),
+}
+
+#[derive(Args, Clone)]
+struct SolveArgs {
+    /// A problem directory with an uncompressed, row-sorted A.mtx, or one written by
+    /// `spnewton split`.
+    #[arg(long)]
+    problem: PathBuf,
+    /// exact | leverage | leverage-pcg | newton-cg
+    #[arg(long, default_value = "exact")]
+    strategy: String,
+    /// Output file (result.json for solve, the bench's JSON for bench).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Fixed row chunks (independent of the ranks; at least the number of ranks).
+    #[arg(long, default_value_t = distributed::DEFAULT_CHUNKS)]
+    chunks: usize,
+    #[arg(long, default_value_t = 1e-10)]
+    tol: f64,
+    #[arg(long, default_value_t = 0.0)]
+    atol: f64,
+    #[arg(long, default_value_t = 50)]
+    max_iter: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 0.5)]
+    eps0: f64,
+    #[arg(long, default_value_t = 0.1)]
+    delta: f64,
+    #[arg(long)]
+    refresh_every: Option<usize>,
+    #[arg(long, default_value_t = 200)]
+    max_cg: usize,
+    /// Run in one process without MPI (every chunk here).
+    #[arg(long)]
+    local: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (args, bench) = match &cli.cmd {
+        Cmd::Solve(a) => (a.clone(), false),
+        Cmd::Bench { which: BenchCmd::Distributed(a) } => (a.clone(), true),
+    };
+    let (code, rank) = if args.local {
+        (run(&Net::new(LocalComm), &args, bench), 0)
+    } else {
+        let Some(universe) = mpi::initialize() else {
+            eprintln!("error: MPI could not be initialised");
+            return ExitCode::from(2);
+        };
+        let net = Net::new(MpiComm::new(universe.world()));
+        let rank = net.rank();
+        (run(&net, &args, bench), rank)
+    };
+    match code {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if rank == 0 {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct BenchIter {
+    iteration: usize,
+    wall_s: f64,
+    compute_s_max: f64,
+    compute_s_mean: f64,
+    comm_s_max: f64,
+    bytes_sent_per_rank: Vec<u64>,
+    bytes_received_per_rank: Vec<u64>,
+    load_balance: f64,
+}
+
+#[derive(Serialize)]
+struct BenchFile {
+    ranks: usize,
+    chunks: usize,
+    strategy: String,
+    n: usize,
+    d: usize,
+    nnz: usize,
+    nnz_per_rank: Vec<usize>,
+    stored_bytes_per_rank: Vec<usize>,
+    setup_bytes_per_rank: Vec<u64>,
+    iterations: Vec<BenchIter>,
+    status: String,
+    loss: f64,
+    x_bits: Vec<String>,
+}
+
+fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> {
+    let mode = net.agree(Mode::parse(&a.strategy))?;
+    let source = net.agree(Source::open(&a.problem).map_err(|e| e.to_string()))?;
+    if net.size() > a.chunks.min(source.n.max(1)) {
+        return Err(format!("{} ranks but only {} chunks: pass --chunks ≥ the ranks", net.size(), a.chunks));
+    }
+    let chunking = Chunking::new(source.n, a.chunks);
+    let rows = chunking.owned_rows(net.rank(), net.size());
+    let local = net.agree(source.read_rows(rows).map_err(|e| e.to_string()))?;
+    let x0 = net.agree(source.vector("x0.txt").map_err(|e| e.to_string()))?.unwrap_or_else(|| vec![0.0; source.d]);
+    let f = DistProblem::new(net, local, source.n, chunking, source.loss, source.func, source.w_const)
+        .map_err(|e| e.to_string())?;
+    let strategy = match mode {
+        Mode::Exact => Strategy::Exact,
+        Mode::Leverage => Strategy::Leverage,
+        Mode::LeveragePcg | Mode::NewtonCg => Strategy::LeveragePcg,
+    };
+    let params = SolverParams {
+        strategy,
+        eps0: a.eps0,
+        delta: a.delta,
+        seed: a.seed,
+        tol: a.tol,
+        atol: a.atol,
+        max_iter: a.max_iter,
+        refresh_every: a.refresh_every.unwrap_or(strategy.default_refresh()),
+        max_cg: a.max_cg,
+        checks: false,
+        ..SolverParams::default()
+    };
+    let setup = net.stats();
+    let mut marks = vec![(Instant::now(), net.stats())];
+    let report = distributed::solve(&f, mode, &x0, &params, &mut |_, _| {
+        marks.push((Instant::now(), net.stats()));
+        ControlFlow::Continue(())
+    })
+    .map_err(|e: DistError| e.to_string())?;
+    if bench {
+        // Per iteration and rank: [wall, comm seconds, bytes sent, bytes received].
+        let mut mine = Vec::new();
+        for w in marks.windows(2) {
+            let (t0, s0) = w[0];
+            let (t1, s1) = w[1];
+            mine.extend([
+                (t1 - t0).as_secs_f64(),
+                s1.seconds - s0.seconds,
+                (s1.bytes_sent - s0.bytes_sent) as f64,
+                (s1.bytes_received - s0.bytes_received) as f64,
+            ]);
+        }
+        mine.extend([f.rows().nnz() as f64, f.stored_bytes() as f64, setup.bytes_received as f64]);
+        let all = net.comm().gather_to_root(&mine);
+        if let Some(all) = all {
+            let p = net.size();
+            let per = mine.len();
+            let its = (per - 3) / 4;
+            let at = |r: usize, k: usize| all[r * per + k];
+            let iterations = (0..its)
+                .map(|t| {
+                    let comp: Vec<f64> = (0..p).map(|r| at(r, 4 * t) - at(r, 4 * t + 1)).collect();
+                    let mean = comp.iter().sum::<f64>() / p as f64;
+                    let max = comp.iter().copied().fold(0.0, f64::max);
+                    BenchIter {
+                        iteration: t,
+                        wall_s: (0..p).map(|r| at(r, 4 * t)).fold(0.0, f64::max),
+                        compute_s_max: max,
+                        compute_s_mean: mean,
+                        comm_s_max: (0..p).map(|r| at(r, 4 * t + 1)).fold(0.0, f64::max),
+                        bytes_sent_per_rank: (0..p).map(|r| at(r, 4 * t + 2) as u64).collect(),
+                        bytes_received_per_rank: (0..p).map(|r| at(r, 4 * t + 3) as u64).collect(),
+                        load_balance: if mean > 0.0 { max / mean } else { 1.0 },
+                    }
+                })
+                .collect::<Vec<_>>();
+            let file = BenchFile {
+                ranks: p,
+                chunks: chunking.chunks,
+                strategy: mode.name().into(),
+                n: source.n,
+                d: source.d,
+                nnz: source.nnz,
+                nnz_per_rank: (0..p).map(|r| at(r, per - 3) as usize).collect(),
+                stored_bytes_per_rank: (0..p).map(|r| at(r, per - 2) as usize).collect(),
+                setup_bytes_per_rank: (0..p).map(|r| at(r, per - 1) as u64).collect(),
+                iterations,
+                status: report.status.name().into(),
+                loss: report.loss,
+                x_bits: bits(&report.x),
+            };
+            println!(
+                "{:>4} {:>10} {:>10} {:>10} {:>14} {:>8}",
+                "iter", "wall s", "compute s", "comm s", "max bytes/rank", "balance"
+            );
+            for it in &file.iterations {
+                let mb = it.bytes_sent_per_rank.iter().zip(&it.bytes_received_per_rank).map(|(s, r)| s + r).max();
+                println!(
+                    "{:>4} {:>10.4} {:>10.4} {:>10.4} {:>14} {:>8.3}",
+                    it.iteration,
+                    it.wall_s,
+                    it.compute_s_max,
+                    it.comm_s_max,
+                    mb.unwrap_or(0),
+                    it.load_balance
+                );
+            }
+            let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())? + "\n";
+            match &a.out {
+                Some(p) => std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?,
+                None => print!("{text}"),
+            }
+        }
+        return Ok(());
+    }
+    if net.rank() == 0 {
+        let file = ResultFile {
+            x_bits: bits(&report.x),
+            strategy: mode.name().into(),
+            problem: ProblemSummary {
+                n: source.n,
+                d: source.d,
+                nnz: source.nnz,
+                loss: source.loss.to_string(),
+                func: source.func.to_string(),
+            },
+            check_counts: CheckCounts::default(),
+            distribution: Distribution { ranks: net.size(), chunks: chunking.chunks },
+            report,
+        };
+        eprintln!(
+            "{}: {} iterations, loss {:e}, ‖g‖ {:e} ({} ranks)",
+            file.report.status.name(),
+            file.report.iterations,
+            file.report.loss,
+            file.report.grad_norm,
+            net.size()
+        );
+        let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())? + "\n";
+        let out = a.out.clone().unwrap_or_else(|| PathBuf::from("result.json"));
+        std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
+}

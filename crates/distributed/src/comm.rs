@@ -169,7 +169,8 @@ impl<C: Comm> Net<C> {
                 Err(if self.size() > 1 { format!("rank {root}: {text}") } else { text })
             }
         };
-        self.count(8, 8 * self.size(), t);
+        let p = self.size();
+        self.count(if p > 1 { 8 } else { 0 }, if p > 1 { 8 * p } else { 0 }, t);
         result
     }
 }

@@ -23,6 +23,7 @@
 
 pub mod chunks;
 pub mod comm;
+pub mod cost;
 pub mod error;
 #[cfg(feature = "mpi")]
 pub mod mpi_comm;

@@ -378,12 +378,23 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         Ok(e)
     }
 
-    /// Bytes this rank stores for the problem and one evaluation with the Hessian: its block of
-    /// `A`, `b`, `w`, the `n_p`-vectors of an evaluation (`z`, `u`, `u'`, `y`, `D`, `D_GN`,
-    /// `U`: at most `8 + k` per row) and the replicated `d`-sized state.
-    pub fn stored_bytes(&self) -> usize {
+    /// Bytes this rank stores at most during an iteration of `mode`: its block of `A`, `b`, `w`,
+    /// the `n_p`-vectors of an evaluation (`z`, `u`, `u'`, `y`, `D`, `D_GN`, `U`, `Av`, the
+    /// leverage scores and probabilities: at most 12 per row), and the replicated dense state:
+    /// the `d×d` matrix and its factor, the per-chunk partials it sends (`C_p` of this rank's
+    /// chunks) and, on rank 0, the `C` partials it receives. With `C` fixed this is the rank's
+    /// share of `A` plus `O(d² + m·d)`.
+    pub fn stored_bytes(&self, mode: crate::Mode) -> usize {
         let d = self.rows.d;
-        self.rows.matrix_bytes() + self.rows.vector_bytes() + 8 * 10 * self.rows.b.len() + 8 * d * 4
+        let m = 4 * d;
+        let partial = match mode {
+            crate::Mode::Exact => d * d + 1,
+            crate::Mode::Leverage | crate::Mode::LeveragePcg => m * d + 1,
+            crate::Mode::NewtonCg => d * 3,
+        };
+        let received = if self.net.rank() == 0 && self.net.size() > 1 { self.chunking.chunks } else { 0 };
+        let dense = 8 * (self.chunks.len() + received) * partial + 8 * (3 * d * d + 20 * d);
+        self.rows.matrix_bytes() + self.rows.vector_bytes() + 8 * 12 * self.rows.b.len() + dense
     }
 }
 

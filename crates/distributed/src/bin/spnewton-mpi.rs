@@ -28,11 +28,34 @@ struct Cli {
 enum Cmd {
     /// Solve a problem directory (or a split one); rank 0 writes result.json.
     Solve(SolveArgs),
+    /// The α–β cost model: predicted time per iteration for P = 1 … 1024 and the speed-up plot.
+    Model(ModelArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         which: BenchCmd,
     },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// Latency per message hop (s).
+    #[arg(long, default_value_t = 2e-6)]
+    alpha: f64,
+    /// Seconds per byte (1e-10: 10 GB/s).
+    #[arg(long, default_value_t = 1e-10)]
+    beta: f64,
+    /// Seconds per nonzero per iteration on one rank (from `bench distributed` at P = 1).
+    #[arg(long)]
+    t_nnz: f64,
+    /// Seconds of the d×d factorisation per iteration (from `bench distributed`).
+    #[arg(long)]
+    t_factor: f64,
+    #[arg(long, default_value_t = 100)]
+    d: usize,
+    /// Write the speed-up plot here (SVG).
+    #[arg(long)]
+    svg: std::path::PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +103,7 @@ struct SolveArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (args, bench) = match &cli.cmd {
+        Cmd::Model(m) => return model(m),
         Cmd::Solve(a) => (a.clone(), false),
         Cmd::Bench { which: BenchCmd::Distributed(a) } => (a.clone(), true),
     };
@@ -115,6 +139,11 @@ struct BenchIter {
     bytes_sent_per_rank: Vec<u64>,
     bytes_received_per_rank: Vec<u64>,
     load_balance: f64,
+    step_length: f64,
+    /// The cost model's byte count `(sent, received)` per rank, for exact iterations whose full
+    /// step was accepted (the others depend on the line search's trials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_bytes_per_rank: Option<Vec<(u64, u64)>>,
 }
 
 #[derive(Serialize)]
@@ -131,6 +160,8 @@ struct BenchFile {
     iterations: Vec<BenchIter>,
     status: String,
     loss: f64,
+    /// The redundant factorisation and solve, per iteration (s, rank 0).
+    solve_s_per_iteration: f64,
     x_bits: Vec<String>,
 }
 
@@ -184,7 +215,7 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
                 (s1.bytes_received - s0.bytes_received) as f64,
             ]);
         }
-        mine.extend([f.rows().nnz() as f64, f.stored_bytes() as f64, setup.bytes_received as f64]);
+        mine.extend([f.rows().nnz() as f64, f.stored_bytes(mode) as f64, setup.bytes_received as f64]);
         let all = net.comm().gather_to_root(&mine);
         if let Some(all) = all {
             let p = net.size();
@@ -205,6 +236,18 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
                         bytes_sent_per_rank: (0..p).map(|r| at(r, 4 * t + 2) as u64).collect(),
                         bytes_received_per_rank: (0..p).map(|r| at(r, 4 * t + 3) as u64).collect(),
                         load_balance: if mean > 0.0 { max / mean } else { 1.0 },
+                        step_length: report.history.get(t).map_or(f64::NAN, |h| h.step_length),
+                        model_bytes_per_rank: (mode == Mode::Exact
+                            && report.history.get(t).is_some_and(|h| h.step_length == 1.0))
+                        .then(|| {
+                            let shape = distributed::cost::Shape {
+                                d: source.d,
+                                k: if source.loss == losses::LossKind::Rescaled { 2 } else { 0 },
+                                chunks: chunking.chunks,
+                                ranks: p,
+                            };
+                            (0..p).map(|r| distributed::cost::exact_full_step_bytes(&shape, r)).collect()
+                        }),
                     }
                 })
                 .collect::<Vec<_>>();
@@ -221,22 +264,29 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
                 iterations,
                 status: report.status.name().into(),
                 loss: report.loss,
+                solve_s_per_iteration: report.timing.solve_s / report.iterations.max(1) as f64,
                 x_bits: bits(&report.x),
             };
             println!(
-                "{:>4} {:>10} {:>10} {:>10} {:>14} {:>8}",
-                "iter", "wall s", "compute s", "comm s", "max bytes/rank", "balance"
+                "{:>4} {:>10} {:>10} {:>10} {:>14} {:>8} {:>6}",
+                "iter", "wall s", "compute s", "comm s", "max bytes/rank", "balance", "model"
             );
             for it in &file.iterations {
                 let mb = it.bytes_sent_per_rank.iter().zip(&it.bytes_received_per_rank).map(|(s, r)| s + r).max();
+                let model = it.model_bytes_per_rank.as_ref().map(|m| {
+                    let meas: Vec<(u64, u64)> =
+                        it.bytes_sent_per_rank.iter().copied().zip(it.bytes_received_per_rank.iter().copied()).collect();
+                    if *m == meas { "equal" } else { "DIFFERS" }
+                });
                 println!(
-                    "{:>4} {:>10.4} {:>10.4} {:>10.4} {:>14} {:>8.3}",
+                    "{:>4} {:>10.4} {:>10.4} {:>10.4} {:>14} {:>8.3} {:>6}",
                     it.iteration,
                     it.wall_s,
                     it.compute_s_max,
                     it.comm_s_max,
                     mb.unwrap_or(0),
-                    it.load_balance
+                    it.load_balance,
+                    model.unwrap_or("-")
                 );
             }
             let text = serde_json::to_string_pretty(&file).map_err(|e| e.to_string())? + "\n";
@@ -275,4 +325,24 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
         std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
     }
     Ok(())
+}
+
+fn model(a: &ModelArgs) -> ExitCode {
+    let m = distributed::cost::Machine { alpha: a.alpha, beta: a.beta, t_nnz: a.t_nnz, t_factor: a.t_factor };
+    match distributed::cost::plot_speedup(&a.svg, &m, a.d, &[1e8, 1e9, 1e10, 1e11]) {
+        Ok(table) => {
+            println!("| nnz | P | compute s | comm s | speed-up |");
+            println!("|---|---|---|---|---|");
+            for (nnz, rows) in table {
+                for (p, c, k, s) in rows {
+                    println!("| {nnz:.0e} | {p} | {c:.3e} | {k:.3e} | {s:.1} |");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -88,10 +88,18 @@ for f in (a, b):
         dense = 8 * (c // p + 1 + recv) * (d * d + 1) + 8 * (3 * d * d + 20 * d)
         bound = share + 8 * 14 * rows + dense       # + its n-vectors (b, w, 12 work) + O(C·d²)
         assert stored <= bound, f"rank {r} stores {stored} > {bound}"
+checked = 0
+for f in (a, b):
+    for it in f["iterations"]:
+        if it.get("model_bytes_per_rank") is not None:
+            meas = [list(x) for x in zip(it["bytes_sent_per_rank"], it["bytes_received_per_rank"])]
+            assert [list(m) for m in it["model_bytes_per_rank"]] == meas, (it["iteration"], meas)
+            checked += 1
+assert checked > 0, "no iteration to check the model's byte count on"
 for t in range(min(len(a["iterations"]), len(b["iterations"]))):
     x, y = a["iterations"][t], b["iterations"][t]
     assert x["bytes_received_per_rank"] == y["bytes_received_per_rank"], (t, x, y)
     assert x["bytes_sent_per_rank"] == y["bytes_sent_per_rank"], (t, x, y)
-print("ok: bytes per iteration equal at n = 20000 and 40000; storage per rank within bound")
+print(f"ok: bytes per iteration equal at n = 20000 and 40000 and to the model ({checked} iterations); storage per rank within bound")
 PY
 echo "test-mpi: all passed"

@@ -54,8 +54,14 @@ fn owned(s: &Shape, r: usize) -> usize {
 
 /// Bytes `(sent, received)` by rank `r` in one exact iteration whose full step is accepted.
 pub fn exact_full_step_bytes(s: &Shape, r: usize) -> (u64, u64) {
+    let (g, e) = (sum_chunks(s, r, s.d * s.d + 1), evaluation_bytes(s, r));
+    (g.0 + e.0, g.1 + e.1)
+}
+
+/// Bytes `(sent, received)` by rank `r` in one evaluation with the Hessian's parts.
+pub fn evaluation_bytes(s: &Shape, r: usize) -> (u64, u64) {
     let d = s.d;
-    let mut ops = vec![sum_chunks(s, r, d * d + 1), all_chunks(s, r, 4)];
+    let mut ops = vec![all_chunks(s, r, 4)];
     if s.k > 0 {
         ops.push(sum_chunks(s, r, 3));
     }
@@ -138,12 +144,7 @@ pub fn plot_speedup(
         .y_label_area_size(50)
         .build_cartesian_2d((1f64..1024f64).log_scale(), (0.1f64..2048f64).log_scale())
         .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc("ranks P")
-        .y_desc("T(1) / T(P)")
-        .draw()
-        .map_err(|e| e.to_string())?;
+    chart.configure_mesh().x_desc("ranks P").y_desc("T(1) / T(P)").draw().map_err(|e| e.to_string())?;
     chart
         .draw_series(LineSeries::new(ps.iter().map(|&p| (p as f64, p as f64)), BLACK.mix(0.3)))
         .map_err(|e| e.to_string())?

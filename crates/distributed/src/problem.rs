@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use losses::{Activation, LossKind, LN_MAX};
+use losses::{Activation, LN_MAX, LossKind};
 use newton::engine::{Evaluated, Need, Problem};
 use sparse_ops::reduce::Neumaier;
 
@@ -267,7 +267,8 @@ impl<'n, C: Comm> DistProblem<'n, C> {
             st1.extend([s0, reg, m, fl]);
         }
         let all = self.net.all_chunks(&st1, 4, self.chunking.chunks);
-        let (mut s0, mut reg, mut fl, mut max_abs_z) = (Neumaier::default(), Neumaier::default(), Neumaier::default(), 0.0f64);
+        let (mut s0, mut reg, mut fl, mut max_abs_z) =
+            (Neumaier::default(), Neumaier::default(), Neumaier::default(), 0.0f64);
         for c in all.chunks_exact(4) {
             s0.add(c[0]);
             reg.add(c[1]);

@@ -227,9 +227,11 @@ impl Header {
             if t.is_empty() || t.starts_with('%') {
                 continue;
             }
-            let v: Vec<usize> = t.split_whitespace().map(str::parse).collect::<Result<_, _>>().map_err(|_| {
-                err(path, format!("bad size line `{t}`"))
-            })?;
+            let v: Vec<usize> = t
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| err(path, format!("bad size line `{t}`")))?;
             if v.len() != 3 {
                 return Err(err(path, format!("bad size line `{t}`")));
             }

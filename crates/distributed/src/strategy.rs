@@ -220,7 +220,8 @@ impl DistStep {
                     }
                 }
             }
-            let (l, _) = damped_cholesky(&gram, d).ok_or(StepError::NotFactorisable { max_diag: max_diag(&gram, d) })?;
+            let (l, _) =
+                damped_cholesky(&gram, d).ok_or(StepError::NotFactorisable { max_diag: max_diag(&gram, d) })?;
             for j in 0..d {
                 for k in 0..d {
                     r[j * d + k] = l[k * d + j];

@@ -14,8 +14,9 @@ use newton::{SolverParams, Strategy};
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 fn planted(n: usize, d: usize, loss: LossKind, w: Regulariser, seed: u64) -> Problem {
-    let a = random_sparse(&GenSpec { nrows: n, ncols: d, sparsity: Sparsity::RowNnz(3), variant: Variant::Plain, seed })
-        .unwrap();
+    let a =
+        random_sparse(&GenSpec { nrows: n, ncols: d, sparsity: Sparsity::RowNnz(3), variant: Variant::Plain, seed })
+            .unwrap();
     let spec = PlantSpec { loss, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: seed + 1 };
     let (x_true, b) = losses::plant(&a, &spec).unwrap();
     Problem { a, b, w, loss, func: Activation::Exp, x0: None, x_true: Some(x_true) }
@@ -84,7 +85,12 @@ fn malformed_and_unsorted_files_are_named_errors() {
     assert!(e.contains("spnewton split"), "{e}");
 }
 
-fn local_problem<'n>(net: &'n Net<LocalComm>, p: &Problem, dir: &std::path::Path, chunks: usize) -> DistProblem<'n, LocalComm> {
+fn local_problem<'n>(
+    net: &'n Net<LocalComm>,
+    p: &Problem,
+    dir: &std::path::Path,
+    chunks: usize,
+) -> DistProblem<'n, LocalComm> {
     let src = Source::open(dir).unwrap();
     let ch = Chunking::new(src.n, chunks);
     let rows = src.read_rows(0..src.n).unwrap();
@@ -142,8 +148,7 @@ fn every_strategy_solves_a_planted_problem_and_agrees_with_newton_solve() {
     let x_true = p.x_true.clone().unwrap();
     let obj = Objective::from_problem(&p).unwrap();
     let params = SolverParams { strategy: Strategy::Exact, tol: 1e-10, checks: false, ..Default::default() };
-    let reference =
-        newton::solve(&obj, &[0.0; 8], &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
+    let reference = newton::solve(&obj, &[0.0; 8], &params, None, &mut |_, _| ControlFlow::Continue(())).unwrap();
     for mode in [Mode::Exact, Mode::Leverage, Mode::LeveragePcg, Mode::NewtonCg] {
         let net = Net::new(LocalComm);
         let f = local_problem(&net, &p, dir.path(), 16);

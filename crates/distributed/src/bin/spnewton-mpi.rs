@@ -246,7 +246,14 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
                                 chunks: chunking.chunks,
                                 ranks: p,
                             };
-                            (0..p).map(|r| distributed::cost::exact_full_step_bytes(&shape, r)).collect()
+                            // Iteration 0 also holds the evaluation at x0.
+                            (0..p)
+                                .map(|r| {
+                                    let (a, b) = distributed::cost::exact_full_step_bytes(&shape, r);
+                                    let (c, e) = distributed::cost::evaluation_bytes(&shape, r);
+                                    if t == 0 { (a + c, b + e) } else { (a, b) }
+                                })
+                                .collect()
                         }),
                     }
                 })
@@ -274,8 +281,12 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
             for it in &file.iterations {
                 let mb = it.bytes_sent_per_rank.iter().zip(&it.bytes_received_per_rank).map(|(s, r)| s + r).max();
                 let model = it.model_bytes_per_rank.as_ref().map(|m| {
-                    let meas: Vec<(u64, u64)> =
-                        it.bytes_sent_per_rank.iter().copied().zip(it.bytes_received_per_rank.iter().copied()).collect();
+                    let meas: Vec<(u64, u64)> = it
+                        .bytes_sent_per_rank
+                        .iter()
+                        .copied()
+                        .zip(it.bytes_received_per_rank.iter().copied())
+                        .collect();
                     if *m == meas { "equal" } else { "DIFFERS" }
                 });
                 println!(

@@ -114,13 +114,11 @@ pub fn iteration_time(m: &Machine, nnz: f64, p: usize, chunks: usize, values: us
     (compute, comm)
 }
 
+/// Modelled rows `(P, compute s, communication s, speed-up)` for one `nnz`.
+pub type Curve = (f64, Vec<(usize, f64, f64, f64)>);
+
 /// The predicted speed-up curves as an SVG: `T(1)/T(P)` for `P = 1 … 1024`, one line per `nnz`.
-pub fn plot_speedup(
-    path: &std::path::Path,
-    m: &Machine,
-    d: usize,
-    nnzs: &[f64],
-) -> Result<Vec<(f64, Vec<(usize, f64, f64, f64)>)>, String> {
+pub fn plot_speedup(path: &std::path::Path, m: &Machine, d: usize, nnzs: &[f64]) -> Result<Vec<Curve>, String> {
     use plotters::prelude::*;
     let ps: Vec<usize> = (0..=10).map(|e| 1usize << e).collect();
     let (values, reductions) = values_per_chunk(Mode::Exact, d, 2, 0, false);

@@ -300,7 +300,7 @@ pub fn cholesky(m: &[f64], d: usize) -> Option<Vec<f64>> {
         for k in 0..j {
             s -= l[j * d + k] * l[j * d + k];
         }
-        if !(s > 0.0) || !s.is_finite() {
+        if s.is_nan() || s <= 0.0 || !s.is_finite() {
             return None;
         }
         let ljj = s.sqrt();
@@ -381,7 +381,7 @@ pub fn pcg(
         }
         let hp = h(&p);
         let php = dot(&p, &hp);
-        if !(php > 0.0) {
+        if php.is_nan() || php <= 0.0 {
             return (x, it, Some("negative curvature in CG"));
         }
         let a = rz / php;

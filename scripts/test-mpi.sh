@@ -69,6 +69,28 @@ grep -q "^error: rank 1: .*part-00001.mtx" "$T/bad.err" || { cat "$T/bad.err"; f
 [ ! -e "$T/bad.json" ] || fail "a result was written despite the error"
 echo "ok: a malformed shard fails every rank with one error (exit $code)"
 
+# A matrix not sorted by row (halves swapped): refused on every rank, not read wrongly.
+mkdir "$T/unsorted"
+cp "$T/p1/b.txt" "$T/p1/meta.json" "$T/unsorted/"
+python3 - "$T/p1/A.mtx" "$T/unsorted/A.mtx" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+head = [l for l in lines[:3] if l.startswith("%")]
+size = lines[len(head)]
+entries = lines[len(head) + 1:]
+half = len(entries) // 2
+open(sys.argv[2], "w").write("\n".join(head + [size] + entries[half:] + entries[:half]) + "\n")
+PY
+for np in 1 3; do
+  set +e
+  timeout 120 "${MPIRUN[@]}" -np "$np" "$BIN" solve --problem "$T/unsorted" --out "$T/unsorted.json" 2>"$T/unsorted.err"
+  code=$?
+  set -e
+  [ "$code" -ne 0 ] && [ "$code" -ne 124 ] || fail "an unsorted matrix: exit $code with $np ranks"
+  grep -q "sorted" "$T/unsorted.err" || { cat "$T/unsorted.err"; fail "the error does not say the matrix is unsorted"; }
+done
+echo "ok: a matrix not sorted by row is refused with 1 and 3 ranks"
+
 # Bytes per iteration independent of n; storage per rank within its share + O(d² + m·d).
 $SP gen --n 40000 --d 20 --row-nnz 5 --seed 3 --out "$T/p1big" >/dev/null
 for prob in p1 p1big; do

@@ -28,9 +28,9 @@ mod info;
 mod load;
 mod memory;
 mod plot;
-mod split;
 mod sketch_cmd;
 mod solve;
+mod split;
 mod timing;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};

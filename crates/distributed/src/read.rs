@@ -165,6 +165,9 @@ impl Source {
             let local = lo - p.row_start..hi - p.row_start;
             let path = self.dir.join(&p.a);
             let h = Header::read(&path)?;
+            if h.nnz != p.nnz {
+                return Err(err(&path, format!("holds {} nonzeros, the manifest says {}", h.nnz, p.nnz)));
+            }
             if h.n != p.row_end - p.row_start || h.d != self.d {
                 return Err(err(
                     &path,

@@ -177,6 +177,19 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
     let x0 = net.agree(source.vector("x0.txt").map_err(|e| e.to_string()))?.unwrap_or_else(|| vec![0.0; source.d]);
     let f = DistProblem::new(net, local, source.n, chunking, source.loss, source.func, source.w_const)
         .map_err(|e| e.to_string())?;
+    // The blocks read must hold every nonzero once: a file not sorted by row would otherwise be
+    // read wrongly without a per-rank error (each rank checks the order of its block only).
+    let nnz_parts: Vec<f64> =
+        f.chunk_ranges().map(|r| (f.rows().indptr[r.end] - f.rows().indptr[r.start]) as f64).collect();
+    let total = net.sum_chunks(&nnz_parts, 1, chunking.chunks)[0] as usize;
+    if total != source.nnz {
+        return Err(format!(
+            "{}: the ranks read {total} nonzeros, the header says {}: is the matrix sorted by row? \
+             (`spnewton split` writes sorted shards)",
+            a.problem.display(),
+            source.nnz
+        ));
+    }
     let strategy = match mode {
         Mode::Exact => Strategy::Exact,
         Mode::Leverage => Strategy::Leverage,

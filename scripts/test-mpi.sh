@@ -97,6 +97,23 @@ for prob in p1 p1big; do
   "${MPIRUN[@]}" -np 4 "$BIN" bench distributed --problem "$T/$prob" --strategy exact --chunks 64 \
     --max-iter 3 --out "$T/bench-$prob.json" >/dev/null 2>&1
 done
+for s in leverage leverage-pcg newton-cg; do
+  "${MPIRUN[@]}" -np 3 "$BIN" bench distributed --problem "$T/p1" --strategy "$s" --chunks 64 \
+    --max-iter 8 --out "$T/bench-p1-$s.json" >/dev/null 2>&1
+done
+python3 - "$T"/bench-p1-*.json <<'PY'
+import json, sys
+checked = 0
+for path in sys.argv[1:]:
+    f = json.load(open(path))
+    for it in f["iterations"]:
+        if it.get("model_bytes_per_rank") is not None:
+            meas = [list(x) for x in zip(it["bytes_sent_per_rank"], it["bytes_received_per_rank"])]
+            assert [list(m) for m in it["model_bytes_per_rank"]] == meas, (path, it["iteration"], meas)
+            checked += 1
+assert checked > 0
+print(f"ok: bytes per iteration equal to the model for leverage, leverage-pcg, newton-cg ({checked} iterations)")
+PY
 python3 - "$T/bench-p1.json" "$T/bench-p1big.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:])

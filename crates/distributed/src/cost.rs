@@ -58,6 +58,47 @@ pub fn exact_full_step_bytes(s: &Shape, r: usize) -> (u64, u64) {
     (g.0 + e.0, g.1 + e.1)
 }
 
+/// `(sent, received)` of rank `r` for one `reduce_to_root(len)`.
+fn reduce_to_root(s: &Shape, r: usize, len: usize) -> (u64, u64) {
+    let own = owned(s, r) as u64;
+    let (len, c) = (len as u64, s.chunks as u64);
+    if s.ranks == 1 {
+        return (0, 0);
+    }
+    // Rank 0's own partials count as sent (MPI_Gatherv copies them), as in `Net`.
+    if r == 0 { (8 * own * len, 8 * len * (c - own)) } else { (8 * own * len, 0) }
+}
+
+/// `(sent, received)` of rank `r` for one `broadcast(len)`.
+fn broadcast(s: &Shape, r: usize, len: usize) -> (u64, u64) {
+    let (len, p) = (len as u64, s.ranks as u64);
+    if s.ranks == 1 {
+        return (0, 0);
+    }
+    if r == 0 { (8 * len * (p - 1), 0) } else { (0, 8 * len) }
+}
+
+/// Bytes `(sent, received)` by rank `r` in one iteration of `mode` whose full step is accepted:
+/// the direction (`refresh`: a new leverage sample is drawn; `cg` Hessian-vector products) and
+/// the evaluation of the new point.
+pub fn iteration_bytes(s: &Shape, r: usize, mode: Mode, refresh: bool, cg: usize) -> (u64, u64) {
+    let d = s.d;
+    let mut ops = vec![evaluation_bytes(s, r)];
+    if mode != Mode::NewtonCg {
+        ops.push(sum_chunks(s, r, d * d + 1));
+    }
+    if refresh && matches!(mode, Mode::Leverage | Mode::LeveragePcg) {
+        ops.push(reduce_to_root(s, r, 4 * d * d + 1));
+        ops.push(broadcast(s, r, d * d + 1));
+        ops.push(sum_chunks(s, r, 1));
+    }
+    if matches!(mode, Mode::LeveragePcg | Mode::NewtonCg) {
+        let hv = sum_chunks(s, r, d);
+        ops.push((hv.0 * cg as u64, hv.1 * cg as u64));
+    }
+    ops.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
 /// Bytes `(sent, received)` by rank `r` in one evaluation with the Hessian's parts.
 pub fn evaluation_bytes(s: &Shape, r: usize) -> (u64, u64) {
     let d = s.d;

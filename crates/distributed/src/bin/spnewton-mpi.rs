@@ -140,8 +140,8 @@ struct BenchIter {
     bytes_received_per_rank: Vec<u64>,
     load_balance: f64,
     step_length: f64,
-    /// The cost model's byte count `(sent, received)` per rank, for exact iterations whose full
-    /// step was accepted (the others depend on the line search's trials).
+    /// The cost model's byte count `(sent, received)` per rank, for iterations whose full step
+    /// was accepted (the others depend on the line search's trials).
     #[serde(skip_serializing_if = "Option::is_none")]
     model_bytes_per_rank: Option<Vec<(u64, u64)>>,
 }
@@ -250,19 +250,19 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
                         bytes_received_per_rank: (0..p).map(|r| at(r, 4 * t + 3) as u64).collect(),
                         load_balance: if mean > 0.0 { max / mean } else { 1.0 },
                         step_length: report.history.get(t).map_or(f64::NAN, |h| h.step_length),
-                        model_bytes_per_rank: (mode == Mode::Exact
-                            && report.history.get(t).is_some_and(|h| h.step_length == 1.0))
-                        .then(|| {
+                        model_bytes_per_rank: report.history.get(t).filter(|h| h.step_length == 1.0).map(|h| {
                             let shape = distributed::cost::Shape {
                                 d: source.d,
                                 k: if source.loss == losses::LossKind::Rescaled { 2 } else { 0 },
                                 chunks: chunking.chunks,
                                 ranks: p,
                             };
+                            let refresh = t.is_multiple_of(params.refresh_every.max(1));
+                            let cg = h.cg_iterations.unwrap_or(0);
                             // Iteration 0 also holds the evaluation at x0.
                             (0..p)
                                 .map(|r| {
-                                    let (a, b) = distributed::cost::exact_full_step_bytes(&shape, r);
+                                    let (a, b) = distributed::cost::iteration_bytes(&shape, r, mode, refresh, cg);
                                     let (c, e) = distributed::cost::evaluation_bytes(&shape, r);
                                     if t == 0 { (a + c, b + e) } else { (a, b) }
                                 })

@@ -35,6 +35,7 @@ mod plot;
 mod sequence;
 mod sketch_cmd;
 mod solve;
+mod split;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -59,6 +60,8 @@ enum Command {
     Solve(solve::SolveArgs),
     /// Generate a planted problem directory (random sparse A, or plant on a given matrix).
     Gen(generate::GenArgs),
+    /// Cut a problem directory into row shards for `spnewton-mpi` (docs/distributed.md).
+    Split(split::SplitArgs),
     /// Print the size, sparsity and norms of a matrix or problem directory.
     Info(info::InfoArgs),
     /// Convert a matrix between Matrix Market, SciPy .npz and svmlight (by file extension).
@@ -126,6 +129,7 @@ pub fn run() -> i32 {
     memory::set(cli.max_memory);
     let result = with_threads(cli.threads, || match cli.command {
         Command::Gen(a) => generate::run(a),
+        Command::Split(a) => split::run(a),
         Command::Solve(a) => solve::run(a),
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),

@@ -1,0 +1,452 @@
+//! The distributed loss as an engine [`Problem`]: every sum over rows is a per-chunk partial,
+//! and the partials are combined in chunk order on every rank ([`Net`]).
+//!
+//! Per evaluation (value, gradient and the Hessian's diagonal and low-rank factor), with
+//! `k ≤ 2` the low-rank width: two scalar reductions (`4` then `3` values per chunk) and one
+//! reduction of `d(1 + k)` values per chunk. Per Hessian-vector product: one of `d` per chunk.
+//! Compute: one pass over the rank's rows for `Ax`, one for `Aᵀy`.
+
+use std::ops::Range;
+
+use losses::{Activation, LN_MAX, LossKind};
+use newton::engine::{Evaluated, Need, Problem};
+use runtime::reduce::Neumaier;
+
+use crate::chunks::Chunking;
+use crate::comm::{Comm, Net};
+use crate::error::DistError;
+use crate::read::LocalRows;
+
+/// `w∘w` on this rank's rows.
+#[derive(Debug, Clone)]
+enum W2 {
+    Zero,
+    Const(f64),
+    PerRow(Vec<f64>),
+}
+
+impl W2 {
+    #[inline]
+    fn at(&self, i: usize) -> f64 {
+        match self {
+            W2::Zero => 0.0,
+            W2::Const(c) => *c,
+            W2::PerRow(w) => w[i],
+        }
+    }
+}
+
+/// A rank's share of a regression problem (SPEC §1–2) and the communicator.
+pub struct DistProblem<'n, C: Comm> {
+    net: &'n Net<C>,
+    rows: LocalRows,
+    chunking: Chunking,
+    chunks: Range<usize>,
+    loss: LossKind,
+    func: Activation,
+    w2: W2,
+    b_sq_norm: f64,
+    n: usize,
+}
+
+/// An evaluated point: the loss and gradient (identical on every rank) and, with the Hessian,
+/// this rank's rows of `D`, `D_GN` and `U` and the replicated `AᵀU` (`d×k`) and `C` (`k×k`).
+#[derive(Debug, Clone)]
+pub struct DistEval {
+    pub value: f64,
+    pub gradient: Vec<f64>,
+    pub value_floor: f64,
+    pub dd: Vec<f64>,
+    pub dgn: Vec<f64>,
+    pub u: Vec<f64>,
+    pub k: usize,
+    pub atu: Vec<f64>,
+    pub c: Vec<f64>,
+}
+
+impl Evaluated for DistEval {
+    fn value(&self) -> f64 {
+        self.value
+    }
+    fn gradient(&self) -> &[f64] {
+        &self.gradient
+    }
+    fn value_floor(&self) -> Option<f64> {
+        Some(self.value_floor)
+    }
+}
+
+fn activation(f: Activation, z: f64) -> (f64, f64) {
+    match f {
+        Activation::Exp => {
+            let e = z.exp();
+            (e, e)
+        }
+        Activation::Cosh => (z.cosh(), z.sinh()),
+        Activation::Sinh => (z.sinh(), z.cosh()),
+    }
+}
+
+impl<'n, C: Comm> DistProblem<'n, C> {
+    /// `rows` must be exactly this rank's rows under `chunking` (see [`Chunking::owned_rows`]).
+    /// `w_const` is the constant regulariser weight when `rows.w` is `None`. Collective.
+    pub fn new(
+        net: &'n Net<C>,
+        rows: LocalRows,
+        n: usize,
+        chunking: Chunking,
+        loss: LossKind,
+        func: Activation,
+        w_const: Option<f64>,
+    ) -> Result<Self, DistError> {
+        let chunks = chunking.owned(net.rank(), net.size());
+        let want = chunking.owned_rows(net.rank(), net.size());
+        let local: Result<(), String> = if rows.rows != want {
+            Err(format!("rank holds rows {:?}, its chunks are rows {:?}", rows.rows, want))
+        } else if matches!(loss, LossKind::Softmax) {
+            Err(DistError::Unsupported { loss: loss.to_string() }.to_string())
+        } else {
+            Ok(())
+        };
+        net.agree(local).map_err(DistError::Remote)?;
+        let w2 = match (&rows.w, w_const) {
+            (Some(w), _) => W2::PerRow(w.iter().map(|v| v * v).collect()),
+            (None, Some(c)) => W2::Const(c * c),
+            (None, None) => W2::Zero,
+        };
+        let mut p = Self { net, rows, chunking, chunks, loss, func, w2, b_sq_norm: 0.0, n };
+        let parts: Vec<f64> = p.chunk_ranges().map(|r| p.sum_rows(r, |i| p.rows.b[i] * p.rows.b[i])).collect();
+        p.b_sq_norm = net.sum_chunks(&parts, 1, chunking.chunks)[0];
+        Ok(p)
+    }
+
+    pub fn dim(&self) -> usize {
+        self.rows.d
+    }
+    pub fn n(&self) -> usize {
+        self.n
+    }
+    pub fn net(&self) -> &'n Net<C> {
+        self.net
+    }
+    pub fn rows(&self) -> &LocalRows {
+        &self.rows
+    }
+    pub fn chunking(&self) -> Chunking {
+        self.chunking
+    }
+
+    /// This rank's chunks as local row ranges.
+    pub fn chunk_ranges(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        let off = self.rows.rows.start;
+        self.chunks.clone().map(move |c| {
+            let r = self.chunking.rows(c);
+            r.start - off..r.end - off
+        })
+    }
+
+    fn sum_rows(&self, r: Range<usize>, f: impl Fn(usize) -> f64) -> f64 {
+        let mut acc = Neumaier::default();
+        for i in r {
+            acc.add(f(i));
+        }
+        acc.value()
+    }
+
+    /// Local row `i`: `(column indices, values)`.
+    #[inline]
+    pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
+        let (s, e) = (self.rows.indptr[i], self.rows.indptr[i + 1]);
+        (&self.rows.indices[s..e], &self.rows.data[s..e])
+    }
+
+    /// The global row index of local row `i`.
+    pub fn global_row(&self, i: usize) -> usize {
+        self.rows.rows.start + i
+    }
+
+    fn ax(&self, x: &[f64]) -> Vec<f64> {
+        (0..self.rows.b.len())
+            .map(|i| {
+                let (idx, val) = self.row(i);
+                let mut s = 0.0;
+                for (&j, &v) in idx.iter().zip(val) {
+                    s += v * x[j as usize];
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// `Σ_{i∈chunk} y_i a_i` for each of this rank's chunks, `width` vectors at once
+    /// (`y(i, l)`), concatenated (`d·width` per chunk, column `j` of vector `l` at `j·width + l`).
+    pub fn tr_mul_chunks(&self, width: usize, y: impl Fn(usize, usize) -> f64) -> Vec<f64> {
+        let d = self.rows.d;
+        let mut out = vec![0.0; d * width * self.chunks.len()];
+        for (q, r) in self.chunk_ranges().enumerate() {
+            let part = &mut out[q * d * width..(q + 1) * d * width];
+            for i in r {
+                let (idx, val) = self.row(i);
+                for l in 0..width {
+                    let yi = y(i, l);
+                    if yi == 0.0 {
+                        continue;
+                    }
+                    for (&j, &v) in idx.iter().zip(val) {
+                        part[j as usize * width + l] += yi * v;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `Σ_i s_i a_i a_iᵀ` per chunk over the local rows `keep` selects (`None`: all), plus one
+    /// trailing count of the rows with `s_i ≠ 0`, concatenated (`d² + 1` per chunk).
+    pub fn gram_chunks(&self, s: impl Fn(usize) -> f64, keep: Option<&[bool]>) -> Vec<f64> {
+        let d = self.rows.d;
+        let len = d * d + 1;
+        let mut out = vec![0.0; len * self.chunks.len()];
+        for (q, r) in self.chunk_ranges().enumerate() {
+            let part = &mut out[q * len..(q + 1) * len];
+            for i in r {
+                if keep.is_some_and(|k| !k[i]) {
+                    continue;
+                }
+                let si = s(i);
+                if si == 0.0 {
+                    continue;
+                }
+                part[d * d] += 1.0;
+                let (idx, val) = self.row(i);
+                for (&j, &vj) in idx.iter().zip(val) {
+                    let t = si * vj;
+                    let rowj = &mut part[j as usize * d..j as usize * d + d];
+                    for (&l, &vl) in idx.iter().zip(val) {
+                        rowj[l as usize] += t * vl;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `H v = Aᵀ(D∘(Av)) + (AᵀU)C(AᵀU)ᵀv`. Collective: one reduction of `d` per chunk.
+    pub fn hessian_apply(&self, e: &DistEval, v: &[f64]) -> Vec<f64> {
+        let av = self.ax(v);
+        let parts = self.tr_mul_chunks(1, |i, _| e.dd[i] * av[i]);
+        let mut out = self.net.sum_chunks(&parts, self.rows.d, self.chunking.chunks);
+        add_low_rank_apply(&e.atu, e.k, &e.c, v, &mut out);
+        out
+    }
+
+    fn eval(&self, x: &[f64], what: Need, value_only: bool) -> Result<DistEval, DistError> {
+        let d = self.rows.d;
+        if x.len() != d {
+            return Err(DistError::Invalid(format!("x has {} entries, the problem has d = {d}", x.len())));
+        }
+        let (loss, f, b, w2) = (self.loss, self.func, &self.rows.b, &self.w2);
+        let z = self.ax(x);
+        let uv: Vec<(f64, f64)> =
+            if loss == LossKind::Linear { Vec::new() } else { z.iter().map(|&t| activation(f, t)).collect() };
+        // Stage 1, per chunk: s0, Σw²z², max|z| (NaN as +∞), and the floor's Σ(|u| + |b|)².
+        let mut st1 = Vec::with_capacity(4 * self.chunks.len());
+        for r in self.chunk_ranges() {
+            let s0 = match loss {
+                LossKind::Rescaled => self.sum_rows(r.clone(), |i| uv[i].0),
+                LossKind::Hyperbolic => self.sum_rows(r.clone(), |i| (uv[i].0 - b[i]).powi(2)),
+                _ => self.sum_rows(r.clone(), |i| (z[i] - b[i]).powi(2)),
+            };
+            let reg = self.sum_rows(r.clone(), |i| w2.at(i) * z[i] * z[i]);
+            let m = z[r.clone()].iter().fold(0.0f64, |m, t| if t.is_nan() { f64::INFINITY } else { m.max(t.abs()) });
+            let fl = match loss {
+                LossKind::Hyperbolic => self.sum_rows(r, |i| (uv[i].0.abs() + b[i].abs()).powi(2)),
+                LossKind::Linear => self.sum_rows(r, |i| (z[i].abs() + b[i].abs()).powi(2)),
+                _ => 0.0,
+            };
+            st1.extend([s0, reg, m, fl]);
+        }
+        let all = self.net.all_chunks(&st1, 4, self.chunking.chunks);
+        let (mut s0, mut reg, mut fl, mut max_abs_z) =
+            (Neumaier::default(), Neumaier::default(), Neumaier::default(), 0.0f64);
+        for c in all.chunks_exact(4) {
+            s0.add(c[0]);
+            reg.add(c[1]);
+            max_abs_z = max_abs_z.max(c[2]);
+            fl.add(c[3]);
+        }
+        let (s0, reg, mut fl) = (s0.value(), reg.value(), fl.value());
+        let overflow = |detail| DistError::Overflow { max_abs_z, detail };
+        if !max_abs_z.is_finite() {
+            return Err(overflow("A·x is not finite"));
+        }
+        if loss != LossKind::Linear && max_abs_z > LN_MAX {
+            return Err(overflow("u(Ax) overflows"));
+        }
+        let (mut alpha, mut beta) = (0.0, 0.0);
+        let value = match loss {
+            LossKind::Rescaled => {
+                alpha = s0;
+                let mut st2 = Vec::with_capacity(3 * self.chunks.len());
+                for r in self.chunk_ranges() {
+                    let c = |i: usize| uv[i].0 - alpha * b[i];
+                    st2.extend([
+                        self.sum_rows(r.clone(), |i| b[i] * c(i)),
+                        self.sum_rows(r.clone(), |i| c(i) * c(i)),
+                        self.sum_rows(r, |i| (uv[i].0.abs() + alpha.abs() * b[i].abs()).powi(2)),
+                    ]);
+                }
+                let s = self.net.sum_chunks(&st2, 3, self.chunking.chunks);
+                beta = s[0];
+                fl = s[2];
+                0.5 * s[1] + 0.5 * reg
+            }
+            _ => 0.5 * s0 + 0.5 * reg,
+        };
+        if !value.is_finite() {
+            return Err(overflow("the loss value overflows"));
+        }
+        let value_floor = 0.5 * (64.0 * f64::EPSILON).powi(2) * fl;
+        let mut e = DistEval {
+            value,
+            gradient: Vec::new(),
+            value_floor,
+            dd: Vec::new(),
+            dgn: Vec::new(),
+            u: Vec::new(),
+            k: 0,
+            atu: Vec::new(),
+            c: Vec::new(),
+        };
+        if value_only {
+            return Ok(e);
+        }
+        // Per row: y_i, D_i, D_GN_i and U's row (SPEC §1–2, as in `losses`).
+        let nl = b.len();
+        let k = if loss == LossKind::Rescaled { 2 } else { 0 };
+        let mut y = vec![0.0; nl];
+        let curv = what == Need::Curvature;
+        if curv {
+            e.dd = vec![0.0; nl];
+            e.dgn = vec![0.0; nl];
+            e.u = vec![0.0; nl * k];
+        }
+        for i in 0..nl {
+            let w = w2.at(i);
+            let (yi, di, gi) = match loss {
+                LossKind::Rescaled => {
+                    let (ui, vi) = uv[i];
+                    let r = ui - alpha * b[i] - beta;
+                    if curv {
+                        e.u[2 * i] = vi;
+                        e.u[2 * i + 1] = vi * b[i];
+                    }
+                    (r * vi + w * z[i], vi * vi + ui * r + w, vi * vi + w)
+                }
+                LossKind::Hyperbolic => {
+                    let (ui, vi) = uv[i];
+                    let r = ui - b[i];
+                    (r * vi + w * z[i], vi * vi + ui * r + w, vi * vi + w)
+                }
+                _ => (z[i] - b[i] + w * z[i], 1.0 + w, 1.0 + w),
+            };
+            y[i] = yi;
+            if curv {
+                e.dd[i] = di;
+                e.dgn[i] = gi;
+            }
+        }
+        let width = if curv { 1 + k } else { 1 };
+        let u = &e.u;
+        let parts = self.tr_mul_chunks(width, |i, l| if l == 0 { y[i] } else { u[i * k + l - 1] });
+        let tot = self.net.sum_chunks(&parts, d * width, self.chunking.chunks);
+        e.gradient = (0..d).map(|j| tot[j * width]).collect();
+        if !e.gradient.iter().all(|v| v.is_finite()) {
+            return Err(overflow("the gradient overflows"));
+        }
+        if curv {
+            e.k = k;
+            e.atu = (0..d * k).map(|q| tot[(q / k) * width + 1 + q % k]).collect();
+            if k == 2 {
+                e.c = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
+            }
+            let bad = e.dd.iter().chain(&e.dgn).chain(&e.atu).any(|v| !v.is_finite());
+            let bad = self.net.sum_chunks(&vec![f64::from(u8::from(bad)); self.chunks.len()], 1, self.chunking.chunks);
+            if bad[0] > 0.0 {
+                return Err(overflow("the Hessian overflows"));
+            }
+        }
+        Ok(e)
+    }
+
+    /// Bytes this rank stores at most during an iteration of `mode`: its block of `A`, `b`, `w`,
+    /// the `n_p`-vectors of an evaluation (`z`, `u`, `u'`, `y`, `D`, `D_GN`, `U`, `Av`, the
+    /// leverage scores and probabilities: at most 12 per row), and the replicated dense state:
+    /// the `d×d` matrix and its factor, the per-chunk partials it sends (`C_p` of this rank's
+    /// chunks) and, on rank 0, the `C` partials it receives. With `C` fixed this is the rank's
+    /// share of `A` plus `O(d² + m·d)`.
+    pub fn stored_bytes(&self, mode: crate::Mode) -> usize {
+        let d = self.rows.d;
+        let m = 4 * d;
+        let partial = match mode {
+            crate::Mode::Exact => d * d + 1,
+            crate::Mode::Leverage | crate::Mode::LeveragePcg => m * d + 1,
+            crate::Mode::NewtonCg => d * 3,
+        };
+        let received = if self.net.rank() == 0 && self.net.size() > 1 { self.chunking.chunks } else { 0 };
+        let dense = 8 * (self.chunks.len() + received) * partial + 8 * (3 * d * d + 20 * d);
+        self.rows.matrix_bytes() + self.rows.vector_bytes() + 8 * 12 * self.rows.b.len() + dense
+    }
+}
+
+/// `out += (AᵀU) C (AᵀU)ᵀ v`.
+pub fn add_low_rank_apply(atu: &[f64], k: usize, c: &[f64], v: &[f64], out: &mut [f64]) {
+    if k == 0 {
+        return;
+    }
+    let d = v.len();
+    let mut t = vec![0.0; k];
+    for j in 0..d {
+        for l in 0..k {
+            t[l] += atu[j * k + l] * v[j];
+        }
+    }
+    let ct: Vec<f64> = (0..k).map(|p| (0..k).map(|q| c[p * k + q] * t[q]).sum()).collect();
+    for j in 0..d {
+        for l in 0..k {
+            out[j] += atu[j * k + l] * ct[l];
+        }
+    }
+}
+
+/// `m += (AᵀU) C (AᵀU)ᵀ` (`m` is `d×d` row-major).
+pub fn add_low_rank(atu: &[f64], k: usize, c: &[f64], m: &mut [f64], d: usize) {
+    if k == 0 {
+        return;
+    }
+    for j in 0..d {
+        for l in 0..d {
+            let mut s = 0.0;
+            for p in 0..k {
+                for q in 0..k {
+                    s += atu[j * k + p] * c[p * k + q] * atu[l * k + q];
+                }
+            }
+            m[j * d + l] += s;
+        }
+    }
+}
+
+impl<C: Comm> Problem for DistProblem<'_, C> {
+    type Eval = DistEval;
+    type Error = DistError;
+    fn dim(&self) -> usize {
+        self.rows.d
+    }
+    fn evaluate(&self, x: &[f64], need: Need) -> Result<DistEval, DistError> {
+        self.eval(x, need, false)
+    }
+    fn value(&self, x: &[f64]) -> Result<f64, DistError> {
+        self.eval(x, Need::Gradient, true).map(|e| e.value)
+    }
+}

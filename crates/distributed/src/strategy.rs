@@ -1,0 +1,401 @@
+//! The Newton strategies on the distributed problem. Every `d×d` matrix is reduced in chunk
+//! order, then factored redundantly on every rank (the same bits in, the same sequential
+//! Cholesky, the same bits out), so no factor has to be broadcast.
+//!
+//! - `exact`: `Σ_c A_cᵀ D_c A_c` (`d²` per chunk) + `(AᵀU)C(AᵀU)ᵀ`.
+//! - `leverage`: a CountSketch `S D₊^{1/2} A` (`m = 4d` rows; `m·d` per chunk, reduced to rank 0),
+//!   the triangular factor `R` of its Gram computed once on rank 0 and broadcast (`d²`), a
+//!   Rademacher JL projection `R⁻¹Ω` (`q = 16` columns, seeded), scores `τ_i`, `Στ` (one value per
+//!   chunk), local Bernoulli sampling with `p_i = min(1, s·τ_i/Στ)` from a hash of
+//!   `(seed, iteration, global row)` — so the sample does not depend on the ranks — and the
+//!   sampled Gram (`d²` per chunk).
+//! - `leverage-pcg`: CG on exact Hessian-vector products (`d` per chunk each), preconditioned by
+//!   the Cholesky factor of the `leverage` matrix.
+//! - `newton-cg`: CG on exact Hessian-vector products, no preconditioner (matrix-free).
+
+use std::time::Instant;
+
+use newton::engine::{Need, Step, StepInput, Strategy};
+use newton::{Fallback, SolverParams, StepError, Timing};
+
+use crate::comm::Comm;
+use crate::problem::{DistEval, DistProblem, add_low_rank};
+
+/// How the Newton direction is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Exact,
+    Leverage,
+    LeveragePcg,
+    NewtonCg,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Mode, String> {
+        Ok(match s {
+            "exact" => Mode::Exact,
+            "leverage" => Mode::Leverage,
+            "leverage-pcg" => Mode::LeveragePcg,
+            "newton-cg" => Mode::NewtonCg,
+            _ => return Err(format!("unknown strategy `{s}` (exact, leverage, leverage-pcg, newton-cg)")),
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Exact => "exact",
+            Mode::Leverage => "leverage",
+            Mode::LeveragePcg => "leverage-pcg",
+            Mode::NewtonCg => "newton-cg",
+        }
+    }
+}
+
+/// JL columns of the leverage-score estimate.
+const JL_COLUMNS: usize = 16;
+
+/// A distributed Newton strategy with its kept leverage sample.
+pub struct DistStep {
+    pub mode: Mode,
+    pub params: SolverParams,
+    /// Local rows kept and their inclusion probabilities (the last refresh).
+    sample: Option<(Vec<bool>, Vec<f64>)>,
+}
+
+impl DistStep {
+    pub fn new(mode: Mode, params: SolverParams) -> Self {
+        Self { mode, params, sample: None }
+    }
+}
+
+/// SplitMix64.
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn uniform(h: u64) -> f64 {
+    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `D₊`: `D_i` where nonnegative, else `D_GN_i` (the rule of `losses`).
+fn dplus(e: &DistEval, i: usize) -> f64 {
+    if e.dd[i] >= 0.0 { e.dd[i] } else { e.dgn[i] }
+}
+
+impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
+    fn need(&self) -> Need {
+        Need::Curvature
+    }
+
+    fn step(&mut self, f: &DistProblem<'_, C>, input: StepInput<'_, DistEval>) -> Result<Step, StepError> {
+        let e = input.at;
+        let g = &e.gradient;
+        let d = g.len();
+        let mut timing = Timing::default();
+        let mut fallbacks = Vec::new();
+        let mut passes = 0;
+        let mut rows_kept = None;
+        let mut m = None;
+        let t = Instant::now();
+        match self.mode {
+            Mode::Exact => {
+                let parts = f.gram_chunks(|i| e.dd[i], None);
+                let mut h = f.net().sum_chunks(&parts, d * d + 1, f.chunking().chunks);
+                h.truncate(d * d);
+                add_low_rank(&e.atu, e.k, &e.c, &mut h, d);
+                passes += 1;
+                m = Some(h);
+            }
+            Mode::Leverage | Mode::LeveragePcg => {
+                let ts = Instant::now();
+                let it = input.iteration;
+                if self.sample.is_none() || it.is_multiple_of(self.params.refresh_every.max(1)) {
+                    let (keep, p, negative) = self.leverage_sample(f, e, it)?;
+                    if negative > 0 {
+                        fallbacks.push(Fallback::NegativeDiagonal { rows: negative });
+                    }
+                    self.sample = Some((keep, p));
+                    passes += 2;
+                }
+                timing.sketch_s += ts.elapsed().as_secs_f64();
+                let (keep, p) = self.sample.as_ref().expect("sampled");
+                let parts = f.gram_chunks(|i| dplus(e, i) / p[i], Some(keep));
+                let mut h = f.net().sum_chunks(&parts, d * d + 1, f.chunking().chunks);
+                rows_kept = Some(h[d * d] as usize);
+                h.truncate(d * d);
+                add_low_rank(&e.atu, e.k, &e.c, &mut h, d);
+                m = Some(h);
+            }
+            Mode::NewtonCg => {}
+        }
+        timing.hessian_s += t.elapsed().as_secs_f64() - timing.sketch_s;
+        let t = Instant::now();
+        let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
+        let factor = match m {
+            Some(mut h) => {
+                symmetrise(&mut h, d);
+                let (l, mu) = damped_cholesky(&h, d).ok_or(StepError::NotFactorisable { max_diag: max_diag(&h, d) })?;
+                if let Some(mu) = mu {
+                    fallbacks.push(Fallback::Damped { mu });
+                }
+                Some(l)
+            }
+            None => None,
+        };
+        let mut cg_iterations = None;
+        let p = match (self.mode, &factor) {
+            (Mode::Exact | Mode::Leverage, Some(l)) => chol_solve(l, d, &neg_g),
+            _ => {
+                let eta = 0.1f64.min(input.rel_grad.sqrt()).max(1e-12);
+                let pre = |r: &[f64]| match &factor {
+                    Some(l) => chol_solve(l, d, r),
+                    None => r.to_vec(),
+                };
+                let (p, its, failure) = pcg(&neg_g, eta, self.params.max_cg, |v| f.hessian_apply(e, v), pre);
+                passes += 2 * its;
+                cg_iterations = Some(its);
+                if let Some(reason) = failure {
+                    fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
+                }
+                let descent = p.iter().zip(g).map(|(a, b)| a * b).sum::<f64>() < 0.0;
+                if descent { p } else { pre(&neg_g) }
+            }
+        };
+        timing.solve_s += t.elapsed().as_secs_f64();
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(StepError::NonFiniteStep);
+        }
+        Ok(Step { p, timing, passes, rows_kept, cg_iterations, fallbacks, min_alpha: 0.0 })
+    }
+}
+
+impl DistStep {
+    /// The leverage sample: local keep flags, inclusion probabilities, and the global number of
+    /// rows whose `D` is negative. Collective.
+    fn leverage_sample<C: Comm>(
+        &self,
+        f: &DistProblem<'_, C>,
+        e: &DistEval,
+        it: usize,
+    ) -> Result<(Vec<bool>, Vec<f64>, usize), StepError> {
+        let d = f.dim();
+        let m = 4 * d;
+        let seed = mix(self.params.seed.wrapping_add(it as u64));
+        let chunks = f.chunking().chunks;
+        let nl = e.dd.len();
+        // CountSketch of D₊^{1/2}A, one m×d partial per chunk, plus the count of D < 0.
+        let len = m * d + 1;
+        let ranges: Vec<_> = f.chunk_ranges().collect();
+        let mut parts = vec![0.0; len * ranges.len()];
+        for (q, r) in ranges.iter().enumerate() {
+            let part = &mut parts[q * len..(q + 1) * len];
+            for i in r.clone() {
+                if e.dd[i] < 0.0 {
+                    part[m * d] += 1.0;
+                }
+                let h = mix(seed ^ mix(f.global_row(i) as u64));
+                let bucket = (h % m as u64) as usize;
+                let s = if h >> 63 == 1 { -dplus(e, i).sqrt() } else { dplus(e, i).sqrt() };
+                let (idx, val) = f.row(i);
+                for (&j, &v) in idx.iter().zip(val) {
+                    part[bucket * d + j as usize] += s * v;
+                }
+            }
+        }
+        let reduced = f.net().reduce_to_root(&parts, len, chunks);
+        // R (upper, d×d, row-major) with RᵀR = (SA)ᵀ(SA): factored once on rank 0, broadcast.
+        let mut r = vec![0.0; d * d + 1];
+        if let Some(sa) = reduced {
+            let mut gram = vec![0.0; d * d];
+            for b in 0..m {
+                let row = &sa[b * d..(b + 1) * d];
+                for j in 0..d {
+                    if row[j] == 0.0 {
+                        continue;
+                    }
+                    for l in 0..d {
+                        gram[j * d + l] += row[j] * row[l];
+                    }
+                }
+            }
+            let (l, _) =
+                damped_cholesky(&gram, d).ok_or(StepError::NotFactorisable { max_diag: max_diag(&gram, d) })?;
+            for j in 0..d {
+                for k in 0..d {
+                    r[j * d + k] = l[k * d + j];
+                }
+            }
+            r[d * d] = sa[m * d];
+        }
+        f.net().broadcast(&mut r);
+        let negative = r[d * d] as usize;
+        // G = R⁻¹Ω (back substitution), Ω Rademacher from the seed.
+        let q = JL_COLUMNS;
+        let mut gm = vec![0.0; d * q];
+        for c in 0..q {
+            for j in (0..d).rev() {
+                let om = if mix(seed ^ mix((j * q + c) as u64 ^ 0xA5A5)) >> 63 == 1 { -1.0 } else { 1.0 };
+                let mut s = om;
+                for k in j + 1..d {
+                    s -= r[j * d + k] * gm[k * q + c];
+                }
+                gm[j * q + c] = s / r[j * d + j];
+            }
+        }
+        let tau: Vec<f64> = (0..nl)
+            .map(|i| {
+                let (idx, val) = f.row(i);
+                let mut t = [0.0; JL_COLUMNS];
+                for (&j, &v) in idx.iter().zip(val) {
+                    for c in 0..q {
+                        t[c] += v * gm[j as usize * q + c];
+                    }
+                }
+                dplus(e, i) * t.iter().map(|x| x * x).sum::<f64>() / q as f64
+            })
+            .collect();
+        let sums: Vec<f64> = ranges
+            .iter()
+            .map(|r| {
+                let mut a = runtime::reduce::Neumaier::default();
+                r.clone().for_each(|i| a.add(tau[i]));
+                a.value()
+            })
+            .collect();
+        let total = f.net().sum_chunks(&sums, 1, chunks)[0];
+        let s = sketch::sampler::sample_size(d, self.params.eps0, self.params.delta, sketch::DEFAULT_OVERSAMPLING)
+            .map_err(StepError::from)? as f64;
+        let mut keep = vec![false; nl];
+        let mut p = vec![1.0; nl];
+        for i in 0..nl {
+            p[i] = if total > 0.0 { (s * tau[i] / total).min(1.0) } else { 1.0 };
+            let u = uniform(mix(seed ^ mix(f.global_row(i) as u64 ^ 0x5EED)));
+            keep[i] = p[i] > 0.0 && u < p[i];
+        }
+        Ok((keep, p, negative))
+    }
+}
+
+fn symmetrise(m: &mut [f64], d: usize) {
+    for i in 0..d {
+        for j in 0..i {
+            let s = 0.5 * (m[i * d + j] + m[j * d + i]);
+            m[i * d + j] = s;
+            m[j * d + i] = s;
+        }
+    }
+}
+
+fn max_diag(m: &[f64], d: usize) -> f64 {
+    (0..d).map(|i| m[i * d + i]).fold(0.0, f64::max)
+}
+
+/// Lower Cholesky factor (row-major), sequential: the same bits on every rank.
+pub fn cholesky(m: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for j in 0..d {
+        let mut s = m[j * d + j];
+        for k in 0..j {
+            s -= l[j * d + k] * l[j * d + k];
+        }
+        if s.is_nan() || s <= 0.0 || !s.is_finite() {
+            return None;
+        }
+        let ljj = s.sqrt();
+        l[j * d + j] = ljj;
+        for i in j + 1..d {
+            let mut s = m[i * d + j];
+            for k in 0..j {
+                s -= l[i * d + k] * l[j * d + k];
+            }
+            l[i * d + j] = s / ljj;
+        }
+    }
+    Some(l)
+}
+
+/// Cholesky of `m`, or of `m + μI` with the smallest `μ = 10^k·10⁻¹⁰·max diag` that works.
+pub fn damped_cholesky(m: &[f64], d: usize) -> Option<(Vec<f64>, Option<f64>)> {
+    if let Some(l) = cholesky(m, d) {
+        return Some((l, None));
+    }
+    let scale = max_diag(m, d).max(f64::MIN_POSITIVE);
+    let mut mu = 1e-10 * scale;
+    let mut shifted = m.to_vec();
+    for _ in 0..25 {
+        for i in 0..d {
+            shifted[i * d + i] = m[i * d + i] + mu;
+        }
+        if let Some(l) = cholesky(&shifted, d) {
+            return Some((l, Some(mu)));
+        }
+        mu *= 10.0;
+    }
+    None
+}
+
+/// Solve `LLᵀx = b`.
+pub fn chol_solve(l: &[f64], d: usize, b: &[f64]) -> Vec<f64> {
+    let mut y = b.to_vec();
+    for i in 0..d {
+        let mut s = y[i];
+        for k in 0..i {
+            s -= l[i * d + k] * y[k];
+        }
+        y[i] = s / l[i * d + i];
+    }
+    for i in (0..d).rev() {
+        let mut s = y[i];
+        for k in i + 1..d {
+            s -= l[k * d + i] * y[k];
+        }
+        y[i] = s / l[i * d + i];
+    }
+    y
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Preconditioned CG for `Hx = b` to `‖r‖ ≤ η‖b‖`: `(x, iterations, failure)`.
+pub fn pcg(
+    b: &[f64],
+    eta: f64,
+    max_iter: usize,
+    mut h: impl FnMut(&[f64]) -> Vec<f64>,
+    pre: impl Fn(&[f64]) -> Vec<f64>,
+) -> (Vec<f64>, usize, Option<&'static str>) {
+    let d = b.len();
+    let mut x = vec![0.0; d];
+    let mut r = b.to_vec();
+    let mut z = pre(&r);
+    let mut p = z.clone();
+    let mut rz = dot(&r, &z);
+    let target = eta * dot(b, b).sqrt();
+    for it in 0..max_iter {
+        if dot(&r, &r).sqrt() <= target {
+            return (x, it, None);
+        }
+        let hp = h(&p);
+        let php = dot(&p, &hp);
+        if php.is_nan() || php <= 0.0 {
+            return (x, it, Some("negative curvature in CG"));
+        }
+        let a = rz / php;
+        for i in 0..d {
+            x[i] += a * p[i];
+            r[i] -= a * hp[i];
+        }
+        z = pre(&r);
+        let rz_new = dot(&r, &z);
+        let beta = rz_new / rz;
+        rz = rz_new;
+        for i in 0..d {
+            p[i] = z[i] + beta * p[i];
+        }
+    }
+    if dot(&r, &r).sqrt() <= target { (x, max_iter, None) } else { (x, max_iter, Some("CG iteration limit")) }
+}

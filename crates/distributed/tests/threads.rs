@@ -1,0 +1,160 @@
+//! Rank-count independence without MPI: `P` threads exchanging through shared memory (a
+//! [`Comm`] over barriers) run the same collectives as MPI ranks. `x` must be bitwise the same
+//! for `P = 1…4` and for [`LocalComm`], for every strategy. (The same check under a real
+//! `mpirun` is `scripts/test-mpi.sh`.)
+
+use std::ops::ControlFlow;
+use std::sync::{Arc, Barrier, Mutex};
+
+use distributed::read::Source;
+use distributed::strategy::Mode;
+use distributed::{Chunking, Comm, DistProblem, LocalComm, Net};
+use losses::{Activation, LossKind, PlantSpec, Problem, Regulariser};
+use newton::SolverParams;
+use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
+
+struct Shared {
+    barrier: Barrier,
+    slots: Mutex<Vec<Vec<f64>>>,
+    words: Mutex<Vec<u64>>,
+    bcast: Mutex<Vec<f64>>,
+    bytes: Mutex<Vec<u8>>,
+}
+
+struct ThreadComm {
+    rank: usize,
+    size: usize,
+    sh: Arc<Shared>,
+}
+
+impl Comm for ThreadComm {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+    fn size(&self) -> usize {
+        self.size
+    }
+    fn gather_to_root(&self, send: &[f64]) -> Option<Vec<f64>> {
+        self.sh.slots.lock().unwrap()[self.rank] = send.to_vec();
+        self.sh.barrier.wait();
+        let out = (self.rank == 0).then(|| self.sh.slots.lock().unwrap().concat());
+        self.sh.barrier.wait();
+        out
+    }
+    fn broadcast(&self, buf: &mut [f64]) {
+        if self.rank == 0 {
+            *self.sh.bcast.lock().unwrap() = buf.to_vec();
+        }
+        self.sh.barrier.wait();
+        if self.rank != 0 {
+            buf.copy_from_slice(&self.sh.bcast.lock().unwrap());
+        }
+        self.sh.barrier.wait();
+    }
+    fn all_gather_u64(&self, x: u64) -> Vec<u64> {
+        self.sh.words.lock().unwrap()[self.rank] = x;
+        self.sh.barrier.wait();
+        let out = self.sh.words.lock().unwrap().clone();
+        self.sh.barrier.wait();
+        out
+    }
+    fn broadcast_bytes(&self, root: usize, buf: &mut [u8]) {
+        if self.rank == root {
+            *self.sh.bytes.lock().unwrap() = buf.to_vec();
+        }
+        self.sh.barrier.wait();
+        if self.rank != root {
+            buf.copy_from_slice(&self.sh.bytes.lock().unwrap());
+        }
+        self.sh.barrier.wait();
+    }
+}
+
+fn run<C: Comm>(net: &Net<C>, src: &Source, chunks: usize, mode: Mode) -> Result<Vec<u64>, String> {
+    let ch = Chunking::new(src.n, chunks);
+    let rows = net.agree(src.read_rows(ch.owned_rows(net.rank(), net.size())).map_err(|e| e.to_string()))?;
+    let f = DistProblem::new(net, rows, src.n, ch, src.loss, src.func, src.w_const).map_err(|e| e.to_string())?;
+    let params = SolverParams { tol: 1e-10, refresh_every: 3, max_iter: 40, checks: false, ..Default::default() };
+    let r = distributed::solve(&f, mode, &vec![0.0; src.d], &params, &mut |_, _| ControlFlow::Continue(()))
+        .map_err(|e| e.to_string())?;
+    assert_eq!(r.status, newton::Status::Converged, "{mode:?}");
+    Ok(r.x.iter().map(|v| v.to_bits()).collect())
+}
+
+fn threads(src: &Source, p: usize, chunks: usize, mode: Mode) -> Vec<Result<Vec<u64>, String>> {
+    let sh = Arc::new(Shared {
+        barrier: Barrier::new(p),
+        slots: Mutex::new(vec![Vec::new(); p]),
+        words: Mutex::new(vec![0; p]),
+        bcast: Mutex::new(Vec::new()),
+        bytes: Mutex::new(Vec::new()),
+    });
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..p)
+            .map(|rank| {
+                let sh = sh.clone();
+                s.spawn(move || run(&Net::new(ThreadComm { rank, size: p, sh }), src, chunks, mode))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn x_is_bitwise_the_same_for_one_to_four_ranks_and_every_strategy() {
+    let a = random_sparse(&GenSpec {
+        nrows: 6000,
+        ncols: 10,
+        sparsity: Sparsity::RowNnz(4),
+        variant: Variant::Plain,
+        seed: 9,
+    })
+    .unwrap();
+    let spec = PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 10 };
+    let (x_true, b) = losses::plant(&a, &spec).unwrap();
+    let p = Problem {
+        a,
+        b,
+        w: Regulariser::Const(0.01),
+        loss: LossKind::Rescaled,
+        func: Activation::Exp,
+        x0: None,
+        x_true: Some(x_true),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    distributed::split::split_problem(&p, dir.path(), 3).unwrap();
+    let src = Source::open(dir.path()).unwrap();
+    for mode in [Mode::Exact, Mode::Leverage, Mode::LeveragePcg, Mode::NewtonCg] {
+        let reference = run(&Net::new(LocalComm), &src, 12, mode).unwrap();
+        for p in 1..=4 {
+            for (rank, x) in threads(&src, p, 12, mode).into_iter().enumerate() {
+                assert_eq!(x.as_ref(), Ok(&reference), "{mode:?}: rank {rank} of {p} differs from the single process");
+            }
+        }
+    }
+}
+
+#[test]
+fn one_failing_rank_fails_every_rank_with_its_message() {
+    let a = random_sparse(&GenSpec {
+        nrows: 900,
+        ncols: 4,
+        sparsity: Sparsity::RowNnz(2),
+        variant: Variant::Plain,
+        seed: 1,
+    })
+    .unwrap();
+    let b = vec![0.1; 900];
+    let p =
+        Problem { a, b, w: Regulariser::None, loss: LossKind::Linear, func: Activation::Exp, x0: None, x_true: None };
+    let dir = tempfile::tempdir().unwrap();
+    distributed::split::split_problem(&p, dir.path(), 3).unwrap();
+    // Break the last shard's b: only the ranks reading rows 600.. see it.
+    std::fs::write(dir.path().join("part-00002.b.txt"), "0.1\nnot-a-number\n").unwrap();
+    let src = Source::open(dir.path()).unwrap();
+    let out = threads(&src, 3, 6, Mode::Exact);
+    for (rank, r) in out.iter().enumerate() {
+        let e = r.as_ref().expect_err("every rank fails");
+        assert!(e.starts_with("rank 2: ") && e.contains("part-00002.b.txt"), "rank {rank}: {e}");
+    }
+}

@@ -91,9 +91,9 @@ pub enum ReadErrorKind {
         found: String,
     },
     #[error("unsupported Matrix Market {what} {found:?}")]
-    /// A Matrix Market format, field or symmetry this reader does not support.
+    /// A Matrix Market object, format, field or symmetry this reader does not support.
     Unsupported {
-        /// Which banner word (format, field or symmetry).
+        /// Which banner word (object, format, field or symmetry).
         what: &'static str,
         /// The unsupported value.
         found: String,

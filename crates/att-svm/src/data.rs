@@ -24,9 +24,13 @@ use crate::error::SvmError;
 /// `meta.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SvmMeta {
+    /// Number of sequences `m`.
     pub m: usize,
+    /// Tokens per sequence `n` (each token also a query).
     pub n: usize,
+    /// Token dimension `d`.
     pub d: usize,
+    /// Query `i` sees only tokens `t ≤ i` (else all `n`).
     pub causal: bool,
 }
 
@@ -96,6 +100,7 @@ impl TokenData {
         Ok(data)
     }
 
+    /// The sizes `m`, `n`, `d` and causality.
     pub fn meta(&self) -> SvmMeta {
         self.meta
     }
@@ -115,6 +120,7 @@ impl TokenData {
     pub fn label(&self, q: usize) -> f64 {
         self.labels[q]
     }
+    /// The fixed head (`d` values): token score `γ_t = y·⟨head, a_t⟩`.
     pub fn head(&self) -> &[f64] {
         &self.head
     }

@@ -23,7 +23,9 @@ use crate::error::SvmError;
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GenSpec {
+    /// Sizes and causality of the data.
     pub meta: SvmMeta,
+    /// Seed of every random draw.
     pub seed: u64,
     /// `κ`: the size of the shared query component.
     pub signal: f64,

@@ -36,9 +36,11 @@ use crate::error::SvmError;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Margin {
+    /// Hard margin: every constraint `a_iᵀ X (a_opt − a_t) ≥ 1`.
     Hard,
     /// The soft-margin objective with constant `C` (the paper's experiment: `C = 25/2`).
     Soft {
+        /// The constant `C` weighing the hinge losses against `‖X‖²`.
         c: f64,
     },
 }
@@ -46,9 +48,11 @@ pub enum Margin {
 /// Parameters of [`solve_svm`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SvmParams {
+    /// Hard or soft margin.
     pub margin: Margin,
     /// Projected-gradient tolerance: at the end every margin is `≥ 1 − tol` (hard margin).
     pub tol: f64,
+    /// Most passes over the constraints.
     pub max_epochs: usize,
     /// Seed of the order in which queries are visited.
     pub seed: u64,
@@ -64,7 +68,9 @@ impl Default for SvmParams {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SvmStatus {
+    /// Every projected-gradient violation is within `tol`.
     Converged,
+    /// The epoch limit was reached first.
     MaxEpochs,
     /// Hard margin: no `X` of reasonable norm satisfies every constraint. For any feasible
     /// `X*` and any `λ ≥ 0`, `Σλ_k ≤ ‖Σλ_k F_k‖·‖X*‖` (each `⟨F_k, X*⟩ ≥ 1`), so
@@ -78,29 +84,40 @@ runtime::named_enum!(SvmStatus { Converged => "converged", MaxEpochs => "max_epo
 /// One constraint: query `q = l·n + i` and a visible non-optimal token `t`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Constraint {
+    /// The sequence `l`.
     pub sequence: usize,
+    /// The query `i` within the sequence.
     pub query: usize,
+    /// The non-optimal visible token `t`.
     pub token: usize,
 }
 
 /// The solution and its certificate.
 #[derive(Debug, Clone)]
 pub struct SvmSolution {
+    /// How the solver ended.
     pub status: SvmStatus,
+    /// The separator `X` (`d×d`).
     pub x: Mat<f64>,
     /// Hard: `‖X‖_F`. Soft: `(1/(mn)) Σ (1/|visible|) hinge + C‖X‖²`.
     pub objective: f64,
+    /// Smallest margin `a_iᵀ X (a_opt − a_t)` over the constraints.
     pub min_margin: f64,
     /// Duality gap `P − D` of `min ½‖X‖² + Σ U_k hinge_k` (relative: divided by `P`).
     pub gap: f64,
+    /// `gap / P`.
     pub relative_gap: f64,
     /// The largest projected-gradient violation at the end.
     pub violation: f64,
     /// Every constraint with its dual variable and margin, in data order.
     pub constraints: Vec<Constraint>,
+    /// Dual variable `λ_k ≥ 0` of each constraint.
     pub lambda: Vec<f64>,
+    /// Margin of each constraint at the final `X`.
     pub margins: Vec<f64>,
+    /// Epochs (passes over the constraints) made.
     pub epochs: usize,
+    /// Wall-clock seconds.
     pub time_s: f64,
 }
 

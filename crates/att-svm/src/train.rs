@@ -42,7 +42,9 @@ pub const NEGLIGIBLE: f64 = 1e-3;
 /// Parameters of [`train`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainParams {
+    /// Gradient steps to take.
     pub steps: usize,
+    /// Step size `η`.
     pub eta: f64,
     /// `X ← X − η·g/‖g‖_F` instead of `X ← X − η·g`.
     pub normalized: bool,
@@ -59,14 +61,19 @@ impl Default for TrainParams {
 /// The seed 004 §4 quantities at one step. Means are over queries that see at least two tokens.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainRecord {
+    /// Step number (0 at `X(0)`).
     pub step: usize,
+    /// The loss at `X(k)`.
     pub loss: f64,
+    /// `‖∇L(X(k))‖_F`.
     pub grad_norm: f64,
+    /// `‖X(k)‖_F`.
     pub x_norm: f64,
     /// `cos(X(k), X^mm)`, when `X^mm` is given.
     pub cos_mm: Option<f64>,
     /// Smallest and mean logit gap `z_opt − max_{t≠opt} z_t`.
     pub gap_min: f64,
+    /// Mean logit gap.
     pub gap_mean: f64,
     /// Mean Shannon entropy of the attention rows (nats).
     pub entropy: f64,
@@ -117,7 +124,9 @@ pub struct TrainReport {
     pub status: TrainStatus,
     /// Steps taken.
     pub steps: usize,
+    /// The final `X` (`d×d`).
     pub x: Mat<f64>,
+    /// The recorded steps.
     pub trajectory: Vec<TrainRecord>,
     /// The engine's report: status, `vec(X)` (row-major), every step's record, timing.
     pub report: Report,

@@ -24,8 +24,11 @@ use crate::error::AttentionError;
 /// `meta.json` of a data directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttentionMeta {
+    /// Number of sequences `m`.
     pub m: usize,
+    /// Tokens per sequence `n`.
     pub n: usize,
+    /// Embedding dimension `d`.
     pub d: usize,
 }
 
@@ -67,6 +70,7 @@ impl AttentionData {
         Ok(Self { meta, a1, a2, a3, b })
     }
 
+    /// The shape `(m, n, d)`.
     pub fn meta(&self) -> AttentionMeta {
         self.meta
     }

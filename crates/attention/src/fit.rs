@@ -40,7 +40,9 @@ impl DenseObjective for AttentionObjective<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FitMethod {
+    /// Gradient descent with a fixed (or halved) step ([`gradient_descent`]).
     Gd,
+    /// Newton's method on the dense Hessian ([`newton_fit`]).
     Newton,
 }
 
@@ -52,6 +54,7 @@ pub struct GdParams {
     /// Step size `η`; `None` takes `1/λ̂` with `λ̂` the largest Hessian eigenvalue magnitude at
     /// `X(0)`, by power iteration on Hessian-vector products ([`curvature_scale`]).
     pub eta: Option<f64>,
+    /// Most gradient steps taken.
     pub steps: usize,
     /// Stop early when `‖∇L‖_F ≤ tol·‖∇L(X(0))‖_F`.
     pub tol: f64,
@@ -72,9 +75,13 @@ impl Default for GdParams {
 /// One recorded point of a fit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FitRecord {
+    /// Step number (0 for `X(0)`).
     pub step: usize,
+    /// `L(X)` at this step.
     pub loss: f64,
+    /// `‖∇L(X)‖_F`.
     pub grad_norm: f64,
+    /// `‖X‖_F`.
     pub x_norm: f64,
     /// The step size in force.
     pub eta: f64,
@@ -90,7 +97,9 @@ pub struct FitRecord {
 /// good one); [`Status::MaxIterations`]: the step budget ran out.
 #[derive(Debug, Clone)]
 pub struct FitReport {
+    /// The engine's report (`x` there is `vec(X)`, row-major).
     pub report: Report,
+    /// The fitted `X` (`d×d`).
     pub x: Mat<f64>,
     /// The step size in force at the end.
     pub eta: f64,

@@ -34,6 +34,7 @@ use crate::objective::SeqState;
 /// solvers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowCurvature {
+    /// `δ` (`n`), the diagonal part.
     pub diag: Vec<f64>,
     /// `n×(d+2)`.
     pub u: Mat<f64>,

@@ -26,7 +26,9 @@ pub enum EntryLoss {
 /// A loss `L(X, Y) = Σ_l Σ_{j₀, i₀} φ(Att_l[j₀, i₀], B_l[j₀, i₀])`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AttentionLoss {
+    /// How logits are normalised into `S` (softmax or linear).
     pub normalisation: Normalisation,
+    /// The loss `φ` applied to each entry of `Att`.
     pub entry: EntryLoss,
 }
 
@@ -50,6 +52,7 @@ impl AttentionLoss {
         })
     }
 
+    /// The name [`Self::parse`] accepts for this loss.
     pub fn name(self) -> &'static str {
         match (self.normalisation, self.entry) {
             (Normalisation::Softmax, EntryLoss::L2) => "l2",

@@ -14,14 +14,18 @@ use crate::objective::{AttentionObjective, Want};
 /// The ratios at one radius.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LipschitzRow {
+    /// The loss's name (as [`crate::AttentionLoss::name`]).
     pub loss: &'static str,
+    /// Frobenius radius of the ball the pairs are drawn from.
     pub radius: f64,
     /// Pairs where both gradients exist.
     pub pairs: usize,
     /// Pairs where the loss could not be evaluated (linear attention: a normaliser near zero),
     /// so the ratio is unbounded there.
     pub undefined: usize,
+    /// Median ratio `‖∇L(X) − ∇L(X')‖_F / ‖X − X'‖_F` over the pairs (`None` if there are none).
     pub median: Option<f64>,
+    /// Largest ratio over the pairs (`None` if there are none).
     pub max: Option<f64>,
 }
 

@@ -29,6 +29,7 @@ pub const LINEAR_NORMALISER_RTOL: f64 = 1e-8;
 /// What [`AttentionObjective::evaluate`] computes beyond the value and gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
+    /// Value and gradients only.
     Gradient,
     /// Also keep what the Hessian in `vec(X)` needs ([`AttentionHessian`]).
     Hessian,
@@ -37,22 +38,26 @@ pub enum Want {
 /// The value, the gradients, and on request the Hessian at one `(X, Y)`.
 #[derive(Debug, Clone)]
 pub struct AttentionEval<'a> {
+    /// `L(X, Y)`.
     pub value: f64,
     /// `∂L/∂X`, `d×d`.
     pub grad_x: Mat<f64>,
     /// `∂L/∂Y`, `d×d`.
     pub grad_y: Mat<f64>,
+    /// The Hessian in `vec(X)` (with [`Want::Hessian`]).
     pub hessian: Option<AttentionHessian<'a>>,
 }
 
 /// The value and gradients at `X = QKᵀ`.
 #[derive(Debug, Clone)]
 pub struct FactorEval {
+    /// `L(QKᵀ, Y)`.
     pub value: f64,
     /// `∂L/∂Q = (∂L/∂X)K`, `d×k`.
     pub grad_q: Mat<f64>,
     /// `∂L/∂K = (∂L/∂X)ᵀQ`, `d×k`.
     pub grad_k: Mat<f64>,
+    /// `∂L/∂Y`, `d×d`.
     pub grad_y: Mat<f64>,
 }
 
@@ -111,12 +116,15 @@ impl<'a> AttentionObjective<'a> {
         Ok(Self { data, y, loss })
     }
 
+    /// The data the objective is over.
     pub fn data(&self) -> &'a AttentionData {
         self.data
     }
+    /// The value matrix `Y` (`d×d`).
     pub fn y(&self) -> MatRef<'_, f64> {
         self.y.as_ref()
     }
+    /// The attention loss.
     pub fn loss(&self) -> AttentionLoss {
         self.loss
     }

@@ -14,7 +14,9 @@ use crate::objective::AttentionObjective;
 /// What to plant.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlantSpec {
+    /// Shape `(m, n, d)` of the data.
     pub meta: AttentionMeta,
+    /// Seed of every random draw (tokens and `X*`).
     pub seed: u64,
     /// `‖X*‖_F`: with standard normal tokens the logits have standard deviation about this.
     pub x_scale: f64,
@@ -43,8 +45,11 @@ impl Default for PlantSpec {
 /// A planted problem.
 #[derive(Debug, Clone)]
 pub struct Planted {
+    /// The tokens and targets.
     pub data: AttentionData,
+    /// The planted `X*` (`d×d`).
     pub x_true: Mat<f64>,
+    /// The value matrix `Y` (`d×d`) the targets were made with.
     pub y: Mat<f64>,
 }
 

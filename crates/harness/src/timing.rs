@@ -10,6 +10,7 @@ pub struct Cases<'a> {
 }
 
 impl<'a> Cases<'a> {
+    /// An empty set of cases.
     pub fn new() -> Self {
         Self::default()
     }

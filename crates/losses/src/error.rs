@@ -7,13 +7,34 @@
 pub enum LossError {
     /// A vector or matrix does not have the size `A` implies.
     #[error("{what}: expected length {expected}, found {found}")]
-    DimensionMismatch { what: &'static str, expected: usize, found: usize },
+    DimensionMismatch {
+        /// Which input is mismatched.
+        what: &'static str,
+        /// Required length.
+        expected: usize,
+        /// Length actually given.
+        found: usize,
+    },
     /// An input (`x`, `b`, `w`) holds NaN or ±Inf.
     #[error("{what}[{index}] is {value}, not a finite number")]
-    NonFiniteInput { what: &'static str, index: usize, value: f64 },
+    NonFiniteInput {
+        /// Which input (`x`, `b`, `w`).
+        what: &'static str,
+        /// Index of the non-finite entry.
+        index: usize,
+        /// The offending value.
+        value: f64,
+    },
     /// `u(Ax)` or a quantity built from it overflows `f64`.
     #[error("overflow: {detail} {}", overflow_cause(*max_abs_z, *row))]
-    Overflow { max_abs_z: f64, row: usize, detail: &'static str },
+    Overflow {
+        /// `max_i |(Ax)_i|` at the failing point.
+        max_abs_z: f64,
+        /// First row attaining `max_abs_z`.
+        row: usize,
+        /// Which quantity overflowed.
+        detail: &'static str,
+    },
     /// An eigenvalue or norm computation failed.
     #[error("spectral computation failed: {0}")]
     Spectral(String),

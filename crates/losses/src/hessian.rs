@@ -33,9 +33,11 @@ pub struct HessianParts {
     pub d_gn: Vec<f64>,
     /// `U` (`n×k`, row-major).
     pub u: Vec<f64>,
+    /// `k`, the columns of `U` (rank of the low-rank term).
     pub k: usize,
     /// `C` and `C_GN` (`k×k`, row-major, symmetric).
     pub c: Vec<f64>,
+    /// `C_GN` (`k×k`, row-major, symmetric).
     pub c_gn: Vec<f64>,
 }
 
@@ -94,6 +96,7 @@ impl<'a> StructuredHessian<'a> {
         self
     }
 
+    /// The data matrix `A`.
     pub fn matrix(&self) -> &'a CsrMatrix {
         self.a
     }

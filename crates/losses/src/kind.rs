@@ -21,8 +21,11 @@ pub enum LossKind {
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
     #[default]
+    /// `u(z) = exp(z)` (the default).
     Exp,
+    /// `u(z) = cosh(z)`.
     Cosh,
+    /// `u(z) = sinh(z)`.
     Sinh,
 }
 

@@ -31,6 +31,7 @@ pub enum What {
 /// The result of [`Objective::evaluate`].
 #[derive(Debug, Clone)]
 pub struct Evaluation<'a> {
+    /// `L(x)`.
     pub value: f64,
     /// `∇L(x)` (with [`What::Gradient`] or more).
     pub gradient: Option<Vec<f64>>,
@@ -38,6 +39,7 @@ pub struct Evaluation<'a> {
     pub hessian: Option<StructuredHessian<'a>>,
     /// `max_i |(Ax)_i|` and the first row attaining it.
     pub max_abs_z: f64,
+    /// First row `i` attaining `max_abs_z`.
     pub max_abs_z_row: usize,
     /// The rounding floor of `value` (with [`What::Hessian`]; 0 otherwise): `½Σ(64ε·m_i)²`
     /// with `m_i` the size of the terms whose difference is the residual `r_i` (`|u_i| + |αb_i|`
@@ -116,12 +118,15 @@ impl<'a> Objective<'a> {
         Self::new(&p.a, &p.b, p.w.clone(), p.loss, p.func)
     }
 
+    /// The data matrix `A`.
     pub fn matrix(&self) -> &'a CsrMatrix {
         self.a
     }
+    /// The loss.
     pub fn loss(&self) -> LossKind {
         self.loss
     }
+    /// The entrywise function `u` in use (always `exp` for softmax).
     pub fn func(&self) -> Activation {
         self.func
     }

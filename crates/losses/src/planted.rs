@@ -12,12 +12,15 @@ use crate::kind::{Activation, LossKind};
 /// How to plant.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PlantSpec {
+    /// The loss `b` is built for.
     pub loss: LossKind,
+    /// The entrywise function `u`.
     pub func: Activation,
     /// `‖A x_true‖_∞` (default 0.5: `u` and its derivatives stay within a factor e^0.5 of 1).
     pub scale: f64,
     /// Gaussian noise added to `b`, relative to the root-mean-square of `b`.
     pub noise: f64,
+    /// Seed of `x_true` and the noise.
     pub seed: u64,
 }
 
@@ -26,12 +29,16 @@ pub struct PlantSpec {
 #[non_exhaustive]
 pub enum PlantError {
     #[error("A·x_true is zero for every draw: A has no nonzero entries")]
+    /// `A` has no nonzero entry, so `A·x_true` is always zero.
     ZeroMatrix,
     #[error("scale must be finite and positive, got {0}")]
+    /// `scale` is not finite and positive (the value given).
     BadScale(f64),
     #[error("noise must be finite and nonnegative, got {0}")]
+    /// `noise` is not finite and nonnegative (the value given).
     BadNoise(f64),
     #[error("⟨u(A x_true), 1⟩ = {0:e} is too close to 0 to rescale by (sinh with a balanced x_true); try another seed")]
+    /// `⟨u(A x_true), 1⟩` (the value) is too close to 0 to rescale by.
     DegenerateRescale(f64),
 }
 

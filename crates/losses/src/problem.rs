@@ -27,22 +27,32 @@ use crate::kind::{Activation, LossKind, Regulariser};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
+    /// The loss.
     pub loss: LossKind,
     #[serde(rename = "fn", default)]
+    /// The entrywise function `u` (key `fn`; default `exp`).
     pub func: Activation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A constant regulariser weight `w_i = w_const` when there is no `w` file.
     pub w_const: Option<f64>,
 }
 
 /// A regression problem read from (or to be written to) a problem directory.
 #[derive(Debug, Clone)]
 pub struct Problem {
+    /// The `n × d` data matrix `A`.
     pub a: CsrMatrix,
+    /// The target `b` (length `n`).
     pub b: Vec<f64>,
+    /// The regulariser weights `w` (constant or per row).
     pub w: Regulariser,
+    /// The loss.
     pub loss: LossKind,
+    /// The entrywise function `u`.
     pub func: Activation,
+    /// Starting point (length `d`), if the directory has one.
     pub x0: Option<Vec<f64>>,
+    /// The planted solution (length `d`), if known.
     pub x_true: Option<Vec<f64>>,
 }
 
@@ -51,11 +61,19 @@ pub struct Problem {
 #[non_exhaustive]
 pub enum ProblemError {
     #[error(transparent)]
+    /// A file of the directory could not be read.
     Read(#[from] ReadError),
     #[error(transparent)]
+    /// A file of the directory could not be written.
     Write(#[from] WriteError),
     #[error("{}: {reason}", path.display())]
-    Invalid { path: PathBuf, reason: String },
+    /// A file's content is invalid.
+    Invalid {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 fn invalid(path: &Path, reason: impl Into<String>) -> ProblemError {

@@ -27,6 +27,7 @@ use crate::report::{Fallback, IterRecord, Iterate, Report, Timing};
 /// An objective with a dense exact Hessian. `Error` is whatever stops an evaluation (overflow,
 /// a vanishing normaliser); the solver treats it as "this point is not usable".
 pub trait DenseObjective {
+    /// Why an evaluation failed.
     type Error: std::fmt::Display;
     /// The number of parameters.
     fn dim(&self) -> usize;
@@ -43,6 +44,7 @@ pub struct DenseParams {
     pub tol: f64,
     /// Absolute gradient floor.
     pub atol: f64,
+    /// Iteration limit.
     pub max_iter: usize,
     /// Armijo constant `c` in `L(x + αp) ≤ L(x) + c·α·gᵀp`, in `(0, ½)`.
     pub armijo: f64,

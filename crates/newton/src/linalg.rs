@@ -118,7 +118,9 @@ pub(crate) fn norm(a: &[f64]) -> f64 {
 /// What [`pcg`] returns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PcgResult {
+    /// The approximate solution.
     pub x: Vec<f64>,
+    /// Iterations made.
     pub iterations: usize,
     /// Why it stopped early, if it did not reach the tolerance.
     pub failure: Option<PcgFailure>,
@@ -185,9 +187,17 @@ pub fn pcg(
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 pub enum PcgFailure {
     #[error("negative curvature pᵀHp = {php:.3e}")]
-    NegativeCurvature { php: f64 },
+    /// The search direction `p` had `pᵀHp ≤ 0`.
+    NegativeCurvature {
+        /// The value of `pᵀHp`.
+        php: f64,
+    },
     #[error("no convergence in {max_iter} iterations")]
-    MaxIterations { max_iter: usize },
+    /// The tolerance was not reached within the iteration limit.
+    MaxIterations {
+        /// The iteration limit.
+        max_iter: usize,
+    },
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ runtime::named_enum!(Strategy {
 });
 
 impl Strategy {
+    /// Whether the strategy samples or embeds (`Leverage`, `LeveragePcg`, `NewtonSketch`).
     pub fn is_sketched(self) -> bool {
         matches!(self, Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch)
     }
@@ -56,14 +57,19 @@ impl Strategy {
 /// Parameters of [`crate::solve`]. `Default` gives a solver that works on the bundled data.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SolverParams {
+    /// How the Newton system's matrix is formed.
     pub strategy: Strategy,
     /// Sketch accuracy `ε₀` and failure probability `δ` (sketched strategies).
     pub eps0: f64,
+    /// Failure probability `δ` of the sketch.
     pub delta: f64,
+    /// Seed of every random choice (same seed, same result).
     pub seed: u64,
     /// Stop when `‖g‖ ≤ max(tol·‖g(x₀)‖, atol)` (relative: errata E8).
     pub tol: f64,
+    /// Absolute gradient floor.
     pub atol: f64,
+    /// Iteration limit.
     pub max_iter: usize,
     /// Wall-clock budget in seconds.
     pub max_time: f64,

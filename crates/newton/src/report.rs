@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// The convergence tests passed at a finite point with no negative curvature.
     Converged,
+    /// The iteration limit was reached first.
     MaxIterations,
+    /// The wall-clock budget ran out first.
     MaxTime,
     /// No step decreases the loss any more (line search failed) before the tolerance.
     Stalled,
@@ -55,6 +58,7 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// Add `o`'s seconds phase by phase.
     pub fn add(&mut self, o: &Timing) {
         self.eval_s += o.eval_s;
         self.sketch_s += o.sketch_s;
@@ -90,33 +94,55 @@ pub struct Checks {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fallback {
     /// Rows where the exact diagonal `D` was negative got the Gauss–Newton `D_GN` in the sketch.
-    NegativeDiagonal { rows: usize },
+    NegativeDiagonal {
+        /// Number of rows switched to `D_GN`.
+        rows: usize,
+    },
     /// `H̃` was not positive definite: `H̃ + μ·diag(H̃)` was factorised instead (μ relative).
-    Damped { mu: f64 },
+    Damped {
+        /// The relative damping `μ` that made `H̃` factorisable.
+        mu: f64,
+    },
     /// CG met negative curvature or did not converge: the preconditioner's step was used.
-    PcgFallback { reason: String },
+    PcgFallback {
+        /// Why CG's step was not used.
+        reason: String,
+    },
     /// A stationary point with negative curvature: a step along the eigenvector was taken.
-    NegativeCurvatureStep { lambda_min: f64 },
+    NegativeCurvatureStep {
+        /// The smallest eigenvalue estimate `λ_min < 0` of the Hessian.
+        lambda_min: f64,
+    },
 }
 
 /// One iteration, as delivered to the observer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IterRecord {
+    /// Iteration number `t` (from 0).
     pub iteration: usize,
     #[serde(with = "non_finite")]
+    /// `L(x_t)`, the loss at the point the iteration started from.
     pub loss: f64,
     #[serde(with = "non_finite")]
+    /// `‖∇L(x_t)‖`.
     pub grad_norm: f64,
+    /// `‖x_{t+1} − x_t‖`, the length of the accepted move.
     pub step_norm: f64,
+    /// The step length `α` the line search accepted.
     pub step_length: f64,
     /// `sqrt(−gᵀp)` for the step `p`.
     pub newton_decrement: f64,
+    /// Rows kept by the sample (sketched strategies).
     pub rows_kept: Option<usize>,
+    /// CG iterations of the step (PCG strategies).
     pub cg_iterations: Option<usize>,
     /// Passes over `A` made by the solver in this iteration (diagnostics excluded).
     pub passes_over_a: usize,
+    /// Seconds spent in each phase of this iteration.
     pub timing: Timing,
+    /// Departures from a plain Newton step, in the order they happened.
     pub fallbacks: Vec<Fallback>,
+    /// The SPEC §4 checks (when enabled).
     pub checks: Checks,
 }
 
@@ -139,17 +165,26 @@ pub struct Iterate<'a> {
 /// `result.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// Why the solver stopped.
     pub status: Status,
+    /// The final point.
     pub x: Vec<f64>,
     #[serde(with = "non_finite")]
+    /// `L(x)` at the final point.
     pub loss: f64,
     #[serde(with = "non_finite")]
+    /// `‖∇L(x)‖` at the final point.
     pub grad_norm: f64,
     #[serde(with = "non_finite")]
+    /// `‖∇L(x₀)‖` at the start.
     pub grad_norm0: f64,
+    /// Number of iterations made.
     pub iterations: usize,
+    /// One record per iteration.
     pub history: Vec<IterRecord>,
+    /// Seconds per phase, summed over iterations.
     pub timing: Timing,
+    /// Wall-clock seconds of the whole solve.
     pub total_s: f64,
     /// First iteration from which every later iteration satisfied both checks (SPEC §4), or
     /// `None` if that never happened (or checks were off).

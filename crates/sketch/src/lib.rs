@@ -83,10 +83,13 @@ runtime::named_enum!(Method { Leverage => "leverage", Uniform => "uniform", Newt
 /// Parameters of [`sparsify`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SparsifyParams {
+    /// Target spectral accuracy `ε₀` of the sparsifier.
     pub eps0: f64,
+    /// Failure probability `δ`.
     pub delta: f64,
     /// `C` in `s = ⌈C·d·ln(d/δ)/ε₀²⌉`.
     pub oversampling: f64,
+    /// How leverage scores are estimated (for [`Method::Leverage`]).
     pub leverage: LeverageParams,
 }
 

@@ -18,7 +18,10 @@ pub enum Embedding {
     CountSketch,
     /// OSNAP / sparse sign: each column has `nnz_per_col` entries `±1/√s` in distinct rows
     /// (one in each of `s` row blocks).
-    SparseSign { nnz_per_col: usize },
+    SparseSign {
+        /// Nonzeros `s` per column of `S` (`1 ≤ s ≤ rows`).
+        nnz_per_col: usize,
+    },
     /// Dense `N(0, 1/k)` entries: `O(k·nnz)` to apply; for comparisons on small problems.
     Gaussian,
 }
@@ -36,6 +39,8 @@ pub struct SketchOperator {
 }
 
 impl SketchOperator {
+    /// A `rows × cols` operator of distribution `kind` whose entries are fixed by `seed`; errors if
+    /// `rows` is 0 or above `u32::MAX`, or `nnz_per_col` is not in `1..=rows`.
     pub fn new(kind: Embedding, rows: usize, cols: usize, seed: u64) -> Result<Self, SketchError> {
         if rows > u32::MAX as usize {
             return Err(SketchError::InvalidParameter(format!("{rows} sketch rows exceed 2^32 − 1")));
@@ -57,6 +62,7 @@ impl SketchOperator {
         Ok(Self { kind, rows, cols, seed, keys })
     }
 
+    /// The distribution of `S`.
     pub fn kind(&self) -> Embedding {
         self.kind
     }
@@ -68,6 +74,7 @@ impl SketchOperator {
     pub fn cols(&self) -> usize {
         self.cols
     }
+    /// The seed its entries derive from.
     pub fn seed(&self) -> u64 {
         self.seed
     }

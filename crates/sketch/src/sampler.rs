@@ -24,7 +24,9 @@ pub fn sample_size(d: usize, eps0: f64, delta: f64, oversampling: f64) -> Result
 /// ([`Self::reweight`]) without drawing again: `E[AᵀD̃'A] = AᵀD'A` still holds for any fixed `p`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampledDiagonal {
+    /// Kept row indices, increasing and distinct.
     pub rows: Vec<usize>,
+    /// Weight of each kept row, `D_i / p_i`.
     pub weights: Vec<f64>,
     /// Inclusion probabilities `p_i ∈ (0, 1]` of the kept rows (1 for an exact diagonal).
     pub probs: Vec<f64>,
@@ -35,6 +37,7 @@ impl SampledDiagonal {
     pub fn len(&self) -> usize {
         self.rows.len()
     }
+    /// Whether no row was kept.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

@@ -368,15 +368,19 @@ impl CsrMatrix {
         self.policy
     }
 
+    /// Number of rows `n`.
     pub fn nrows(&self) -> usize {
         self.inner.rows()
     }
+    /// Number of columns `d`.
     pub fn ncols(&self) -> usize {
         self.inner.cols()
     }
+    /// `(nrows, ncols)`.
     pub fn shape(&self) -> (usize, usize) {
         (self.nrows(), self.ncols())
     }
+    /// Number of stored entries (explicit zeros included).
     pub fn nnz(&self) -> usize {
         self.inner.nnz()
     }

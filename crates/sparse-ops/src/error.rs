@@ -15,22 +15,55 @@ pub enum StructureError {
     BadIndptr(String),
     /// A column index is not below the number of columns.
     #[error("column index {index} in row {row} is out of range (ncols = {ncols})")]
-    ColumnOutOfRange { row: usize, index: usize, ncols: usize },
+    ColumnOutOfRange {
+        /// Row (0-based) holding the entry.
+        row: usize,
+        /// The offending column index.
+        index: usize,
+        /// Number of columns of the matrix.
+        ncols: usize,
+    },
     /// A value is NaN or infinite.
     #[error("non-finite value {value} at row {row}, column {col}")]
-    NonFinite { row: usize, col: usize, value: f64 },
+    NonFinite {
+        /// Row (0-based) of the value.
+        row: usize,
+        /// Column (0-based) of the value.
+        col: usize,
+        /// The non-finite value.
+        value: f64,
+    },
     /// A dimension does not fit the index type (`u32` column indices).
     #[error("dimension {dim} exceeds the supported maximum {max}")]
-    TooLarge { dim: usize, max: usize },
+    TooLarge {
+        /// The requested dimension.
+        dim: usize,
+        /// Largest supported dimension.
+        max: usize,
+    },
     /// Two vectors or matrices that must agree in size do not.
     #[error("{what}: expected length {expected}, found {found}")]
-    DimensionMismatch { what: String, expected: usize, found: usize },
+    DimensionMismatch {
+        /// Which argument or object is mismatched.
+        what: String,
+        /// Required length.
+        expected: usize,
+        /// Length actually given.
+        found: usize,
+    },
     /// An argument outside its documented range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The requested matrix needs more memory than is available (checked before allocating).
     #[error("{what} needs about {bytes} bytes, more than the {available} bytes of memory available")]
-    TooLargeForMemory { what: String, bytes: u64, available: u64 },
+    TooLargeForMemory {
+        /// What was to be allocated.
+        what: String,
+        /// Estimated bytes needed.
+        bytes: u64,
+        /// Bytes of memory available.
+        available: u64,
+    },
 }
 
 /// What went wrong while reading a file (the file and line are in [`ReadError`]).
@@ -38,59 +71,166 @@ pub enum StructureError {
 #[non_exhaustive]
 pub enum ReadErrorKind {
     #[error("cannot read: {0}")]
+    /// An I/O error from the underlying reader.
     Io(#[source] std::io::Error),
     #[error("the file is empty")]
+    /// The file has no content.
     Empty,
     #[error("the file ends before it is complete (truncated)")]
+    /// The file ends before the promised content.
     Truncated,
     #[error("the line is not valid UTF-8 text")]
+    /// A line is not valid UTF-8.
     InvalidUtf8,
     #[error(
         "bad Matrix Market banner {found:?}: expected '%%MatrixMarket matrix coordinate|array real|integer|pattern general|symmetric|skew-symmetric'"
     )]
-    BadBanner { found: String },
+    /// The first line is not a supported Matrix Market banner.
+    BadBanner {
+        /// The banner line as read.
+        found: String,
+    },
     #[error("unsupported Matrix Market {what} {found:?}")]
-    Unsupported { what: &'static str, found: String },
+    /// A Matrix Market object, format, field or symmetry this reader does not support.
+    Unsupported {
+        /// Which banner word (object, format, field or symmetry).
+        what: &'static str,
+        /// The unsupported value.
+        found: String,
+    },
     #[error("bad size line {found:?}: expected {expected}")]
-    BadSizeLine { found: String, expected: &'static str },
+    /// The size line does not have the expected shape.
+    BadSizeLine {
+        /// The size line as read.
+        found: String,
+        /// The expected shape.
+        expected: &'static str,
+    },
     #[error("the size line promises {expected} entries but the file has only {found}")]
-    TooFewEntries { expected: usize, found: usize },
+    /// Fewer entries than the size line promises.
+    TooFewEntries {
+        /// Entries promised by the size line.
+        expected: usize,
+        /// Entries actually read.
+        found: usize,
+    },
     #[error("more entries than the {expected} the size line promises")]
-    TooManyEntries { expected: usize },
+    /// More entries than the size line promises.
+    TooManyEntries {
+        /// Entries promised by the size line.
+        expected: usize,
+    },
     #[error("expected {expected} fields on this line, found {found}")]
-    WrongFieldCount { expected: String, found: usize },
+    /// A data line has the wrong number of fields.
+    WrongFieldCount {
+        /// The expected field count (may name alternatives).
+        expected: String,
+        /// Fields actually found.
+        found: usize,
+    },
     #[error("index 0 for the {what}: indices are 1-based")]
-    IndexZero { what: &'static str },
+    /// A 1-based index is 0.
+    IndexZero {
+        /// Which index (row or column).
+        what: &'static str,
+    },
     #[error("{what} index {index} is beyond the size {size}")]
-    IndexOutOfRange { what: &'static str, index: u64, size: usize },
+    /// A 1-based index exceeds the declared size.
+    IndexOutOfRange {
+        /// Which index (row or column).
+        what: &'static str,
+        /// The index as read (1-based).
+        index: u64,
+        /// The declared size.
+        size: usize,
+    },
     #[error("not a number: {token:?}")]
-    NonNumeric { token: String },
+    /// A token that does not parse as a number.
+    NonNumeric {
+        /// The token as read.
+        token: String,
+    },
     #[error("non-finite value {token:?} (NaN and Inf are not accepted)")]
-    NonFinite { token: String },
+    /// A number that parses to NaN or infinity.
+    NonFinite {
+        /// The token as read.
+        token: String,
+    },
     #[error("duplicate entry at row {row}, column {col} (1-based; first seen on line {first_line})")]
-    DuplicateEntry { row: usize, col: usize, first_line: usize },
+    /// The same (row, column) appears twice.
+    DuplicateEntry {
+        /// Row (1-based).
+        row: usize,
+        /// Column (1-based).
+        col: usize,
+        /// Line where the entry first appeared.
+        first_line: usize,
+    },
     #[error(
         "entry ({row}, {col}) lies above the diagonal of a {symmetry} matrix (only the lower triangle may be stored)"
     )]
-    UpperTriangle { row: usize, col: usize, symmetry: &'static str },
+    /// An entry above the diagonal in a symmetric or skew-symmetric file.
+    UpperTriangle {
+        /// Row (1-based).
+        row: usize,
+        /// Column (1-based).
+        col: usize,
+        /// The declared symmetry.
+        symmetry: &'static str,
+    },
     #[error("a {symmetry} matrix must be square, found {nrows} x {ncols}")]
-    NotSquare { symmetry: &'static str, nrows: usize, ncols: usize },
+    /// A symmetric or skew-symmetric file whose size is not square.
+    NotSquare {
+        /// The declared symmetry.
+        symmetry: &'static str,
+        /// Declared rows.
+        nrows: usize,
+        /// Declared columns.
+        ncols: usize,
+    },
     #[error("{what}: expected length {expected}, found {found}")]
-    LengthMismatch { what: String, expected: usize, found: usize },
+    /// A vector or array length differs from the one required.
+    LengthMismatch {
+        /// Which object is mismatched.
+        what: String,
+        /// Required length.
+        expected: usize,
+        /// Length actually found.
+        found: usize,
+    },
     #[error("{0}")]
+    /// Any other invalid content (message says what).
     Invalid(String),
     #[error(transparent)]
+    /// The entries read form an invalid matrix structure.
     Structure(#[from] StructureError),
     /// A line longer than the reader's limit (no line ending within `max` bytes): a binary or
     /// corrupt file, never a real Matrix Market, svmlight or vector line.
     #[error("a line longer than {max} bytes (no line ending found): not a text file of this format")]
-    LineTooLong { max: usize },
+    LineTooLong {
+        /// The line-length limit in bytes.
+        max: usize,
+    },
     /// A size product overflows (`rows × columns`, bytes of an array).
     #[error("{what}: {a} x {b} overflows")]
-    SizeOverflow { what: &'static str, a: u64, b: u64 },
+    SizeOverflow {
+        /// Which size is being computed.
+        what: &'static str,
+        /// First factor.
+        a: u64,
+        /// Second factor.
+        b: u64,
+    },
     /// The object the file describes needs more memory than is available.
     #[error("{what} needs {bytes} bytes, more than the {available} bytes of memory available")]
-    TooLargeForMemory { what: String, bytes: u64, available: u64 },
+    TooLargeForMemory {
+        /// What was to be allocated.
+        what: String,
+        /// Bytes needed.
+        bytes: u64,
+        /// Bytes of memory available.
+        available: u64,
+    },
 }
 
 /// A file could not be read: which file, where, and why. No partial result accompanies it.
@@ -115,7 +255,9 @@ impl ReadError {
 #[derive(Debug, thiserror::Error)]
 #[error("{}: cannot write: {source}", path.display())]
 pub struct WriteError {
+    /// The file that was being written.
     pub path: PathBuf,
+    /// The I/O error that stopped the write.
     #[source]
     pub source: std::io::Error,
 }

@@ -31,10 +31,16 @@ pub enum Variant {
     #[default]
     Plain,
     /// Column `j` scaled by `10^(−orders·j/(d−1))`: condition number grows by about `10^orders`.
-    IllConditioned { orders: f64 },
+    IllConditioned {
+        /// Decades of column scaling: the condition number grows by about `10^orders`.
+        orders: f64,
+    },
     /// `spikes` columns are each nonzero in a single row only, so those rows have leverage
     /// exactly 1: a sampler that misses one loses a direction of `AᵀA`.
-    Coherent { spikes: usize },
+    Coherent {
+        /// Number of single-row spike columns.
+        spikes: usize,
+    },
 }
 
 impl Variant {
@@ -67,10 +73,15 @@ impl std::str::FromStr for Variant {
 /// A random sparse matrix specification.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GenSpec {
+    /// Number of rows.
     pub nrows: usize,
+    /// Number of columns.
     pub ncols: usize,
+    /// How many nonzeros, and where.
     pub sparsity: Sparsity,
+    /// Value distribution and structure.
     pub variant: Variant,
+    /// Seed of every random choice (same seed, same matrix).
     pub seed: u64,
 }
 

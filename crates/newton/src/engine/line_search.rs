@@ -11,7 +11,14 @@ pub enum LineSearch {
     /// `max_trials` lengths. With `evaluate_full_step` the full step is evaluated with
     /// everything the next iteration needs, so that, when it is accepted (as near `x*`), no
     /// further evaluation is made; trials after it compute the loss alone.
-    Armijo { c: f64, max_trials: usize, evaluate_full_step: bool },
+    Armijo {
+        /// Armijo sufficient-decrease constant `c`.
+        c: f64,
+        /// Most step lengths tried.
+        max_trials: usize,
+        /// Evaluate the full step with everything the next iteration needs.
+        evaluate_full_step: bool,
+    },
     /// Halve `α` while the loss increases (down to the step's `min_alpha`); the strategy is told
     /// the accepted `α` ([`super::Strategy::accepted`]), so a step size that was too large stays
     /// reduced. Every trial is evaluated with the gradient.

@@ -14,15 +14,18 @@ pub struct StepView<'v, E> {
     pub x_next: &'v [f64],
     /// The evaluations at `x_t` and `x_{t+1}`.
     pub at: &'v E,
+    /// The evaluation at `x_{t+1}`.
     pub next: &'v E,
     /// Whether this was a negative-curvature escape from a saddle rather than a strategy step.
     pub escape: bool,
+    /// The iteration's record, which observers may fill in.
     pub record: &'v mut IterRecord,
 }
 
 /// What runs after every step. `ControlFlow::Break(())` ends the solve after this step with
 /// [`crate::Status::Interrupted`] (the point is kept).
 pub trait Observer<E> {
+    /// Inspect (or annotate) one step; `Break(())` stops the solve.
     fn observe(&mut self, view: &mut StepView<'_, E>) -> ControlFlow<()>;
 }
 

@@ -15,11 +15,15 @@ use crate::report::{Checks, Fallback, IterRecord, Report, Status, Timing};
 pub struct Step {
     /// The direction `p` (a descent direction: `gᵀp < 0`).
     pub p: Vec<f64>,
+    /// Seconds spent forming it, by phase.
     pub timing: Timing,
     /// Passes over the data made to form it.
     pub passes: usize,
+    /// Rows kept by the sample, if the strategy samples.
     pub rows_kept: Option<usize>,
+    /// CG iterations, if the strategy runs CG.
     pub cg_iterations: Option<usize>,
+    /// Departures from a plain Newton step made in forming it.
     pub fallbacks: Vec<Fallback>,
     /// The smallest step length the [`LineSearch::NoIncrease`] search may try (0: no limit).
     pub min_alpha: f64,
@@ -27,7 +31,9 @@ pub struct Step {
 
 /// What a strategy sees when it makes a step.
 pub struct StepInput<'s, E> {
+    /// The current point `x_t`.
     pub x: &'s [f64],
+    /// The problem's evaluation at `x_t`.
     pub at: &'s E,
     /// The iteration number `t`.
     pub iteration: usize,
@@ -52,10 +58,13 @@ pub struct LoopParams {
     /// escape from a saddle) and, with `decrement_test`, the Newton decrement `λ²/2 = −gᵀp/2 ≤
     /// tol·|f| + floor`.
     pub tol: f64,
+    /// Absolute gradient floor.
     pub atol: f64,
+    /// Iteration limit.
     pub max_iter: usize,
     /// Wall-clock budget (seconds).
     pub max_time: f64,
+    /// Also require the Newton decrement test to stop.
     pub decrement_test: bool,
     /// The floor of the decrement test when the problem gives none
     /// ([`Evaluated::value_floor`]), relative to `|f(x₀)|`.
@@ -63,7 +72,9 @@ pub struct LoopParams {
     /// At a stationary point, ask the problem for negative curvature: none means converged;
     /// some means a saddle, left along it when `escape_saddles`.
     pub curvature_test: bool,
+    /// Take the negative-curvature step out of a saddle (else stop with `Saddle`).
     pub escape_saddles: bool,
+    /// How the step length is chosen.
     pub line_search: LineSearch,
     /// Seed of the randomised curvature estimates.
     pub seed: u64,

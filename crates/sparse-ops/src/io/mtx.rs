@@ -15,8 +15,11 @@ use crate::error::{ReadError, ReadErrorKind, StructureError, WriteError};
 /// A dense matrix, row-major (`data[i * ncols + j]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenseMatrix {
+    /// Number of rows.
     pub nrows: usize,
+    /// Number of columns.
     pub ncols: usize,
+    /// Row-major values, length `nrows * ncols`.
     pub data: Vec<f64>,
 }
 
@@ -45,7 +48,9 @@ impl DenseMatrix {
 /// What a Matrix Market file holds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MatrixMarket {
+    /// A coordinate-format file, as a CSR matrix.
     Sparse(CsrMatrix),
+    /// An array-format file, as a dense matrix.
     Dense(DenseMatrix),
 }
 

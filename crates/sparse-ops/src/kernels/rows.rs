@@ -90,30 +90,47 @@ impl CsrMatrix {
 /// Summary figures of a matrix (see [`CsrMatrix::stats`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatrixStats {
+    /// Number of rows `n`.
     pub nrows: usize,
+    /// Number of columns `d`.
     pub ncols: usize,
+    /// Number of stored nonzeros.
     pub nnz: usize,
+    /// `nnz / (n·d)` (0 for an empty shape).
     pub density: f64,
+    /// Rows with no stored entry.
     pub empty_rows: usize,
+    /// Columns with no stored entry.
     pub empty_cols: usize,
+    /// Nonzeros per row.
     pub row_nnz: Summary,
+    /// Nonzeros per column.
     pub col_nnz: Summary,
+    /// Euclidean norm of each row.
     pub row_norm: Summary,
+    /// Euclidean norm of each column.
     pub col_norm: Summary,
+    /// Frobenius norm `‖A‖_F`.
     pub frobenius_norm: f64,
+    /// Largest absolute stored value (0 if none).
     pub max_abs: f64,
+    /// Bytes held by the CSR arrays (`indptr`, `indices`, `data`).
     pub csr_bytes: usize,
 }
 
 /// Minimum, mean and maximum of a list (all 0 for an empty list).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Summary {
+    /// Smallest value.
     pub min: f64,
+    /// Arithmetic mean.
     pub mean: f64,
+    /// Largest value.
     pub max: f64,
 }
 
 impl Summary {
+    /// Summary of `v` (all zero if `v` is empty).
     pub fn of(v: &[f64]) -> Self {
         if v.is_empty() {
             return Self::default();

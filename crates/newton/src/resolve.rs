@@ -102,11 +102,26 @@ pub enum SampleUse {
     /// The strategy keeps no leverage sample (exact, Gauss–Newton, Newton sketch).
     NotUsed,
     /// No sample was offered (the first solve, a cold run, or a shape change).
-    Fresh { reason: String },
+    Fresh {
+        /// Why no sample was offered.
+        reason: String,
+    },
     /// The previous sample was re-weighted by the new `D₊` and kept.
-    Kept { drift: f64, max_drift: f64, rows: usize },
+    Kept {
+        /// The measured relative drift of `D₊` on the sampled rows.
+        drift: f64,
+        /// The largest drift that keeps a sample ([`ReuseParams`]).
+        max_drift: f64,
+        /// Rows in the kept sample.
+        rows: usize,
+    },
     /// The previous sample failed the drift test and a fresh one was drawn.
-    Rejected { drift: f64, max_drift: f64 },
+    Rejected {
+        /// The measured relative drift of `D₊` on the sampled rows.
+        drift: f64,
+        /// The largest drift that keeps a sample.
+        max_drift: f64,
+    },
 }
 
 /// What a re-solve reused and why.
@@ -116,13 +131,16 @@ pub struct Reused {
     pub x_warm: bool,
     /// Why (or why not).
     pub x_reason: String,
+    /// What became of the leverage sample.
     pub sample: SampleUse,
 }
 
 /// One re-solve.
 #[derive(Debug, Clone)]
 pub struct Resolved {
+    /// The solver's report of this re-solve.
     pub report: Report,
+    /// What was reused and why.
     pub reused: Reused,
     /// Passes over `A` by the solver: the warm-start test (two), the start's evaluation (two) and
     /// every iteration's.
@@ -143,6 +161,7 @@ pub struct Resolver {
 }
 
 impl Resolver {
+    /// A resolver with no state yet: the first solve is cold.
     pub fn new(params: SolverParams, reuse: ReuseParams) -> Self {
         Self { params, reuse, x: None, sample: None, shape: None, grad_ref: None, last: None }
     }
@@ -284,12 +303,28 @@ fn run_engine(
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ShiftError {
+    /// An input of the wrong size.
     #[error("{what}: expected {expected}, found {found}")]
-    Shape { what: &'static str, expected: String, found: String },
+    Shape {
+        /// Which input.
+        what: &'static str,
+        /// The size it must have.
+        expected: String,
+        /// The size it has.
+        found: String,
+    },
+    /// `α = ⟨u(Ax), 1⟩` vanishes at the old point.
     #[error("α = ⟨u(Ax), 1⟩ is {alpha:e} at the old point: the equivalent target is not defined")]
-    ZeroAlpha { alpha: f64 },
+    ZeroAlpha {
+        /// The value of `α`.
+        alpha: f64,
+    },
+    /// An input or an intermediate quantity is NaN or infinite.
     #[error("{what} is not finite")]
-    NonFinite { what: &'static str },
+    NonFinite {
+        /// Which quantity.
+        what: &'static str,
+    },
 }
 
 /// The corollary measured for one step (SPEC §6): the old data and point `(A_t, x_t)`, the new
@@ -303,21 +338,28 @@ pub struct Shift {
     /// `‖A_{t+1} − A_t‖_F` and a power-iteration estimate of `‖A_{t+1} − A_t‖₂` (0 when `A`
     /// did not change).
     pub da_frobenius: f64,
+    /// A power-iteration estimate of `‖A_{t+1} − A_t‖₂` (0 when `A` did not change).
     pub da_spectral: f64,
     /// The measured `M`: `‖b̃ − b‖₂` over the size of the move (`‖ΔA‖₂` when `A` changed, else
     /// `‖Δx‖₂`); `None` when nothing moved.
     pub m_measured: Option<f64>,
     /// `‖A_t(x_{t+1} − x_t)‖_∞` and `‖(A_{t+1} − A_t)x_t‖_∞`: the corollary needs both `< 0.01`.
     pub a_dx_inf: f64,
+    /// `‖(A_{t+1} − A_t)x_t‖_∞`.
     pub da_x_inf: f64,
+    /// Both of the corollary's preconditions hold (each `< 0.01`).
     pub preconditions_hold: bool,
     /// The seed 000 §10 quantities: `|α_t⁻¹|`, `‖u_t − u_{t+1}‖₂`, `|α_t − α_{t+1}|`, `‖c_t − c_{t+1}‖₂` (`c = u − α·b`).
     pub alpha_inv: f64,
+    /// `‖u_t − u_{t+1}‖₂`.
     pub u_diff: f64,
+    /// `|α_t − α_{t+1}|`.
     pub alpha_diff: f64,
+    /// `‖c_t − c_{t+1}‖₂` with `c = u − α·b`.
     pub c_diff: f64,
-    /// `‖x_t‖₂`, `‖x_{t+1}‖₂`.
+    /// `‖x_t‖₂`.
     pub x_norm: f64,
+    /// `‖x_{t+1}‖₂`.
     pub x_next_norm: f64,
 }
 

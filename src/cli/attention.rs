@@ -74,8 +74,8 @@ pub struct PlantArgs {
     #[arg(long)]
     labels: bool,
     /// The attention the targets come from: l2 (softmax) or linear.
-    #[arg(long, default_value = "l2", value_parser = ["l2", "logistic", "linear", "linear-logistic"])]
-    loss: String,
+    #[arg(long, default_value = "l2", value_parser = named::<AttentionLoss>(AttentionLoss::NAMES))]
+    loss: AttentionLoss,
     /// Output directory (created).
     #[arg(long)]
     out: PathBuf,
@@ -92,13 +92,13 @@ pub struct DataArgs {
     y: Option<PathBuf>,
     /// The loss: l2 or logistic on softmax attention; linear (linear attention, ℓ2 loss) or
     /// linear-logistic.
-    #[arg(long, default_value = "l2", value_parser = ["l2", "logistic", "linear", "linear-logistic"])]
-    loss: String,
+    #[arg(long, default_value = "l2", value_parser = named::<AttentionLoss>(AttentionLoss::NAMES))]
+    loss: AttentionLoss,
 }
 
 impl DataArgs {
     fn load(&self) -> anyhow::Result<(AttentionData, Mat<f64>, AttentionLoss)> {
-        let loss = parse_loss(&self.loss)?;
+        let loss = self.loss;
         let data = AttentionData::load(&self.data)?;
         let d = data.meta().d;
         let y_path = self.y.clone().unwrap_or_else(|| self.data.join("Y.mtx"));
@@ -174,8 +174,8 @@ pub struct LipschitzArgs {
     #[arg(long)]
     y: Option<PathBuf>,
     /// The losses to compare, on the same pairs.
-    #[arg(long, value_delimiter = ',', default_value = "l2,linear")]
-    losses: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "l2,linear", value_parser = named::<AttentionLoss>(AttentionLoss::NAMES))]
+    losses: Vec<AttentionLoss>,
     /// Centre of the balls (d×d); default DIR/X_true.mtx, else 0.
     #[arg(long)]
     center: Option<PathBuf>,
@@ -193,11 +193,6 @@ pub struct LipschitzArgs {
     out: Option<PathBuf>,
 }
 
-fn parse_loss(name: &str) -> anyhow::Result<AttentionLoss> {
-    AttentionLoss::parse(name)
-        .with_context(|| format!("unknown attention loss {name:?}: expected l2, logistic, linear or linear-logistic"))
-}
-
 /// A matrix as row-major nested lists.
 pub fn json_matrix(m: MatRef<'_, f64>) -> serde_json::Value {
     serde_json::json!((0..m.nrows()).map(|i| (0..m.ncols()).map(|j| m[(i, j)]).collect::<Vec<_>>()).collect::<Vec<_>>())
@@ -210,7 +205,7 @@ fn run_plant(a: PlantArgs) -> anyhow::Result<i32> {
         x_scale: a.x_scale,
         nonnegative: a.nonneg,
         labels: a.labels,
-        loss: parse_loss(&a.loss)?,
+        loss: a.loss,
     };
     let p = plant(&spec)?;
     p.data.save(&a.out)?;
@@ -393,7 +388,7 @@ fn run_lipschitz(a: LipschitzArgs) -> anyhow::Result<i32> {
     let objectives = a
         .losses
         .iter()
-        .map(|name| Ok(AttentionObjective::new(&data, y.clone(), parse_loss(name)?)?))
+        .map(|&loss| Ok(AttentionObjective::new(&data, y.clone(), loss)?))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut rows = Vec::new();
     outln!("{:<10} {:>8} {:>6} {:>9} {:>12} {:>12}", "loss", "radius", "pairs", "undefined", "median", "max")?;

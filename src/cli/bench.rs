@@ -10,6 +10,8 @@ use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
 use harness::{Cases, Unit, median};
 
+use super::names::named;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// A·x and Aᵀ·y against a byte-streaming pass, sprs, a plain loop, and 1 vs 2 threads.
@@ -47,8 +49,9 @@ pub struct SolveBenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "10,50")]
     row_nnz: Vec<usize>,
     /// Strategies to compare (comma-separated): exact, gauss-newton, leverage, leverage-pcg, newton-sketch.
-    #[arg(long, value_delimiter = ',', default_value = "exact,gauss-newton,leverage,leverage-pcg")]
-    strategies: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "exact,gauss-newton,leverage,leverage-pcg",
+        value_parser = named::<newton::Strategy>(newton::Strategy::NAMES))]
+    strategies: Vec<newton::Strategy>,
     /// Leverage-score refresh intervals to compare for the sketched strategies.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     refresh_every: Vec<usize>,
@@ -485,18 +488,7 @@ fn sketch_cost(args: SketchCostArgs) -> anyhow::Result<i32> {
 fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
     use losses::{Activation, LossKind, Objective, PlantSpec, Regulariser, plant};
     use newton::{SolverParams, Strategy};
-    let strategies: Vec<Strategy> = args
-        .strategies
-        .iter()
-        .map(|s| match s.as_str() {
-            "exact" => Ok(Strategy::Exact),
-            "gauss-newton" => Ok(Strategy::GaussNewton),
-            "leverage" => Ok(Strategy::Leverage),
-            "leverage-pcg" => Ok(Strategy::LeveragePcg),
-            "newton-sketch" => Ok(Strategy::NewtonSketch),
-            other => Err(anyhow::anyhow!("unknown strategy {other:?}")),
-        })
-        .collect::<Result<_, _>>()?;
+    let strategies = args.strategies;
     let mut rows = Vec::new();
     outln!(
         "rescaled exp, planted (‖Ax*‖∞ = 0.5, 1% noise), w = 0.01, x0 = 0, tol 1e-8; unit = A·x + Aᵀ·y in the same run"

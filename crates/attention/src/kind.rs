@@ -40,6 +40,9 @@ impl AttentionLoss {
     /// Linear attention, `ℓ2` loss (seed 004, Appendix I).
     pub const LINEAR: Self = Self { normalisation: Normalisation::Linear, entry: EntryLoss::L2 };
 
+    /// The names [`Self::parse`] accepts (and `FromStr`), as [`Self::name`] writes them.
+    pub const NAMES: &'static [&'static str] = &["l2", "logistic", "linear", "linear-logistic"];
+
     /// `l2`, `logistic` or `linear` (the CLI's names); `linear-logistic` is linear attention
     /// with the logistic loss.
     pub fn parse(name: &str) -> Option<Self> {
@@ -60,6 +63,23 @@ impl AttentionLoss {
             (Normalisation::Linear, EntryLoss::L2) => "linear",
             (Normalisation::Linear, EntryLoss::Logistic) => "linear-logistic",
         }
+    }
+}
+
+impl std::str::FromStr for AttentionLoss {
+    type Err = runtime::names::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| runtime::names::UnknownName {
+            kind: "AttentionLoss",
+            given: s.into(),
+            expected: Self::NAMES,
+        })
+    }
+}
+
+impl std::fmt::Display for AttentionLoss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -116,5 +136,8 @@ mod tests {
             assert_eq!(AttentionLoss::parse(l.name()), Some(l));
         }
         assert_eq!(AttentionLoss::parse("softmax"), None);
+        for name in AttentionLoss::NAMES {
+            assert_eq!(name.parse::<AttentionLoss>().unwrap().name(), *name);
+        }
     }
 }

@@ -61,12 +61,12 @@ use serde::Serialize;
 use sketch::SampledDiagonal;
 use sparse_ops::CsrMatrix;
 
-use crate::engine::{self, LineSearch, LoopParams, Observer};
+use crate::engine::{self, Observer};
 use crate::error::SolveError;
 use crate::hessian_step::HessianStep;
 use crate::params::SolverParams;
 use crate::report::Report;
-use crate::solver::{LINE_SEARCH_TRIALS, validate};
+use crate::solver::validate;
 
 /// Power iterations for the spectral-norm estimates of [`shift`].
 pub const SPECTRAL_ITERATIONS: usize = 30;
@@ -276,18 +276,7 @@ fn run_engine(
     params: &SolverParams,
     x_star: Option<&[f64]>,
 ) -> Result<Report, SolveError> {
-    let loop_params = LoopParams {
-        tol: params.tol,
-        atol: params.atol,
-        max_iter: params.max_iter,
-        max_time: params.max_time,
-        decrement_test: true,
-        decrement_floor: 0.0,
-        curvature_test: true,
-        escape_saddles: true,
-        line_search: LineSearch::Armijo { c: params.armijo, max_trials: LINE_SEARCH_TRIALS, evaluate_full_step: true },
-        seed: params.seed,
-    };
+    let loop_params = params.loop_params();
     let mut checks = crate::checks::ChecksObserver::new(x_star, params.seed);
     let mut observers: Vec<&mut dyn Observer<_>> = Vec::with_capacity(1);
     if params.checks {

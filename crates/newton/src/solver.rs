@@ -12,7 +12,31 @@ use crate::params::SolverParams;
 use crate::report::{IterRecord, Iterate, Report};
 
 /// Armijo trials from the full step down to `α = 2⁻⁴⁶ ≈ 1.4·10⁻¹⁴`.
-pub(crate) const LINE_SEARCH_TRIALS: usize = 47;
+const LINE_SEARCH_TRIALS: usize = 47;
+
+impl SolverParams {
+    /// The engine's loop for these parameters: the gradient test and the Newton decrement, the
+    /// iteration and time budgets, the curvature test with saddle escape, Armijo backtracking
+    /// from the full step (evaluated with everything the next iteration needs).
+    pub fn loop_params(&self) -> LoopParams {
+        LoopParams {
+            tol: self.tol,
+            atol: self.atol,
+            max_iter: self.max_iter,
+            max_time: self.max_time,
+            decrement_test: true,
+            decrement_floor: 0.0,
+            curvature_test: true,
+            escape_saddles: true,
+            line_search: LineSearch::Armijo {
+                c: self.armijo,
+                max_trials: LINE_SEARCH_TRIALS,
+                evaluate_full_step: true,
+            },
+            seed: self.seed,
+        }
+    }
+}
 
 /// Minimise `f` from `x0`. `x_star`, when known (e.g. `x_true`), is what `r_t = ‖x_t − x*‖` is
 /// measured against; otherwise successive steps stand in for it. Every iteration's record is
@@ -33,18 +57,7 @@ pub fn solve(
 ) -> Result<Report, SolveError> {
     let (_, d) = f.shape();
     validate(params, x0, d, x_star)?;
-    let loop_params = LoopParams {
-        tol: params.tol,
-        atol: params.atol,
-        max_iter: params.max_iter,
-        max_time: params.max_time,
-        decrement_test: true,
-        decrement_floor: 0.0,
-        curvature_test: true,
-        escape_saddles: true,
-        line_search: LineSearch::Armijo { c: params.armijo, max_trials: LINE_SEARCH_TRIALS, evaluate_full_step: true },
-        seed: params.seed,
-    };
+    let loop_params = params.loop_params();
     let mut checks = ChecksObserver::new(x_star, params.seed);
     let mut user = FnObserver(observer);
     let mut observers: Vec<&mut dyn Observer<_>> = Vec::with_capacity(2);

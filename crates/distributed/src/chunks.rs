@@ -10,9 +10,12 @@ use std::ops::Range;
 /// The default number of chunks: enough for 64 ranks with one chunk each.
 pub const DEFAULT_CHUNKS: usize = 64;
 
+/// The partition of `n` rows into `chunks` chunks of consecutive rows (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunking {
+    /// Rows of `A` (all ranks together).
     pub n: usize,
+    /// The number of chunks `C` (`1 ≤ C ≤ max(n, 1)` when made by [`Chunking::new`]).
     pub chunks: usize,
 }
 

@@ -18,7 +18,9 @@ use runtime::reduce::Neumaier;
 
 /// The raw collectives a transport provides. Rank 0 is the root of every gather/broadcast.
 pub trait Comm {
+    /// This process's rank, in `0..size()`.
     fn rank(&self) -> usize;
+    /// The number of ranks `P`.
     fn size(&self) -> usize;
     /// Concatenate every rank's `send` in rank order at rank 0 (`None` on other ranks).
     fn gather_to_root(&self, send: &[f64]) -> Option<Vec<f64>>;
@@ -54,9 +56,14 @@ impl Comm for LocalComm {
 /// Bytes and seconds spent communicating, on this rank.
 #[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CommStats {
+    /// Payload bytes this rank sent (counted as the α–β model of the module doc counts them; 0
+    /// with one rank).
     pub bytes_sent: u64,
+    /// Payload bytes this rank received (0 with one rank).
     pub bytes_received: u64,
+    /// Collective operations this rank took part in.
     pub messages: u64,
+    /// Wall-clock seconds spent in those collectives (including waiting for other ranks).
     pub seconds: f64,
 }
 
@@ -67,15 +74,19 @@ pub struct Net<C: Comm> {
 }
 
 impl<C: Comm> Net<C> {
+    /// Wrap `comm`, with every counter at zero.
     pub fn new(comm: C) -> Self {
         Self { comm, stats: Cell::new(CommStats::default()) }
     }
+    /// This process's rank ([`Comm::rank`]).
     pub fn rank(&self) -> usize {
         self.comm.rank()
     }
+    /// The number of ranks ([`Comm::size`]).
     pub fn size(&self) -> usize {
         self.comm.size()
     }
+    /// The underlying transport (its use is not counted).
     pub fn comm(&self) -> &C {
         &self.comm
     }

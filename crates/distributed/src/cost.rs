@@ -21,10 +21,13 @@ use crate::strategy::Mode;
 /// flag: 1).
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
+    /// Columns of `A`: the dimension of `x`.
     pub d: usize,
     /// Width of the low-rank part: 2 for the rescaled loss, else 0.
     pub k: usize,
+    /// The number of row chunks `C`.
     pub chunks: usize,
+    /// The number of ranks `P` (`P ≤ C`).
     pub ranks: usize,
 }
 

@@ -12,9 +12,12 @@ pub struct MpiComm {
 }
 
 impl MpiComm {
+    /// Communicate over `world` (the launcher passes `universe.world()`); its rank 0 is the
+    /// root of every gather and broadcast.
     pub fn new(world: SimpleCommunicator) -> Self {
         Self { world }
     }
+    /// The underlying communicator (for collectives [`Comm`] does not cover).
     pub fn world(&self) -> &SimpleCommunicator {
         &self.world
     }

@@ -53,14 +53,29 @@ pub struct DistProblem<'n, C: Comm> {
 /// this rank's rows of `D`, `D_GN` and `U` and the replicated `AᵀU` (`d×k`) and `C` (`k×k`).
 #[derive(Debug, Clone)]
 pub struct DistEval {
+    /// The loss `L(x)` over all `n` rows (the same bits on every rank).
     pub value: f64,
+    /// `∇L(x)`, `d` entries (the same bits on every rank).
     pub gradient: Vec<f64>,
+    /// The rounding floor of `value`: `½(64ε)²·Σ_i(|u_i| + |b_i|)²` (`|α b_i|` for the rescaled
+    /// loss, `z_i` in place of `u_i` for the linear one); a loss decrease below it is not
+    /// resolved.
     pub value_floor: f64,
+    /// The Hessian's diagonal `D_i` (may be negative) on this rank's rows, `n_p` entries by
+    /// local row; empty unless the Hessian was asked for.
     pub dd: Vec<f64>,
+    /// The Gauss–Newton diagonal `D_GN,i = v_i² + w_i² ≥ 0` (`v_i = 1` for the linear loss) on
+    /// this rank's rows, `n_p` entries; empty unless the Hessian was asked for.
     pub dgn: Vec<f64>,
+    /// This rank's rows of `U` (`n_p×k`, row-major: `u[i·k + l]`); empty without the Hessian
+    /// or when `k = 0`.
     pub u: Vec<f64>,
+    /// The low-rank width: 2 for the rescaled loss with the Hessian, else 0.
     pub k: usize,
+    /// `AᵀU` over all rows, `d×k` row-major (`atu[j·k + l]`), the same on every rank.
     pub atu: Vec<f64>,
+    /// `C` (`k×k` row-major: `[‖b‖², −1; −1, 0]` for the rescaled loss, else empty), the same
+    /// on every rank.
     pub c: Vec<f64>,
 }
 
@@ -120,18 +135,23 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         Ok(p)
     }
 
+    /// `d`, the dimension of `x`.
     pub fn dim(&self) -> usize {
         self.rows.d
     }
+    /// `n`, the rows of `A` over all ranks.
     pub fn n(&self) -> usize {
         self.n
     }
+    /// The communicator every reduction goes through.
     pub fn net(&self) -> &'n Net<C> {
         self.net
     }
+    /// This rank's rows of `A`, `b` and `w`.
     pub fn rows(&self) -> &LocalRows {
         &self.rows
     }
+    /// The row partition (the same on every rank).
     pub fn chunking(&self) -> Chunking {
         self.chunking
     }

@@ -26,9 +26,13 @@ use crate::error::DistError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// Rows of the whole matrix.
     pub n: usize,
+    /// Columns of the matrix.
     pub d: usize,
+    /// Nonzeros of the whole matrix (the sum of the parts').
     pub nnz: usize,
+    /// The parts, in row order, covering rows `0..n` without gaps.
     pub parts: Vec<PartInfo>,
 }
 
@@ -36,37 +40,59 @@ pub struct Manifest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartInfo {
+    /// The part's row-sorted Matrix Market file (`row_end − row_start` rows, `d` columns).
     pub a: String,
+    /// The part's `b`: one value per row.
     pub b: String,
+    /// The part's regulariser weights `w`, one per row, if the problem has a `w` file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub w: Option<String>,
+    /// The first global row of the part (0-based).
     pub row_start: usize,
+    /// One past the last global row of the part.
     pub row_end: usize,
+    /// Nonzeros of the part (checked against its file's header when read).
     pub nnz: usize,
 }
 
 /// A problem as every rank sees it before reading: its shape, its loss and its parts.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// The problem directory; the parts' paths are relative to it.
     pub dir: PathBuf,
+    /// Rows of `A`.
     pub n: usize,
+    /// Columns of `A`: the dimension of `x`.
     pub d: usize,
+    /// Nonzeros of `A`.
     pub nnz: usize,
+    /// The loss (`meta.json`).
     pub loss: LossKind,
+    /// The activation `u` (`meta.json`'s `fn`).
     pub func: Activation,
+    /// The constant regulariser weight `w_i = w_const` (`meta.json`), when there is no `w` file.
     pub w_const: Option<f64>,
+    /// The parts, in row order: one for a plain directory, `P` for a split one.
     pub parts: Vec<PartInfo>,
 }
 
-/// A rank's rows: a local CSR block of global rows `rows`, with `b` and per-row `w²`.
+/// A rank's rows: a local CSR block of global rows `rows`, with `b` and per-row `w`.
 #[derive(Debug, Clone)]
 pub struct LocalRows {
+    /// The global rows held; local row `i` is global row `rows.start + i`.
     pub rows: Range<usize>,
+    /// Columns of `A`.
     pub d: usize,
+    /// CSR row pointers: local row `i` is `indptr[i]..indptr[i + 1]` of `indices` and `data`
+    /// (`n_p + 1` entries, `n_p = rows.len()`).
     pub indptr: Vec<usize>,
+    /// Column indices (0-based), ascending within a row if the file's are.
     pub indices: Vec<u32>,
+    /// Values, parallel to `indices` (1 for a pattern file).
     pub data: Vec<f64>,
+    /// `b` on these rows (`n_p` values).
     pub b: Vec<f64>,
+    /// The regulariser weights `w` on these rows (`n_p` values), if the problem has a `w` file.
     pub w: Option<Vec<f64>>,
 }
 
@@ -79,6 +105,7 @@ impl LocalRows {
     pub fn vector_bytes(&self) -> usize {
         8 * (self.b.len() + self.w.as_ref().map_or(0, Vec::len))
     }
+    /// Nonzeros held (`nnz_p`).
     pub fn nnz(&self) -> usize {
         self.data.len()
     }
@@ -189,16 +216,23 @@ impl Source {
 /// The header of a Matrix Market coordinate file.
 #[derive(Debug, Clone, Copy)]
 pub struct Header {
+    /// Rows (the size line's first number).
     pub n: usize,
+    /// Columns.
     pub d: usize,
+    /// Entries (lines after the size line).
     pub nnz: usize,
+    /// A `pattern` file: entries have no value (read as 1).
     pub pattern: bool,
     /// Byte offset of the first entry line.
     pub data_start: u64,
+    /// The file's length in bytes.
     pub len: u64,
 }
 
 impl Header {
+    /// Parse the banner (`coordinate`, `real`/`integer`/`pattern`, `general` only) and the size
+    /// line of `path`, reading at most its first MiB.
     pub fn read(path: &Path) -> Result<Header, DistError> {
         let f = File::open(path).map_err(|e| err(path, format!("cannot open: {e}")))?;
         let len = f.metadata().map_err(|e| err(path, format!("cannot stat: {e}")))?.len();

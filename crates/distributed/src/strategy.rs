@@ -24,13 +24,20 @@ use crate::problem::{DistEval, DistProblem, add_low_rank};
 /// How the Newton direction is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// The exact Hessian `Σ_c A_cᵀ D_c A_c + (AᵀU)C(AᵀU)ᵀ`, factored on every rank.
     Exact,
+    /// The Hessian from a leverage-score row sample (refreshed every `refresh_every`
+    /// iterations), factored on every rank.
     Leverage,
+    /// CG on exact Hessian-vector products, preconditioned by the `Leverage` matrix's factor.
     LeveragePcg,
+    /// CG on exact Hessian-vector products, unpreconditioned.
     NewtonCg,
 }
 
 impl Mode {
+    /// The mode named `s` (`exact`, `leverage`, `leverage-pcg`, `newton-cg`); otherwise a
+    /// message listing those names.
     pub fn parse(s: &str) -> Result<Mode, String> {
         Ok(match s {
             "exact" => Mode::Exact,
@@ -40,6 +47,7 @@ impl Mode {
             _ => return Err(format!("unknown strategy `{s}` (exact, leverage, leverage-pcg, newton-cg)")),
         })
     }
+    /// The name [`Mode::parse`] accepts (and `result.json`'s `strategy`).
     pub fn name(self) -> &'static str {
         match self {
             Mode::Exact => "exact",
@@ -55,13 +63,17 @@ const JL_COLUMNS: usize = 16;
 
 /// A distributed Newton strategy with its kept leverage sample.
 pub struct DistStep {
+    /// How the direction is made.
     pub mode: Mode,
+    /// The solver's parameters; the strategy reads `refresh_every`, `max_cg`, `eps0`, `delta`
+    /// (the leverage sample size) and `seed`.
     pub params: SolverParams,
     /// Local rows kept and their inclusion probabilities (the last refresh).
     sample: Option<(Vec<bool>, Vec<f64>)>,
 }
 
 impl DistStep {
+    /// A strategy of `mode` with no leverage sample yet (the first step draws one).
     pub fn new(mode: Mode, params: SolverParams) -> Self {
         Self { mode, params, sample: None }
     }

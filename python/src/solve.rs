@@ -26,9 +26,10 @@ fn strategy(name: &str, a: &CsrMatrix) -> PyResult<Strategy> {
         "leverage" => Strategy::Leverage,
         "leverage-pcg" => Strategy::LeveragePcg,
         "newton-sketch" => Strategy::NewtonSketch,
+        "newton-cg" => Strategy::NewtonCg,
         other => {
             return Err(value_error(format!(
-                "unknown hessian {other:?} (expected one of: auto, exact, gauss-newton, leverage, leverage-pcg, newton-sketch)"
+                "unknown hessian {other:?} (expected one of: auto, exact, gauss-newton, leverage, leverage-pcg, newton-sketch, newton-cg)"
             )));
         }
     })

@@ -523,6 +523,7 @@ fn solve_bench(args: SolveBenchArgs) -> anyhow::Result<i32> {
             "gauss-newton" => Ok(Strategy::GaussNewton),
             "leverage" => Ok(Strategy::Leverage),
             "leverage-pcg" => Ok(Strategy::LeveragePcg),
+            "newton-cg" => Ok(Strategy::NewtonCg),
             "newton-sketch" => Ok(Strategy::NewtonSketch),
             other => Err(anyhow::anyhow!("unknown strategy {other:?}")),
         })

@@ -20,6 +20,14 @@ pub enum HessianArg {
     Leverage,
     LeveragePcg,
     NewtonSketch,
+    NewtonCg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum PrecondArg {
+    None,
+    Jacobi,
+    Nystrom,
 }
 
 #[derive(Args)]
@@ -49,6 +57,16 @@ pub struct SolveArgs {
     /// Hessian strategy; default chosen from n, d and nonzeros per row.
     #[arg(long, value_enum)]
     hessian: Option<HessianArg>,
+    /// Preconditioner of --hessian newton-cg: jacobi (diag(H), one pass a step), nystrom (rank-r
+    /// randomized Nyström of the scaled AᵀD₊A, rebuilt when the CG count rises) or none.
+    #[arg(long, value_enum, default_value = "jacobi")]
+    precond: PrecondArg,
+    /// Rank of the Nyström preconditioner (default min(50, d/4)).
+    #[arg(long)]
+    nystrom_rank: Option<usize>,
+    /// CG iterations per Newton step at most (newton-cg, leverage-pcg).
+    #[arg(long, default_value_t = 200)]
+    max_cg: usize,
     #[command(flatten)]
     sketch: super::SketchOpts,
     /// Relative tolerance: converged when ‖g‖ ≤ tol·‖g(x₀)‖ and the Newton decrement gᵀH̃⁻¹g/2 ≤ tol·|f|.
@@ -147,6 +165,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         Some(HessianArg::Leverage) => Strategy::Leverage,
         Some(HessianArg::LeveragePcg) => Strategy::LeveragePcg,
         Some(HessianArg::NewtonSketch) => Strategy::NewtonSketch,
+        Some(HessianArg::NewtonCg) => Strategy::NewtonCg,
         None => Strategy::default_for(n, d, p.a.nnz()),
     };
     let params = SolverParams {
@@ -160,13 +179,28 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         max_time: args.max_time.unwrap_or(f64::INFINITY),
         refresh_every: args.refresh_every.unwrap_or(strategy.default_refresh()),
         checks: !args.no_checks,
+        max_cg: args.max_cg,
+        precond: match args.precond {
+            PrecondArg::None => newton::Precond::None,
+            PrecondArg::Jacobi => newton::Precond::Jacobi,
+            PrecondArg::Nystrom => newton::Precond::Nystrom,
+        },
+        nystrom_rank: args.nystrom_rank.unwrap_or(0),
         ..Default::default()
     };
-    // Every strategy forms and factorises a dense d×d matrix (a few copies of it live at once).
-    super::memory::check(
-        &format!("the dense {d}×{d} Newton matrix and its factorisation"),
-        super::memory::f64s(&[8, d, d]),
-    )?;
+    if strategy == Strategy::NewtonCg {
+        // Matrix-free: a few d-vectors, the product's partial sums and a rank-r preconditioner.
+        super::memory::check(
+            &format!("Newton–CG's vectors and preconditioner (d = {d})"),
+            super::memory::f64s(&[128, d]),
+        )?;
+    } else {
+        // Every other strategy forms and factorises a dense d×d matrix (a few copies of it live at once).
+        super::memory::check(
+            &format!("the dense {d}×{d} Newton matrix and its factorisation"),
+            super::memory::f64s(&[8, d, d]),
+        )?;
+    }
     let f = Objective::from_problem(&p)?;
     let show = !args.quiet;
     // x_true is x* only if it is stationary: a regulariser or noise moves the minimiser away
@@ -319,6 +353,8 @@ fn table_row(r: &IterRecord, wall_s: f64, verbose: bool) -> String {
             newton::Fallback::Damped { mu } => format!("μ={mu:.1e}"),
             newton::Fallback::PcgFallback { .. } => "pcg→chol".to_string(),
             newton::Fallback::NegativeCurvatureStep { .. } => "saddle".to_string(),
+            newton::Fallback::CgNegativeCurvature { .. } => "cg:dᵀHd≤0".to_string(),
+            newton::Fallback::CgTruncated { .. } => "cg:max".to_string(),
         })
         .collect::<Vec<_>>()
         .join(",");

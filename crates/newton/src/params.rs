@@ -17,6 +17,33 @@ pub enum Strategy {
     LeveragePcg,
     /// `(S D₊^{1/2}A)ᵀ(S D₊^{1/2}A) + (AᵀU)C(AᵀU)ᵀ` with a sparse-sign embedding `S`.
     NewtonSketch,
+    /// Matrix-free truncated Newton–CG on Hessian-vector products (one pass over `A` each),
+    /// Eisenstat–Walker forcing, preconditioned by [`SolverParams::precond`]; no `d×d` matrix
+    /// (memory `O(nnz + r·d)`).
+    NewtonCg,
+}
+
+/// The preconditioner of [`Strategy::NewtonCg`] (cost models in `newton::precond`'s docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precond {
+    /// Plain CG.
+    None,
+    /// `diag(H)`, rebuilt each Newton step (one pass over `A`).
+    Jacobi,
+    /// Rank-`r` randomized Nyström of the Jacobi-scaled `AᵀD₊A` (two passes), rebuilt when the
+    /// CG count rises.
+    Nystrom,
+}
+
+impl Precond {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precond::None => "none",
+            Precond::Jacobi => "jacobi",
+            Precond::Nystrom => "nystrom",
+        }
+    }
 }
 
 impl Strategy {
@@ -27,6 +54,7 @@ impl Strategy {
             Strategy::Leverage => "leverage",
             Strategy::LeveragePcg => "leverage-pcg",
             Strategy::NewtonSketch => "newton-sketch",
+            Strategy::NewtonCg => "newton-cg",
         }
     }
     pub fn is_sketched(self) -> bool {
@@ -75,8 +103,12 @@ pub struct SolverParams {
     /// Compute the SPEC §4 checks (λ_min and Hessian-Lipschitz estimates) each iteration; they
     /// cost extra passes over `A` that are timed separately.
     pub checks: bool,
-    /// Maximum CG iterations per step (`leverage-pcg`).
+    /// Maximum CG iterations per step (`leverage-pcg`, `newton-cg`).
     pub max_cg: usize,
+    /// The preconditioner of `newton-cg`.
+    pub precond: Precond,
+    /// The rank of the Nyström preconditioner (0: `min(50, d/4)`).
+    pub nystrom_rank: usize,
 }
 
 impl Default for SolverParams {
@@ -94,6 +126,8 @@ impl Default for SolverParams {
             armijo: 1e-4,
             checks: true,
             max_cg: 200,
+            precond: Precond::Jacobi,
+            nystrom_rank: 0,
         }
     }
 }

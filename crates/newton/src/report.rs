@@ -100,6 +100,12 @@ pub enum Fallback {
     PcgFallback { reason: String },
     /// A stationary point with negative curvature: a step along the eigenvector was taken.
     NegativeCurvatureStep { lambda_min: f64 },
+    /// Newton–CG met a direction `d` with `dᵀHd = curvature ≤ 0` at CG iteration `iteration`:
+    /// CG stopped and its iterate so far (steepest descent `−g` at iteration 0) was the step.
+    CgNegativeCurvature { iteration: usize, curvature: f64 },
+    /// Newton–CG reached its iteration limit with `‖Hp + g‖/‖g‖ = rel_residual` above the
+    /// forcing term: its iterate was the step.
+    CgTruncated { iterations: usize, rel_residual: f64 },
 }
 
 /// One iteration, as delivered to the observer.

@@ -8,7 +8,8 @@ use crate::checks::{ChecksObserver, regime_from};
 use crate::engine::{self, FnObserver, LineSearch, LoopParams, Observer};
 use crate::error::SolveError;
 use crate::hessian_step::HessianStep;
-use crate::params::SolverParams;
+use crate::newton_cg::NewtonCg;
+use crate::params::{SolverParams, Strategy};
 use crate::report::{IterRecord, Iterate, Report};
 
 /// Armijo trials from the full step down to `α = 2⁻⁴⁶ ≈ 1.4·10⁻¹⁴`.
@@ -52,8 +53,12 @@ pub fn solve(
         observers.push(&mut checks);
     }
     observers.push(&mut user);
-    let mut strategy = HessianStep::new(*params);
-    let mut report = engine::run(f, &mut strategy, x0, &loop_params, &mut observers).map_err(SolveError::AtStart)?;
+    let mut report = if params.strategy == Strategy::NewtonCg {
+        engine::run(f, &mut NewtonCg::new(*params), x0, &loop_params, &mut observers)
+    } else {
+        engine::run(f, &mut HessianStep::new(*params), x0, &loop_params, &mut observers)
+    }
+    .map_err(SolveError::AtStart)?;
     report.regime_from_iteration = if params.checks { regime_from(&report.history) } else { None };
     report.r_against_x_star = x_star.is_some();
     Ok(report)

@@ -1,0 +1,190 @@
+//! Matrix-free inexact Newton ([`crate::Strategy::NewtonCg`]): truncated Newton–CG on the
+//! structured Hessian `H = Aᵀ(D + UCUᵀ)A`, never a `d×d` matrix.
+//!
+//! Each step solves `H p = −g` by preconditioned CG from `p = 0` to the Eisenstat–Walker
+//! forcing term `‖Hp + g‖ ≤ η_k‖g‖`, `η_k = min(0.5, √(‖g_k‖/‖g_0‖))` (superlinear local
+//! convergence: `η_k → 0` as `‖g_k‖ → 0`). Each CG iteration is one Hessian-vector product,
+//! [`losses::StructuredHessian::apply_fused`]: one pass over `A` (benches/hessian_vector.rs
+//! measures it against the two-pass product). On negative curvature `dᵀHd ≤ 0` CG stops and
+//! the iterate so far is the step (steepest descent `−g` if it is the first CG iteration),
+//! recorded as [`crate::Fallback::CgNegativeCurvature`]; at `max_cg` iterations the iterate is
+//! used, recorded as [`crate::Fallback::CgTruncated`]. The engine's Armijo line search follows.
+//!
+//! ## Cost model
+//!
+//! Per Newton step: the preconditioner's build ([`crate::precond`]: Jacobi one pass, Nyström
+//! two when refreshed) plus `c` passes for `c` CG iterations, `O(c·d)` vector work and the
+//! preconditioner's applications. Memory `O(nnz + P·d)` for the product's `P` fixed partial
+//! sums, plus `O(r·d)` for a rank-`r` Nyström preconditioner: `d = 10⁵` fits.
+
+use std::time::Instant;
+
+use losses::{Evaluation, Objective, Part, StructuredHessian};
+
+use crate::engine::{Need, Step, StepInput, Strategy as StepStrategy};
+use crate::error::StepError;
+use crate::linalg::{dot, norm};
+use crate::params::{Precond, SolverParams};
+use crate::precond::{Nystrom, Preconditioner};
+use crate::report::{Fallback, Timing};
+
+/// The Newton–CG strategy with its state: the Nyström preconditioner kept between refreshes.
+pub(crate) struct NewtonCg {
+    params: SolverParams,
+    nystrom: Option<Nystrom>,
+    /// CG iterations of the first step after the last Nyström build.
+    cg_at_build: Option<usize>,
+    /// CG iterations of the last step.
+    last_cg: Option<usize>,
+    builds: u64,
+}
+
+impl NewtonCg {
+    pub fn new(params: SolverParams) -> Self {
+        Self { params, nystrom: None, cg_at_build: None, last_cg: None, builds: 0 }
+    }
+
+    /// The rank of the Nyström preconditioner: `nystrom_rank`, or `min(50, d/4)` (at least 1).
+    fn rank(&self, d: usize) -> usize {
+        if self.params.nystrom_rank > 0 { self.params.nystrom_rank } else { (d / 4).clamp(1, 50) }
+    }
+
+    /// Whether the Nyström preconditioner must be (re)built: none yet, or the last step's CG
+    /// count rose above 1.5× (plus 2) the count right after the last build.
+    fn stale(&self) -> bool {
+        match (&self.nystrom, self.cg_at_build, self.last_cg) {
+            (None, _, _) => true,
+            (Some(_), Some(base), Some(last)) => 2 * last > 3 * base + 4,
+            _ => false,
+        }
+    }
+
+    fn preconditioner(&mut self, f: &Objective, h: &StructuredHessian) -> (Option<Preconditioner>, usize) {
+        match self.params.precond {
+            Precond::None => (Some(Preconditioner::Identity), 0),
+            Precond::Jacobi => (Some(Preconditioner::jacobi(h)), 1),
+            Precond::Nystrom => {
+                let mut passes = 0;
+                if self.stale() {
+                    let (dplus, _) = h.sketch_diagonal();
+                    let d = h.dim();
+                    let seed = self.params.seed ^ self.builds.wrapping_mul(0xA076_1D64_78BD_642F);
+                    self.nystrom = Nystrom::build(f.matrix(), &dplus, self.rank(d), seed);
+                    self.builds += 1;
+                    self.cg_at_build = None;
+                    passes = 2;
+                }
+                if self.nystrom.is_none() {
+                    // D₊ = 0 on every row: nothing to approximate; Jacobi on H itself.
+                    return (Some(Preconditioner::jacobi(h)), passes + 1);
+                }
+                (None, passes)
+            }
+        }
+    }
+}
+
+impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
+    fn need(&self) -> Need {
+        Need::Curvature
+    }
+
+    fn step(&mut self, f: &Objective<'a>, input: StepInput<'_, Evaluation<'a>>) -> Result<Step, StepError> {
+        let h = input.at.hessian.as_ref().expect("evaluated with the Hessian");
+        let g = input.at.gradient.as_deref().expect("evaluated with the gradient");
+        let mut timing = Timing::default();
+        let t = Instant::now();
+        let (own, mut passes) = self.preconditioner(f, h);
+        timing.sketch_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let eta = 0.5f64.min(input.rel_grad.sqrt());
+        let cg = {
+            let apply: Box<dyn Fn(&[f64], &mut [f64]) + '_> = match (&own, &self.nystrom) {
+                (Some(p), _) => Box::new(move |r, o| p.apply(r, o)),
+                (None, Some(ny)) => Box::new(move |r, o| ny.apply(r, o)),
+                (None, None) => Box::new(|r: &[f64], o: &mut [f64]| o.copy_from_slice(r)),
+            };
+            truncated_cg(h, g, eta, self.params.max_cg, &*apply)
+        };
+        timing.solve_s = t.elapsed().as_secs_f64();
+        passes += cg.iterations;
+        if self.cg_at_build.is_none() {
+            self.cg_at_build = Some(cg.iterations);
+        }
+        self.last_cg = Some(cg.iterations);
+        if !cg.p.iter().all(|v| v.is_finite()) {
+            return Err(StepError::NonFiniteStep);
+        }
+        Ok(Step {
+            p: cg.p,
+            timing,
+            passes,
+            rows_kept: None,
+            cg_iterations: Some(cg.iterations),
+            fallbacks: cg.fallback.into_iter().collect(),
+            min_alpha: 0.0,
+        })
+    }
+}
+
+/// What [`truncated_cg`] returns.
+pub(crate) struct CgStep {
+    pub p: Vec<f64>,
+    pub iterations: usize,
+    pub fallback: Option<Fallback>,
+}
+
+/// Preconditioned CG on `H p = −g` from `p = 0`, to `‖Hp + g‖ ≤ η‖g‖` or `max_cg` iterations
+/// or negative curvature (see the module docs); `precond` applies `P⁻¹`. Deterministic: every vector operation is sequential over `d`, and
+/// the product is [`StructuredHessian::apply_fused`].
+pub(crate) fn truncated_cg(
+    h: &StructuredHessian,
+    g: &[f64],
+    eta: f64,
+    max_cg: usize,
+    apply_pre: &dyn Fn(&[f64], &mut [f64]),
+) -> CgStep {
+    let d = g.len();
+    let gn = norm(g);
+    let mut x = vec![0.0; d];
+    let mut r: Vec<f64> = g.iter().map(|v| -v).collect();
+    let mut z = vec![0.0; d];
+    apply_pre(&r, &mut z);
+    let mut p = z.clone();
+    let mut rz = dot(&r, &z);
+    let mut hp = vec![0.0; d];
+    for it in 0..max_cg {
+        h.apply_fused(Part::Exact, &p, &mut hp);
+        let php = dot(&p, &hp);
+        // NaN or ≤ 0: not positive curvature.
+        if php.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            let step = if it == 0 { g.iter().map(|v| -v).collect() } else { x };
+            return CgStep {
+                p: step,
+                iterations: it + 1,
+                fallback: Some(Fallback::CgNegativeCurvature { iteration: it, curvature: php }),
+            };
+        }
+        let alpha = rz / php;
+        x.iter_mut().zip(&p).for_each(|(xi, pi)| *xi += alpha * pi);
+        r.iter_mut().zip(&hp).for_each(|(ri, hi)| *ri -= alpha * hi);
+        let rn = norm(&r);
+        if rn <= eta * gn {
+            return CgStep { p: x, iterations: it + 1, fallback: None };
+        }
+        if it + 1 == max_cg {
+            return CgStep {
+                p: x,
+                iterations: max_cg,
+                fallback: Some(Fallback::CgTruncated { iterations: max_cg, rel_residual: rn / gn }),
+            };
+        }
+        apply_pre(&r, &mut z);
+        let rz_new = dot(&r, &z);
+        let beta = rz_new / rz;
+        rz = rz_new;
+        p.iter_mut().zip(&z).for_each(|(pi, zi)| *pi = zi + beta * *pi);
+    }
+    // max_cg = 0: the preconditioned steepest-descent direction.
+    CgStep { p: z, iterations: 0, fallback: Some(Fallback::CgTruncated { iterations: 0, rel_residual: 1.0 }) }
+}

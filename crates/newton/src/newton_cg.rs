@@ -32,10 +32,11 @@ use crate::report::{Fallback, Timing};
 pub(crate) struct NewtonCg {
     params: SolverParams,
     nystrom: Option<Nystrom>,
-    /// CG iterations of the first step after the last Nyström build.
-    cg_at_build: Option<usize>,
-    /// CG iterations of the last step.
-    last_cg: Option<usize>,
+    /// CG iterations per digit of residual reduction (`c / max(1, log₁₀(1/η))`) of the first
+    /// step after the last Nyström build.
+    cg_at_build: Option<f64>,
+    /// The same of the last step.
+    last_cg: Option<f64>,
     builds: u64,
 }
 
@@ -50,11 +51,13 @@ impl NewtonCg {
     }
 
     /// Whether the Nyström preconditioner must be (re)built: none yet, or the last step's CG
-    /// count rose above 1.5× (plus 2) the count right after the last build.
+    /// count per digit of residual reduction (the forcing term tightens as `‖g‖` falls, so raw
+    /// counts rise by design) rose above 1.5× (plus 2) that of the first step after the last
+    /// build.
     fn stale(&self) -> bool {
         match (&self.nystrom, self.cg_at_build, self.last_cg) {
             (None, _, _) => true,
-            (Some(_), Some(base), Some(last)) => 2 * last > 3 * base + 4,
+            (Some(_), Some(base), Some(last)) => last > 1.5 * base + 2.0,
             _ => false,
         }
     }
@@ -93,11 +96,11 @@ impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
         let h = input.at.hessian.as_ref().expect("evaluated with the Hessian");
         let g = input.at.gradient.as_deref().expect("evaluated with the gradient");
         let mut timing = Timing::default();
+        let eta = 0.5f64.min(input.rel_grad.sqrt());
         let t = Instant::now();
         let (own, mut passes) = self.preconditioner(f, h);
         timing.sketch_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let eta = 0.5f64.min(input.rel_grad.sqrt());
         let cg = {
             let apply: Box<dyn Fn(&[f64], &mut [f64]) + '_> = match (&own, &self.nystrom) {
                 (Some(p), _) => Box::new(move |r, o| p.apply(r, o)),
@@ -108,10 +111,11 @@ impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
         };
         timing.solve_s = t.elapsed().as_secs_f64();
         passes += cg.iterations;
+        let rate = cg.iterations as f64 / eta.recip().log10().max(1.0);
         if self.cg_at_build.is_none() {
-            self.cg_at_build = Some(cg.iterations);
+            self.cg_at_build = Some(rate);
         }
-        self.last_cg = Some(cg.iterations);
+        self.last_cg = Some(rate);
         if !cg.p.iter().all(|v| v.is_finite()) {
             return Err(StepError::NonFiniteStep);
         }

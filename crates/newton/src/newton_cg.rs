@@ -102,7 +102,7 @@ impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
         timing.sketch_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let cg = {
-            let apply: Box<dyn Fn(&[f64], &mut [f64]) + '_> = match (&own, &self.nystrom) {
+            let apply: Box<ApplyFn<'_>> = match (&own, &self.nystrom) {
                 (Some(p), _) => Box::new(move |r, o| p.apply(r, o)),
                 (None, Some(ny)) => Box::new(move |r, o| ny.apply(r, o)),
                 (None, None) => Box::new(|r: &[f64], o: &mut [f64]| o.copy_from_slice(r)),
@@ -131,6 +131,9 @@ impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
     }
 }
 
+/// `v ↦ P⁻¹v` into a buffer.
+type ApplyFn<'p> = dyn Fn(&[f64], &mut [f64]) + 'p;
+
 /// What [`truncated_cg`] returns.
 pub(crate) struct CgStep {
     pub p: Vec<f64>,
@@ -146,7 +149,7 @@ pub(crate) fn truncated_cg(
     g: &[f64],
     eta: f64,
     max_cg: usize,
-    apply_pre: &dyn Fn(&[f64], &mut [f64]),
+    apply_pre: &ApplyFn<'_>,
 ) -> CgStep {
     let d = g.len();
     let gn = norm(g);

@@ -201,20 +201,19 @@ impl Nystrom {
 
     /// `out = S·[V(Λ + μI)⁻¹Vᵀ + μ⁻¹(I − VVᵀ)]·S·x`, `O(d·r)`.
     pub fn apply(&self, x: &[f64], out: &mut [f64]) {
-        let (r, d) = (self.r, self.s.len());
+        let r = self.r;
         let mut c = vec![0.0; r];
-        for j in 0..d {
-            let w = self.s[j] * x[j];
-            for (ca, &va) in c.iter_mut().zip(&self.v[j * r..(j + 1) * r]) {
+        for ((&sj, &xj), vj) in self.s.iter().zip(x).zip(self.v.chunks_exact(r)) {
+            let w = sj * xj;
+            for (ca, &va) in c.iter_mut().zip(vj) {
                 *ca += va * w;
             }
         }
         // V((Λ+μ)⁻¹ − μ⁻¹)c + μ⁻¹w.
         let coef: Vec<f64> = c.iter().zip(&self.inv).map(|(ca, ia)| ca * (ia - 1.0 / self.mu)).collect();
-        for j in 0..d {
-            let w = self.s[j] * x[j];
-            let vc: f64 = self.v[j * r..(j + 1) * r].iter().zip(&coef).map(|(v, c)| v * c).sum();
-            out[j] = self.s[j] * (vc + w / self.mu);
+        for (((o, &sj), &xj), vj) in out.iter_mut().zip(&self.s).zip(x).zip(self.v.chunks_exact(r)) {
+            let vc: f64 = vj.iter().zip(&coef).map(|(v, c)| v * c).sum();
+            *o = sj * (vc + sj * xj / self.mu);
         }
     }
 }

@@ -3,8 +3,8 @@
 //! bitwise-identical `x` at 1 and 2 threads, the preconditioners' effect, and a wide problem
 //! (`d = 20,000`) that the dense strategies cannot hold.
 //!
-//! The wide problem is ignored by default (about a minute on 2 cores):
-//! `cargo test --release -p spnewton-newton --test newton_cg -- --ignored --nocapture`.
+//! The wide problem prints its figures with
+//! `cargo test --release -p spnewton-newton --test newton_cg wide -- --nocapture`.
 
 use std::ops::ControlFlow;
 
@@ -194,9 +194,9 @@ fn peak_rss() -> Option<u64> {
 }
 
 /// `n = 2·10⁵`, `d = 20,000`, 10 nonzeros a row: exact Newton's dense `d×d` matrix would be
-/// 3.2 GB and its factorisation `O(d³)`; Newton–CG solves to `1e-8` in `O(nnz + d)` memory.
+/// 3.2 GB and its factorisation `O(d³)`; Newton–CG solves to `1e-8` in `O(nnz + d)` memory
+/// (measured: 6 Newton steps, 17 CG iterations, 1.3 s, peak RSS 66 MB against a 26 MB CSR).
 #[test]
-#[ignore = "d = 20,000: about a minute; run with --ignored"]
 fn wide_problem_d_20000_solves_in_linear_memory() {
     let (n, d) = (200_000, 20_000);
     let a = random_sparse(&GenSpec {
@@ -229,8 +229,9 @@ fn wide_problem_d_20000_solves_in_linear_memory() {
     assert_eq!(r.status, Status::Converged, "{:?}", r.message);
     assert!(r.grad_norm <= 1e-8 * r.grad_norm0);
     if let Some(peak) = after {
-        // The CSR, b, the generator's transient copies and the evaluations' n-vectors: far below
-        // the 3.2 GB of one dense d×d matrix.
-        assert!((peak as f64) < 6.0 * csr + 200e6, "peak {peak} bytes against a CSR of {csr} bytes");
+        // The CSR, the generator's transient copies, the evaluations' n-vectors and the test
+        // harness (the other tests of this binary are small): ≤ 3× the CSR plus 64 MB, where
+        // one dense d×d matrix is 3.2 GB.
+        assert!((peak as f64) < 3.0 * csr + 64e6, "peak {peak} bytes against a CSR of {csr} bytes");
     }
 }

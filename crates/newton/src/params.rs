@@ -60,15 +60,24 @@ impl Strategy {
     pub fn is_sketched(self) -> bool {
         matches!(self, Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch)
     }
-    /// A default from the shape, as measured (docs/benchmarks.md): the exact Newton matrix
-    /// costs about `r²/2` products a row and exact Newton converges in a few iterations, so it
-    /// wins to solution up to tens of nonzeros per row; `leverage-pcg` (with the sample reused
-    /// for 4 iterations) was faster at 50 per row when `n` is far above the sample size
-    /// (`n ≥ 40·d·ln d`). The switch is put at `r ≥ 32`.
+    /// A default from the shape, as measured (docs/benchmarks.md): `leverage-pcg` (with the
+    /// sample reused for 4 iterations) was fastest at 50 nonzeros per row when `n` is far above
+    /// the sample size (`n ≥ 40·d·ln d`), so it is chosen at `r ≥ 32` there. Otherwise the cost
+    /// of one exact Newton matrix, the weighted Gram (`≈ n·r²/2` multiply-adds) plus its
+    /// Cholesky (`d³/3`), is set against Newton–CG's step, about 10 CG iterations of one fused
+    /// pass (`2·nnz` flops) each, `20·nnz`: `newton-cg` (Jacobi) when the dense matrix costs
+    /// more (wide problems, `d` in the thousands: the `d³` and `d²` terms dwarf `nnz`; the
+    /// bundled KJV problem, where it solves 4× faster than `exact`), else `exact`, which wins
+    /// with few columns and few nonzeros a row (docs/benchmarks.md, "Against SciPy").
     pub fn default_for(n: usize, d: usize, nnz: usize) -> Strategy {
         let r = nnz as f64 / n.max(1) as f64;
         let sample = 40.0 * d as f64 * (d.max(2) as f64).ln();
-        if r >= 32.0 && n as f64 >= sample { Strategy::LeveragePcg } else { Strategy::Exact }
+        if r >= 32.0 && n as f64 >= sample {
+            return Strategy::LeveragePcg;
+        }
+        let exact = n as f64 * r * r / 2.0 + (d as f64).powi(3) / 3.0;
+        let newton_cg = 20.0 * nnz as f64;
+        if exact > newton_cg { Strategy::NewtonCg } else { Strategy::Exact }
     }
 
     /// The leverage-refresh interval that measured best for this strategy (docs/benchmarks.md,
@@ -138,8 +147,15 @@ mod tests {
 
     #[test]
     fn default_strategy_follows_the_measured_crossover() {
-        // The bundled KJV matrix: d = 1000 is too large for a sample to pay.
-        assert_eq!(Strategy::default_for(31_064, 1000, 533_683), Strategy::Exact);
+        // The bundled KJV matrix: d = 1000 is too large for a sample to pay, and the dense
+        // 1000² matrix costs more than Newton–CG's passes.
+        assert_eq!(Strategy::default_for(31_064, 1000, 533_683), Strategy::NewtonCg);
+        // Wide: d = 20,000 (a 3.2 GB dense matrix) and d = 2,000.
+        assert_eq!(Strategy::default_for(200_000, 20_000, 2_000_000), Strategy::NewtonCg);
+        assert_eq!(Strategy::default_for(100_000, 2_000, 1_000_000), Strategy::NewtonCg);
+        // Few columns, 10 a row: the dense matrix is cheap.
+        assert_eq!(Strategy::default_for(30_000, 30, 300_000), Strategy::Exact);
+        assert_eq!(Strategy::default_for(1_000_000, 50, 10_000_000), Strategy::Exact);
         // 10 nonzeros a row: exact won everywhere in docs/benchmarks.md.
         assert_eq!(Strategy::default_for(4_000_000, 200, 40_000_000), Strategy::Exact);
         // 50 a row with n far above the sample: leverage-pcg with reused samples won.

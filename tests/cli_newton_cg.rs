@@ -48,6 +48,10 @@ fn the_default_picks_newton_cg_for_wide_problems_and_exact_for_narrow_ones() {
     let r = solve_json(&["--problem", wide.to_str().unwrap(), "--no-checks"]);
     assert_eq!(r["strategy"], "newton-cg");
     assert_eq!(r["status"], "converged", "{}", r["message"]);
+    // The choice and the estimates it came from are in result.json.
+    let (e, c) = (r["choice"]["exact_flops"].as_f64().unwrap(), r["choice"]["newton_cg_flops"].as_f64().unwrap());
+    assert!(e > c, "{e} vs {c}");
+    assert!(r["choice"]["rule"].as_str().unwrap().contains("newton-cg"));
     // Matrix-free: a budget far below one dense 3000² matrix (72 MB) is enough.
     let o =
         spnewton(&["--max-memory", "16M", "solve", "--problem", wide.to_str().unwrap(), "--quiet", "--max-iter", "0"]);
@@ -55,6 +59,10 @@ fn the_default_picks_newton_cg_for_wide_problems_and_exact_for_narrow_ones() {
     let narrow = gen_problem(dir.path(), "narrow", "--n 20000 --d 20 --row-nnz 5 --seed 4");
     let r = solve_json(&["--problem", narrow.to_str().unwrap(), "--no-checks"]);
     assert_eq!(r["strategy"], "exact");
+    assert!(r["choice"]["exact_flops"].as_f64().unwrap() <= r["choice"]["newton_cg_flops"].as_f64().unwrap());
+    // A named strategy records no choice.
+    let r = solve_json(&["--problem", narrow.to_str().unwrap(), "--no-checks", "--hessian", "newton-cg"]);
+    assert!(r.get("choice").is_none());
 }
 
 #[test]

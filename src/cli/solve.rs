@@ -309,7 +309,10 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         super::plot::convergence(path, &grad, &r, &held)?;
     }
     if let Some(path) = &args.out {
-        let json = ResultFile::new(report.clone(), &p, strategy);
+        let mut json = ResultFile::new(report.clone(), &p, strategy);
+        if args.hessian.is_none() {
+            json.choice = Some(StrategyChoice::of(n, d, p.a.nnz(), strategy));
+        }
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -439,6 +442,32 @@ pub struct ResultFile {
     pub strategy: String,
     pub problem: ProblemSummary,
     pub check_counts: CheckCounts,
+    /// How the strategy was chosen: absent when `--hessian` named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<StrategyChoice>,
+}
+
+/// The default's choice (`Strategy::default_for`) and the estimates it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyChoice {
+    /// Flops of one exact Newton matrix, `n·r²/2 + d³/3`.
+    pub exact_flops: f64,
+    /// Flops of one Newton–CG step, `20·nnz` (about 10 fused passes).
+    pub newton_cg_flops: f64,
+    /// The rule that decided.
+    pub rule: String,
+}
+
+impl StrategyChoice {
+    pub fn of(n: usize, d: usize, nnz: usize, strategy: Strategy) -> Self {
+        let (exact_flops, newton_cg_flops) = Strategy::step_costs(n, d, nnz);
+        let rule = match strategy {
+            Strategy::LeveragePcg => "r ≥ 32 and n ≥ 40·d·ln d: leverage-pcg",
+            Strategy::NewtonCg => "exact_flops > newton_cg_flops: newton-cg",
+            _ => "exact_flops ≤ newton_cg_flops: exact",
+        };
+        StrategyChoice { exact_flops, newton_cg_flops, rule: rule.to_string() }
+    }
 }
 
 impl ResultFile {
@@ -456,7 +485,7 @@ impl ResultFile {
             loss: p.loss.to_string(),
             func: p.func.to_string(),
         };
-        ResultFile { report, strategy: strategy.name().to_string(), problem, check_counts }
+        ResultFile { report, strategy: strategy.name().to_string(), problem, check_counts, choice: None }
     }
 }
 

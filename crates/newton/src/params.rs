@@ -75,9 +75,15 @@ impl Strategy {
         if r >= 32.0 && n as f64 >= sample {
             return Strategy::LeveragePcg;
         }
-        let exact = n as f64 * r * r / 2.0 + (d as f64).powi(3) / 3.0;
-        let newton_cg = 20.0 * nnz as f64;
+        let (exact, newton_cg) = Strategy::step_costs(n, d, nnz);
         if exact > newton_cg { Strategy::NewtonCg } else { Strategy::Exact }
+    }
+
+    /// The flop estimates [`Strategy::default_for`] compares: one exact Newton matrix
+    /// (`n·r²/2 + d³/3`) and one Newton–CG step (`20·nnz`).
+    pub fn step_costs(n: usize, d: usize, nnz: usize) -> (f64, f64) {
+        let r = nnz as f64 / n.max(1) as f64;
+        (n as f64 * r * r / 2.0 + (d as f64).powi(3) / 3.0, 20.0 * nnz as f64)
     }
 
     /// The leverage-refresh interval that measured best for this strategy (docs/benchmarks.md,

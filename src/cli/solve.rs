@@ -87,6 +87,10 @@ pub struct SolveArgs {
     /// Skip the convergence-theory checks (they cost extra passes over A; docs/reference.md §4).
     #[arg(long)]
     no_checks: bool,
+    /// With newton-cg: estimate the checks' λ_min and M from CG's measured curvature (one pass
+    /// over A a step instead of about 168). Coarser estimates (docs/guide.md).
+    #[arg(long)]
+    cheap_checks: bool,
     /// Show the theory checks per iteration (λ_min, Hessian-Lipschitz M, r_t, the two conditions).
     #[arg(long, short)]
     verbose: bool,
@@ -186,6 +190,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
             PrecondArg::Nystrom => newton::Precond::Nystrom,
         },
         nystrom_rank: args.nystrom_rank.unwrap_or(0),
+        cheap_checks: args.cheap_checks,
         ..Default::default()
     };
     if strategy == Strategy::NewtonCg {

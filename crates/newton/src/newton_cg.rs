@@ -38,11 +38,17 @@ pub(crate) struct NewtonCg {
     /// The same of the last step.
     last_cg: Option<f64>,
     builds: u64,
+    /// The last step's curvature, for the cheap checks observer (`None` there when the full
+    /// checks run).
+    shared: Option<SharedCurvature>,
 }
 
+/// The last Newton–CG step's [`CgCurvature`], handed from the strategy to the checks.
+pub(crate) type SharedCurvature = std::rc::Rc<std::cell::RefCell<Option<CgCurvature>>>;
+
 impl NewtonCg {
-    pub fn new(params: SolverParams) -> Self {
-        Self { params, nystrom: None, cg_at_build: None, last_cg: None, builds: 0 }
+    pub fn new(params: SolverParams, shared: Option<SharedCurvature>) -> Self {
+        Self { params, nystrom: None, cg_at_build: None, last_cg: None, builds: 0, shared }
     }
 
     /// The rank of the Nyström preconditioner: `nystrom_rank`, or `min(50, d/4)` (at least 1).
@@ -119,6 +125,9 @@ impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
         if !cg.p.iter().all(|v| v.is_finite()) {
             return Err(StepError::NonFiniteStep);
         }
+        if let Some(shared) = &self.shared {
+            *shared.borrow_mut() = Some(cg.curvature);
+        }
         Ok(Step {
             p: cg.p,
             timing,
@@ -139,6 +148,48 @@ pub(crate) struct CgStep {
     pub p: Vec<f64>,
     pub iterations: usize,
     pub fallback: Option<Fallback>,
+    /// What the SPEC §4 checks can take from CG instead of their own Hessian-vector products.
+    pub curvature: CgCurvature,
+}
+
+/// Curvature that CG measured on the way, for the cheap SPEC §4 checks
+/// ([`crate::checks`]): no extra pass over `A`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CgCurvature {
+    /// Rayleigh–Ritz estimate of `λ_min(H)` over the span of the first (at most
+    /// [`RITZ_DIRECTIONS`]) CG directions `d_j`: `min_c (Σ c_j² d_jᵀHd_j)/‖Σ c_j d_j‖²` (the
+    /// directions are `H`-conjugate, so `DᵀHD` is diagonal and costs nothing; only the Gram
+    /// `DᵀD` is formed). An upper bound on `λ_min`, as any Ritz value is; `≤ dᵀHd/‖d‖² ≤ 0` when
+    /// CG met negative curvature.
+    pub lambda_min: Option<f64>,
+    /// `H(x_t)·p` for the step `p` (`= −g − r` from CG's residual), when known.
+    pub hp: Option<Vec<f64>>,
+}
+
+/// CG directions kept for the Rayleigh–Ritz estimate (memory `RITZ_DIRECTIONS·d`).
+pub(crate) const RITZ_DIRECTIONS: usize = 24;
+
+/// `min_c (Σ c_j² curv_j)/‖Σ c_j d_j‖²` over the directions `d_j` (see [`CgCurvature`]).
+fn ritz_min(dirs: &[Vec<f64>], curv: &[f64]) -> Option<f64> {
+    let m = dirs.len();
+    if m == 0 {
+        return None;
+    }
+    // Unit directions: G = D̂ᵀD̂ has a unit diagonal, K = diag(curv_j/‖d_j‖²).
+    let norms: Vec<f64> = dirs.iter().map(|d| norm(d)).collect();
+    if norms.iter().any(|&n| !(n > 0.0 && n.is_finite())) {
+        return None;
+    }
+    let g = faer::Mat::from_fn(m, m, |i, j| if i == j { 1.0 } else { dot(&dirs[i], &dirs[j]) / (norms[i] * norms[j]) });
+    let k: Vec<f64> = curv.iter().zip(&norms).map(|(c, n)| c / (n * n)).collect();
+    // K c = λ G c  ⇔  (L⁻¹ K L⁻ᵀ) y = λ y with G = LLᵀ (damped if the directions are nearly
+    // dependent, which only raises the estimate's error, not its sign).
+    let (l, _) = crate::linalg::damped_cholesky(&g)?;
+    let mut linv = faer::Mat::<f64>::identity(m, m);
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(l.as_ref(), linv.as_mut(), faer::Par::Seq);
+    let a = faer::Mat::from_fn(m, m, |i, j| (0..m).map(|q| linv[(i, q)] * k[q] * linv[(j, q)]).sum::<f64>());
+    let ev = a.self_adjoint_eigenvalues(faer::Side::Lower).ok()?;
+    ev.first().copied().filter(|v| v.is_finite())
 }
 
 /// Preconditioned CG on `H p = −g` from `p = 0`, to `‖Hp + g‖ ≤ η‖g‖` or `max_cg` iterations
@@ -160,16 +211,24 @@ pub(crate) fn truncated_cg(
     let mut p = z.clone();
     let mut rz = dot(&r, &z);
     let mut hp = vec![0.0; d];
+    let (mut dirs, mut curv) = (Vec::new(), Vec::new());
+    // H·x = −g − r for the CG iterate x.
+    let hx = |r: &[f64]| -> Option<Vec<f64>> { Some(g.iter().zip(r).map(|(gi, ri)| -gi - ri).collect()) };
     for it in 0..max_cg {
         h.apply_fused(Part::Exact, &p, &mut hp);
         let php = dot(&p, &hp);
+        if dirs.len() < RITZ_DIRECTIONS && php.is_finite() {
+            dirs.push(p.clone());
+            curv.push(php);
+        }
         // NaN or ≤ 0: not positive curvature.
         if php.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            let step = if it == 0 { g.iter().map(|v| -v).collect() } else { x };
+            let (step, hp) = if it == 0 { (g.iter().map(|v| -v).collect(), None) } else { (x, hx(&r)) };
             return CgStep {
                 p: step,
                 iterations: it + 1,
                 fallback: Some(Fallback::CgNegativeCurvature { iteration: it, curvature: php }),
+                curvature: CgCurvature { lambda_min: ritz_min(&dirs, &curv), hp },
             };
         }
         let alpha = rz / php;
@@ -177,13 +236,16 @@ pub(crate) fn truncated_cg(
         r.iter_mut().zip(&hp).for_each(|(ri, hi)| *ri -= alpha * hi);
         let rn = norm(&r);
         if rn <= eta * gn {
-            return CgStep { p: x, iterations: it + 1, fallback: None };
+            let curvature = CgCurvature { lambda_min: ritz_min(&dirs, &curv), hp: hx(&r) };
+            return CgStep { p: x, iterations: it + 1, fallback: None, curvature };
         }
         if it + 1 == max_cg {
+            let curvature = CgCurvature { lambda_min: ritz_min(&dirs, &curv), hp: hx(&r) };
             return CgStep {
                 p: x,
                 iterations: max_cg,
                 fallback: Some(Fallback::CgTruncated { iterations: max_cg, rel_residual: rn / gn }),
+                curvature,
             };
         }
         apply_pre(&r, &mut z);
@@ -193,5 +255,10 @@ pub(crate) fn truncated_cg(
         p.iter_mut().zip(&z).for_each(|(pi, zi)| *pi = zi + beta * *pi);
     }
     // max_cg = 0: the preconditioned steepest-descent direction.
-    CgStep { p: z, iterations: 0, fallback: Some(Fallback::CgTruncated { iterations: 0, rel_residual: 1.0 }) }
+    CgStep {
+        p: z,
+        iterations: 0,
+        fallback: Some(Fallback::CgTruncated { iterations: 0, rel_residual: 1.0 }),
+        curvature: CgCurvature::default(),
+    }
 }

@@ -124,6 +124,12 @@ pub struct SolverParams {
     pub precond: Precond,
     /// The rank of the Nyström preconditioner (0: `min(50, d/4)`).
     pub nystrom_rank: usize,
+    /// With `newton-cg`, estimate the SPEC §4 checks' `l` and `M` from CG's measured curvature
+    /// (one pass over `A` a step) instead of by their own Lanczos and power iterations (about
+    /// 168 passes). Coarser: on the bundled KJV problem at `x₀` the CG Rayleigh–Ritz `l` was 697
+    /// where `λ_min = 26.4` (60 Lanczos steps: 32.3), and the directional `M` 7–10× below the
+    /// power iteration's. Off by default.
+    pub cheap_checks: bool,
 }
 
 impl Default for SolverParams {
@@ -143,6 +149,7 @@ impl Default for SolverParams {
             max_cg: 200,
             precond: Precond::Jacobi,
             nystrom_rank: 0,
+            cheap_checks: false,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::checks::{ChecksObserver, regime_from};
 use crate::engine::{self, FnObserver, LineSearch, LoopParams, Observer};
 use crate::error::SolveError;
 use crate::hessian_step::HessianStep;
-use crate::newton_cg::NewtonCg;
+use crate::newton_cg::{NewtonCg, SharedCurvature};
 use crate::params::{SolverParams, Strategy};
 use crate::report::{IterRecord, Iterate, Report};
 
@@ -47,6 +47,12 @@ pub fn solve(
         seed: params.seed,
     };
     let mut checks = ChecksObserver::new(x_star, params.seed);
+    // Newton–CG hands its measured curvature to the checks when cheap checks were asked for.
+    let shared: Option<SharedCurvature> =
+        (params.strategy == Strategy::NewtonCg && params.checks && params.cheap_checks).then(SharedCurvature::default);
+    if let Some(c) = &shared {
+        checks = checks.with_cg(c.clone());
+    }
     let mut user = FnObserver(observer);
     let mut observers: Vec<&mut dyn Observer<_>> = Vec::with_capacity(2);
     if params.checks {
@@ -54,7 +60,7 @@ pub fn solve(
     }
     observers.push(&mut user);
     let mut report = if params.strategy == Strategy::NewtonCg {
-        engine::run(f, &mut NewtonCg::new(*params), x0, &loop_params, &mut observers)
+        engine::run(f, &mut NewtonCg::new(*params, shared.clone()), x0, &loop_params, &mut observers)
     } else {
         engine::run(f, &mut HessianStep::new(*params), x0, &loop_params, &mut observers)
     }

@@ -235,3 +235,40 @@ fn wide_problem_d_20000_solves_in_linear_memory() {
         assert!((peak as f64) < 3.0 * csr + 64e6, "peak {peak} bytes against a CSR of {csr} bytes");
     }
 }
+
+/// The cheap checks (`cheap_checks`): CG's Rayleigh–Ritz `l` is never below the exact
+/// `λ_min(H(x_t))` (a Ritz value), and the directional `M` never above the exact
+/// `‖H(x_{t+1}) − H(x_t)‖₂/‖x_{t+1} − x_t‖`, both from dense eigenvalues.
+#[test]
+fn cheap_checks_bound_the_dense_quantities_from_the_right_side() {
+    let a = matrix(4000, 10, 3, Variant::Plain);
+    let (x_true, b) =
+        plant(&a, &PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 1 })
+            .unwrap();
+    let f = Objective::new(&a, &b, Regulariser::Const(0.05), LossKind::Rescaled, Activation::Exp).unwrap();
+    let params = SolverParams { cheap_checks: true, ..cg_params(Precond::Jacobi) };
+    let mut xs = vec![vec![0.0; 10]];
+    let r = solve(&f, &[0.0; 10], &params, Some(&x_true), &mut |_, it| {
+        xs.push(it.x.to_vec());
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(r.status, Status::Converged);
+    let dense = |x: &[f64]| f.evaluate(x, losses::What::Hessian).unwrap().hessian.unwrap().dense(losses::Part::Exact);
+    let mut checked = 0;
+    for (t, h) in r.history.iter().enumerate() {
+        let (hx, hn) = (dense(&xs[t]), dense(&xs[t + 1]));
+        let lmin = losses::spectral::dense_lambda_min(&hx).unwrap();
+        let l = h.checks.l_est.expect("cheap l");
+        assert!(l >= lmin * (1.0 - 1e-9), "iteration {t}: Ritz l = {l} below λ_min = {lmin}");
+        let diff = faer::Mat::from_fn(10, 10, |i, j| hn[(i, j)] - hx[(i, j)]);
+        let ev = diff.self_adjoint_eigenvalues(faer::Side::Lower).unwrap();
+        let norm = ev.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let step = xs[t].iter().zip(&xs[t + 1]).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt();
+        if let Some(m) = h.checks.m_est {
+            assert!(m <= norm / step * (1.0 + 1e-6) + 1e-12, "iteration {t}: M = {m} above {}", norm / step);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}

@@ -53,7 +53,7 @@ fn cheap_l_and_m(
     let hp = c.hp.as_ref()?;
     let s: Vec<f64> = xn.iter().zip(x).map(|(a, b)| a - b).collect();
     let ss = s.iter().map(|v| v * v).sum::<f64>();
-    if !(ss > 0.0) {
+    if ss.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Some((c.lambda_min, None));
     }
     let mut hns = vec![0.0; s.len()];

@@ -78,6 +78,8 @@ def panel(quick):
                             # Softmax's loss is O(1/n): a regulariser must be far below 1/n.
                             args += ["--w-const", "1e-9"]
                         probs.append((name, args))
+    # The bundled KJV problem (31,064 × 1,000, rescaled exp), as shipped.
+    probs.append(("kjv", None))
     return probs
 
 
@@ -283,8 +285,8 @@ def main():
     for name, gen in panel(args.quick):
         if args.only and args.only not in name:
             continue
-        directory = os.path.join(args.out, name)
-        if not os.path.exists(os.path.join(directory, "meta.json")):
+        directory = os.path.join(ROOT, "datasets", "kjv") if gen is None else os.path.join(args.out, name)
+        if gen is not None and not os.path.exists(os.path.join(directory, "meta.json")):
             subprocess.run([BIN, "gen", "--out", directory] + gen, check=True, stdout=subprocess.DEVNULL)
         obj = Objective(directory)
         check_objective(obj, directory, args.out)

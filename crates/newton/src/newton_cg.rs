@@ -117,6 +117,9 @@ impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
         };
         timing.solve_s = t.elapsed().as_secs_f64();
         passes += cg.iterations;
+        if cg.p.is_empty() && !g.is_empty() {
+            return Err(StepError::Underflow { grad_norm: norm(g) });
+        }
         let rate = cg.iterations as f64 / eta.recip().log10().max(1.0);
         if self.cg_at_build.is_none() {
             self.cg_at_build = Some(rate);
@@ -145,6 +148,7 @@ type ApplyFn<'p> = dyn Fn(&[f64], &mut [f64]) + 'p;
 
 /// What [`truncated_cg`] returns.
 pub(crate) struct CgStep {
+    /// The step; empty when the Hessian-vector product underflowed to exactly zero.
     pub p: Vec<f64>,
     pub iterations: usize,
     pub fallback: Option<Fallback>,
@@ -217,6 +221,11 @@ pub(crate) fn truncated_cg(
     for it in 0..max_cg {
         h.apply_fused(Part::Exact, &p, &mut hp);
         let php = dot(&p, &hp);
+        if it == 0 && php == 0.0 && hp.iter().all(|&v| v == 0.0) {
+            // H·p = 0 exactly along the (preconditioned) gradient: the Hessian underflows, as the
+            // dense strategies' all-zero matrix does.
+            return CgStep { p: Vec::new(), iterations: 1, fallback: None, curvature: CgCurvature::default() };
+        }
         if dirs.len() < RITZ_DIRECTIONS && php.is_finite() {
             dirs.push(p.clone());
             curv.push(php);

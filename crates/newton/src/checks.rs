@@ -105,7 +105,7 @@ fn induction_checks(
             let l = if dense_is_cheaper(h) {
                 losses::spectral::dense_lambda_min(&h.dense(Part::Exact)).ok()
             } else {
-                losses::lanczos_extremes(x.len(), LANCZOS_STEPS, seed, |v, out| h.apply(Part::Exact, v, out))
+                losses::lanczos_extremes(x.len(), LANCZOS_STEPS, seed, |v, out| h.apply_fused(Part::Exact, v, out))
                     .ok()
                     .map(|e| e.0)
             };
@@ -146,8 +146,8 @@ fn hessian_difference_norm(h: &StructuredHessian, hn: &StructuredHessian, seed: 
             return 0.0;
         }
         v.iter_mut().for_each(|x| *x /= n);
-        h.apply(Part::Exact, &v, &mut a);
-        hn.apply(Part::Exact, &v, &mut b);
+        h.apply_fused(Part::Exact, &v, &mut a);
+        hn.apply_fused(Part::Exact, &v, &mut b);
         v = a.iter().zip(&b).map(|(p, q)| p - q).collect();
         est = norm(&v);
     }

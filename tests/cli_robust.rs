@@ -32,7 +32,7 @@ fn max_memory_refuses_an_impossible_job_up_front() {
     let p = gen_problem(dir.path(), "p", "--n 600 --d 300 --row-nnz 3 --seed 2");
     let ps = p.to_str().unwrap();
     // 8 copies of a 300×300 matrix need 5.5 MiB.
-    let o = spnewton(&["--max-memory", "1M", "solve", "--problem", ps, "--quiet"]);
+    let o = spnewton(&["--max-memory", "1M", "solve", "--problem", ps, "--hessian", "exact", "--quiet"]);
     assert_input_error(&o, "--max-memory");
     let o = spnewton(&["solve", "--problem", ps, "--quiet", "--max-memory", "64M", "--max-iter", "0"]);
     assert_ne!(o.status.code(), Some(2), "within the budget: {}", stderr(&o));

@@ -202,7 +202,7 @@ def minimize(
         Regulariser weights: none, the same for every row, or one per row.
     x0 : array_like, shape (d,), optional
         Starting point (default zeros).
-    hessian : {"auto", "exact", "gauss-newton", "leverage", "leverage-pcg", "newton-sketch"}
+    hessian : {"auto", "exact", "gauss-newton", "leverage", "leverage-pcg", "newton-sketch", "newton-cg"}
         How the Newton matrix is formed; ``"auto"`` chooses from ``n``, ``d`` and the nonzeros
         per row as the command line does (``Strategy::default_for``).
     tol : float

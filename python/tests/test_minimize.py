@@ -24,7 +24,9 @@ def scipy_solutions(f, d):
     return lb, te
 
 
-@pytest.mark.parametrize("hessian", ["auto", "exact", "gauss-newton", "leverage", "leverage-pcg", "newton-sketch"])
+@pytest.mark.parametrize(
+    "hessian", ["auto", "exact", "gauss-newton", "leverage", "leverage-pcg", "newton-sketch", "newton-cg"]
+)
 def test_planted_agrees_with_scipy(hessian):
     A, b, _ = planted(n=4000, d=15, seed=3, noise=0.01)
     f = Rescaled(A, b, 0.01)

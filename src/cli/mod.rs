@@ -243,7 +243,7 @@ mod tests {
         }
         assert_eq!(
             values("spnewton solve", "hessian"),
-            ["exact", "gauss-newton", "leverage", "leverage-pcg", "newton-sketch"]
+            ["exact", "gauss-newton", "leverage", "leverage-pcg", "newton-sketch", "newton-cg"]
         );
         assert_eq!(values("spnewton attention fit", "method"), ["gd", "newton"]);
         assert_eq!(values("spnewton attention eval", "loss"), ["l2", "logistic", "linear", "linear-logistic"]);

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use losses::{Activation, LossKind, Objective, Problem, Regulariser};
-use newton::{IterRecord, Report, SolverParams, Status, Strategy};
+use newton::{IterRecord, Precond, Report, SolverParams, Status, Strategy};
 use serde::{Deserialize, Serialize};
 use sparse_ops::io::read_vector_of_len;
 
@@ -40,6 +40,16 @@ pub struct SolveArgs {
     /// Hessian strategy; default chosen from n, d and nonzeros per row.
     #[arg(long, value_parser = named::<Strategy>(Strategy::NAMES))]
     hessian: Option<Strategy>,
+    /// Preconditioner of --hessian newton-cg: jacobi (diag(H), one pass a step), nystrom (rank-r
+    /// randomized Nyström of the scaled AᵀD₊A, rebuilt when the CG count rises) or none.
+    #[arg(long, value_parser = named::<Precond>(Precond::NAMES), default_value = "jacobi")]
+    precond: Precond,
+    /// Rank of the Nyström preconditioner (default min(50, d/4)).
+    #[arg(long)]
+    nystrom_rank: Option<usize>,
+    /// CG iterations per Newton step at most (newton-cg, leverage-pcg).
+    #[arg(long, default_value_t = 200)]
+    max_cg: usize,
     #[command(flatten)]
     sketch: super::SketchOpts,
     /// Relative tolerance: converged when ‖g‖ ≤ tol·‖g(x₀)‖ and the Newton decrement gᵀH̃⁻¹g/2 ≤ tol·|f|.
@@ -60,6 +70,10 @@ pub struct SolveArgs {
     /// Skip the convergence-theory checks (they cost extra passes over A; docs/reference.md §4).
     #[arg(long)]
     no_checks: bool,
+    /// With newton-cg: estimate the checks' λ_min and M from CG's measured curvature (one pass
+    /// over A a step instead of about 168). Coarser estimates (docs/guide.md).
+    #[arg(long)]
+    cheap_checks: bool,
     /// Show the theory checks per iteration (λ_min, Hessian-Lipschitz M, r_t, the two conditions).
     #[arg(long, short)]
     verbose: bool,
@@ -141,13 +155,25 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         max_time: args.max_time.unwrap_or(f64::INFINITY),
         refresh_every: args.refresh_every.unwrap_or(strategy.default_refresh()),
         checks: !args.no_checks,
+        max_cg: args.max_cg,
+        precond: args.precond,
+        nystrom_rank: args.nystrom_rank.unwrap_or(0),
+        cheap_checks: args.cheap_checks,
         ..Default::default()
     };
-    // Every strategy forms and factorises a dense d×d matrix (a few copies of it live at once).
-    super::memory::check(
-        &format!("the dense {d}×{d} Newton matrix and its factorisation"),
-        super::memory::f64s(&[8, d, d]),
-    )?;
+    if strategy == Strategy::NewtonCg {
+        // Matrix-free: a few d-vectors, the product's partial sums and a rank-r preconditioner.
+        super::memory::check(
+            &format!("Newton–CG's vectors and preconditioner (d = {d})"),
+            super::memory::f64s(&[128, d]),
+        )?;
+    } else {
+        // Every other strategy forms and factorises a dense d×d matrix (a few copies of it live at once).
+        super::memory::check(
+            &format!("the dense {d}×{d} Newton matrix and its factorisation"),
+            super::memory::f64s(&[8, d, d]),
+        )?;
+    }
     let f = Objective::from_problem(&p)?;
     let show = !args.quiet;
     // x_true is x* only if it is stationary: a regulariser or noise moves the minimiser away
@@ -256,7 +282,10 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         super::plot::convergence(path, &grad, &r, &held)?;
     }
     if let Some(path) = &args.out {
-        let json = ResultFile::new(report.clone(), &p, strategy);
+        let mut json = ResultFile::new(report.clone(), &p, strategy);
+        if args.hessian.is_none() {
+            json.choice = Some(StrategyChoice::of(n, d, p.a.nnz(), strategy));
+        }
         super::output::write_json(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if report.status == Status::Converged {
@@ -299,6 +328,8 @@ fn table_row(r: &IterRecord, wall_s: f64, verbose: bool) -> String {
             newton::Fallback::Damped { mu } => format!("μ={mu:.1e}"),
             newton::Fallback::PcgFallback { .. } => "pcg→chol".to_string(),
             newton::Fallback::NegativeCurvatureStep { .. } => "saddle".to_string(),
+            newton::Fallback::CgNegativeCurvature { .. } => "cg:dᵀHd≤0".to_string(),
+            newton::Fallback::CgTruncated { .. } => "cg:max".to_string(),
         })
         .collect::<Vec<_>>()
         .join(",");
@@ -383,6 +414,32 @@ pub struct ResultFile {
     pub strategy: String,
     pub problem: ProblemSummary,
     pub check_counts: CheckCounts,
+    /// How the strategy was chosen: absent when `--hessian` named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<StrategyChoice>,
+}
+
+/// The default's choice (`Strategy::default_for`) and the estimates it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyChoice {
+    /// Flops of one exact Newton matrix, `n·r²/2 + d³/3`.
+    pub exact_flops: f64,
+    /// Flops of one Newton–CG step, `20·nnz` (about 10 fused passes).
+    pub newton_cg_flops: f64,
+    /// The rule that decided.
+    pub rule: String,
+}
+
+impl StrategyChoice {
+    pub fn of(n: usize, d: usize, nnz: usize, strategy: Strategy) -> Self {
+        let (exact_flops, newton_cg_flops) = Strategy::step_costs(n, d, nnz);
+        let rule = match strategy {
+            Strategy::LeveragePcg => "r ≥ 32 and n ≥ 40·d·ln d: leverage-pcg",
+            Strategy::NewtonCg => "exact_flops > newton_cg_flops: newton-cg",
+            _ => "exact_flops ≤ newton_cg_flops: exact",
+        };
+        StrategyChoice { exact_flops, newton_cg_flops, rule: rule.to_string() }
+    }
 }
 
 impl ResultFile {
@@ -400,7 +457,7 @@ impl ResultFile {
             loss: p.loss.to_string(),
             func: p.func.to_string(),
         };
-        ResultFile { report, strategy: strategy.name().to_string(), problem, check_counts }
+        ResultFile { report, strategy: strategy.name().to_string(), problem, check_counts, choice: None }
     }
 }
 

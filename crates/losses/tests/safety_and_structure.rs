@@ -323,3 +323,61 @@ fn recycled_buffers_never_leak_into_a_later_evaluation() {
         }
     }
 }
+
+/// The one-pass Hessian-vector product and the Hessian diagonal against the dense Hessian, on
+/// every loss and activation (both parts), and bitwise the same with 1 and 2 threads.
+#[test]
+fn fused_product_and_diagonal_match_the_dense_hessian() {
+    let a = random_sparse(&GenSpec {
+        nrows: 3000,
+        ncols: 17,
+        sparsity: Sparsity::RowNnz(5),
+        variant: Variant::Plain,
+        seed: 9,
+    })
+    .unwrap();
+    let (x, b) =
+        plant(&a, &PlantSpec { loss: LossKind::Softmax, func: Activation::Exp, scale: 0.5, noise: 0.1, seed: 4 })
+            .unwrap();
+    let v: Vec<f64> = (0..17).map(|j| ((j * 7 % 11) as f64 - 5.0) / 3.0).collect();
+    for loss in LOSSES {
+        for func in FUNCS {
+            let f = Objective::new(&a, &b, Regulariser::Const(0.1), loss, func).unwrap();
+            let e = f.evaluate(&x, What::Hessian).unwrap();
+            let h = e.hessian.as_ref().unwrap();
+            for part in [Part::Exact, Part::GaussNewton] {
+                let m = h.dense(part);
+                let scale = (0..17).map(|i| m[(i, i)].abs()).fold(0.0, f64::max);
+                let mut hv = vec![0.0; 17];
+                h.apply_fused(part, &v, &mut hv);
+                let diag = h.hessian_diagonal(part);
+                for i in 0..17 {
+                    let want: f64 = (0..17).map(|j| m[(i, j)] * v[j]).sum();
+                    assert!(
+                        (hv[i] - want).abs() <= 1e-10 * scale * 20.0,
+                        "{loss} {func} {part:?} Hv[{i}]: {} vs {want}",
+                        hv[i]
+                    );
+                    assert!(
+                        (diag[i] - m[(i, i)]).abs() <= 1e-12 * scale,
+                        "{loss} {func} {part:?} diag[{i}]: {} vs {}",
+                        diag[i],
+                        m[(i, i)]
+                    );
+                }
+            }
+        }
+    }
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let f = Objective::new(&a, &b, Regulariser::Const(0.1), LossKind::Softmax, Activation::Exp).unwrap();
+            let e = f.evaluate(&x, What::Hessian).unwrap();
+            let h = e.hessian.as_ref().unwrap();
+            let mut hv = vec![0.0; 17];
+            h.apply_fused(Part::Exact, &v, &mut hv);
+            hv.extend(h.hessian_diagonal(Part::Exact));
+            hv.iter().map(|t| t.to_bits()).collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(run(1), run(2));
+}

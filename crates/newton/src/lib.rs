@@ -19,7 +19,9 @@
 //! (one when the full step is accepted), `AᵀU` (one pass) and the strategy's `H̃`:
 //! `exact`/`gauss-newton` `O(Σnnz(a_i)² + d³)`; `leverage` `O(nnz + d³ + Σ_kept nnz(a_i)²)` (two
 //! passes for the scores, fewer with `refresh_every > 1`); `leverage-pcg` that plus two passes
-//! per CG iteration. The §4 checks cost extra (λ_min, a Hessian-difference norm) and are
+//! per CG iteration; `newton-cg` (matrix-free, [`Strategy::NewtonCg`]) one pass per CG iteration
+//! plus its preconditioner's (Jacobi one pass per step, Nyström two per refresh; see
+//! [`precond`]) and no `d×d` matrix. The §4 checks cost extra (λ_min, a Hessian-difference norm) and are
 //! timed apart as `checks_s`; turn them off with `SolverParams::checks = false`.
 //!
 //! Results are bitwise identical for any thread count (dense factorisations use a fixed faer
@@ -53,8 +55,10 @@ pub mod engine;
 mod error;
 mod hessian_step;
 mod linalg;
+mod newton_cg;
 mod objective;
 mod params;
+pub mod precond;
 mod report;
 pub mod resolve;
 mod solver;
@@ -68,6 +72,6 @@ pub use sparse_ops;
 
 pub use error::{SolveError, StepError};
 pub use linalg::{PcgFailure, PcgResult, pcg};
-pub use params::{SolverParams, Strategy};
+pub use params::{Precond, SolverParams, Strategy};
 pub use report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
 pub use solver::solve;

@@ -47,7 +47,7 @@ impl<'a> Problem for Objective<'a> {
 }
 
 /// Whether dense eigenvalues (`Σ nnz(a_i)²` to form `H`, about `4d³` to diagonalise) are
-/// cheaper than Lanczos (`LANCZOS_STEPS` Hessian-vector products, `4·nnz` flops each, plus
+/// cheaper than Lanczos (`LANCZOS_STEPS` one-pass Hessian-vector products, `4·nnz` flops each, plus
 /// reorthogonalisation).
 pub(crate) fn dense_is_cheaper(h: &StructuredHessian) -> bool {
     let a = h.matrix();
@@ -73,7 +73,8 @@ fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>
         }
         return None;
     }
-    let (lo, hi) = losses::lanczos_extremes(d, LANCZOS_STEPS, seed, |v, out| h.apply(Part::Exact, v, out)).ok()?;
+    let (lo, hi) =
+        losses::lanczos_extremes(d, LANCZOS_STEPS, seed, |v, out| h.apply_fused(Part::Exact, v, out)).ok()?;
     (lo < -1e-10 * hi.abs().max(lo.abs())).then(|| (lo, lowest_eigenvector(h, hi.max(0.0), seed)))
 }
 
@@ -87,7 +88,7 @@ fn lowest_eigenvector(h: &StructuredHessian, sigma: f64, seed: u64) -> Vec<f64> 
     for _ in 0..100 {
         let n = norm(&v);
         v.iter_mut().for_each(|x| *x /= n);
-        h.apply(Part::Exact, &v, &mut hv);
+        h.apply_fused(Part::Exact, &v, &mut hv);
         v = v.iter().zip(&hv).map(|(a, b)| sigma * a - b).collect();
     }
     let n = norm(&v);

@@ -17,7 +17,26 @@ pub enum Strategy {
     LeveragePcg,
     /// `(S D₊^{1/2}A)ᵀ(S D₊^{1/2}A) + (AᵀU)C(AᵀU)ᵀ` with a sparse-sign embedding `S`.
     NewtonSketch,
+    /// Matrix-free truncated Newton–CG on Hessian-vector products (one pass over `A` each),
+    /// Eisenstat–Walker forcing, preconditioned by [`SolverParams::precond`]; no `d×d` matrix
+    /// (memory `O(nnz + r·d)`).
+    NewtonCg,
 }
+
+/// The preconditioner of [`Strategy::NewtonCg`] (cost models in `newton::precond`'s docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precond {
+    /// Plain CG.
+    None,
+    /// `diag(H)`, rebuilt each Newton step (one pass over `A`).
+    Jacobi,
+    /// Rank-`r` randomized Nyström of the Jacobi-scaled `AᵀD₊A` (two passes), rebuilt when the
+    /// CG count rises.
+    Nystrom,
+}
+
+runtime::named_enum!(Precond { None => "none", Jacobi => "jacobi", Nystrom => "nystrom" });
 
 // The names are serde's (kebab-case), the CLI's `--hessian` and Python's `strategy=`.
 runtime::named_enum!(Strategy {
@@ -26,6 +45,7 @@ runtime::named_enum!(Strategy {
     Leverage => "leverage",
     LeveragePcg => "leverage-pcg",
     NewtonSketch => "newton-sketch",
+    NewtonCg => "newton-cg",
 });
 
 impl Strategy {
@@ -33,15 +53,30 @@ impl Strategy {
     pub fn is_sketched(self) -> bool {
         matches!(self, Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch)
     }
-    /// A default from the shape, as measured (docs/benchmarks.md): the exact Newton matrix
-    /// costs about `r²/2` products a row and exact Newton converges in a few iterations, so it
-    /// wins to solution up to tens of nonzeros per row; `leverage-pcg` (with the sample reused
-    /// for 4 iterations) was faster at 50 per row when `n` is far above the sample size
-    /// (`n ≥ 40·d·ln d`). The switch is put at `r ≥ 32`.
+    /// A default from the shape, as measured (docs/benchmarks.md): `leverage-pcg` (with the
+    /// sample reused for 4 iterations) was fastest at 50 nonzeros per row when `n` is far above
+    /// the sample size (`n ≥ 40·d·ln d`), so it is chosen at `r ≥ 32` there. Otherwise the cost
+    /// of one exact Newton matrix, the weighted Gram (`≈ n·r²/2` multiply-adds) plus its
+    /// Cholesky (`d³/3`), is set against Newton–CG's step, about 10 CG iterations of one fused
+    /// pass (`2·nnz` flops) each, `20·nnz`: `newton-cg` (Jacobi) when the dense matrix costs
+    /// more (wide problems, `d` in the thousands: the `d³` and `d²` terms dwarf `nnz`; the
+    /// bundled KJV problem, where it solves 4× faster than `exact`), else `exact`, which wins
+    /// with few columns and few nonzeros a row (docs/benchmarks.md, "Against SciPy").
     pub fn default_for(n: usize, d: usize, nnz: usize) -> Strategy {
         let r = nnz as f64 / n.max(1) as f64;
         let sample = 40.0 * d as f64 * (d.max(2) as f64).ln();
-        if r >= 32.0 && n as f64 >= sample { Strategy::LeveragePcg } else { Strategy::Exact }
+        if r >= 32.0 && n as f64 >= sample {
+            return Strategy::LeveragePcg;
+        }
+        let (exact, newton_cg) = Strategy::step_costs(n, d, nnz);
+        if exact > newton_cg { Strategy::NewtonCg } else { Strategy::Exact }
+    }
+
+    /// The flop estimates [`Strategy::default_for`] compares: one exact Newton matrix
+    /// (`n·r²/2 + d³/3`) and one Newton–CG step (`20·nnz`).
+    pub fn step_costs(n: usize, d: usize, nnz: usize) -> (f64, f64) {
+        let r = nnz as f64 / n.max(1) as f64;
+        (n as f64 * r * r / 2.0 + (d as f64).powi(3) / 3.0, 20.0 * nnz as f64)
     }
 
     /// The leverage-refresh interval that measured best for this strategy (docs/benchmarks.md,
@@ -81,12 +116,22 @@ pub struct SolverParams {
     /// Compute the SPEC §4 checks (λ_min and Hessian-Lipschitz estimates) each iteration; they
     /// cost extra passes over `A` that are timed separately.
     pub checks: bool,
-    /// Maximum CG iterations per step (`leverage-pcg`).
+    /// Maximum CG iterations per step (`leverage-pcg`, `newton-cg`).
     pub max_cg: usize,
     /// Tasks of the dense `d×d` Cholesky (faer's `Par::rayon(dense_tasks)`; 0 or 1:
     /// sequential). A fixed count, not the thread count: the result depends on it, never on
     /// the pool size.
     pub dense_tasks: usize,
+    /// The preconditioner of `newton-cg`.
+    pub precond: Precond,
+    /// The rank of the Nyström preconditioner (0: `min(50, d/4)`).
+    pub nystrom_rank: usize,
+    /// With `newton-cg`, estimate the SPEC §4 checks' `l` and `M` from CG's measured curvature
+    /// (one pass over `A` a step) instead of by their own Lanczos and power iterations (about
+    /// 168 passes). Coarser: on the bundled KJV problem at `x₀` the CG Rayleigh–Ritz `l` was 697
+    /// where `λ_min = 26.4` (60 Lanczos steps: 32.3), and the directional `M` 7–10× below the
+    /// power iteration's. Off by default.
+    pub cheap_checks: bool,
 }
 
 impl Default for SolverParams {
@@ -105,6 +150,9 @@ impl Default for SolverParams {
             checks: true,
             max_cg: 200,
             dense_tasks: 2,
+            precond: Precond::Jacobi,
+            nystrom_rank: 0,
+            cheap_checks: false,
         }
     }
 }
@@ -115,8 +163,15 @@ mod tests {
 
     #[test]
     fn default_strategy_follows_the_measured_crossover() {
-        // The bundled KJV matrix: d = 1000 is too large for a sample to pay.
-        assert_eq!(Strategy::default_for(31_064, 1000, 533_683), Strategy::Exact);
+        // The bundled KJV matrix: d = 1000 is too large for a sample to pay, and the dense
+        // 1000² matrix costs more than Newton–CG's passes.
+        assert_eq!(Strategy::default_for(31_064, 1000, 533_683), Strategy::NewtonCg);
+        // Wide: d = 20,000 (a 3.2 GB dense matrix) and d = 2,000.
+        assert_eq!(Strategy::default_for(200_000, 20_000, 2_000_000), Strategy::NewtonCg);
+        assert_eq!(Strategy::default_for(100_000, 2_000, 1_000_000), Strategy::NewtonCg);
+        // Few columns, 10 a row: the dense matrix is cheap.
+        assert_eq!(Strategy::default_for(30_000, 30, 300_000), Strategy::Exact);
+        assert_eq!(Strategy::default_for(1_000_000, 50, 10_000_000), Strategy::Exact);
         // 10 nonzeros a row: exact won everywhere in docs/benchmarks.md.
         assert_eq!(Strategy::default_for(4_000_000, 200, 40_000_000), Strategy::Exact);
         // 50 a row with n far above the sample: leverage-pcg with reused samples won.

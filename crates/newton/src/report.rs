@@ -113,6 +113,21 @@ pub enum Fallback {
         /// The smallest eigenvalue estimate `λ_min < 0` of the Hessian.
         lambda_min: f64,
     },
+    /// Newton–CG met a direction `d` with `dᵀHd ≤ 0`: CG stopped and its iterate so far
+    /// (steepest descent `−g` at iteration 0) was the step.
+    CgNegativeCurvature {
+        /// The CG iteration at which it happened.
+        iteration: usize,
+        /// `dᵀHd`.
+        curvature: f64,
+    },
+    /// Newton–CG reached its iteration limit above the forcing term: its iterate was the step.
+    CgTruncated {
+        /// CG iterations taken.
+        iterations: usize,
+        /// `‖Hp + g‖/‖g‖` at the end.
+        rel_residual: f64,
+    },
 }
 
 /// One iteration, as delivered to the observer.

@@ -8,7 +8,8 @@ use crate::checks::{ChecksObserver, regime_from};
 use crate::engine::{self, FnObserver, LineSearch, LoopParams, Observer};
 use crate::error::SolveError;
 use crate::hessian_step::HessianStep;
-use crate::params::SolverParams;
+use crate::newton_cg::{NewtonCg, SharedCurvature};
+use crate::params::{SolverParams, Strategy};
 use crate::report::{IterRecord, Iterate, Report};
 
 /// Armijo trials from the full step down to `α = 2⁻⁴⁶ ≈ 1.4·10⁻¹⁴`.
@@ -59,14 +60,24 @@ pub fn solve(
     validate(params, x0, d, x_star)?;
     let loop_params = params.loop_params();
     let mut checks = ChecksObserver::new(x_star, params.seed);
+    // Newton–CG hands its measured curvature to the checks when cheap checks were asked for.
+    let shared: Option<SharedCurvature> =
+        (params.strategy == Strategy::NewtonCg && params.checks && params.cheap_checks).then(SharedCurvature::default);
+    if let Some(c) = &shared {
+        checks = checks.with_cg(c.clone());
+    }
     let mut user = FnObserver(observer);
     let mut observers: Vec<&mut dyn Observer<_>> = Vec::with_capacity(2);
     if params.checks {
         observers.push(&mut checks);
     }
     observers.push(&mut user);
-    let mut strategy = HessianStep::new(*params);
-    let mut report = engine::run(f, &mut strategy, x0, &loop_params, &mut observers).map_err(SolveError::AtStart)?;
+    let mut report = if params.strategy == Strategy::NewtonCg {
+        engine::run(f, &mut NewtonCg::new(*params, shared.clone()), x0, &loop_params, &mut observers)
+    } else {
+        engine::run(f, &mut HessianStep::new(*params), x0, &loop_params, &mut observers)
+    }
+    .map_err(SolveError::AtStart)?;
     report.regime_from_iteration = if params.checks { regime_from(&report.history) } else { None };
     report.r_against_x_star = x_star.is_some();
     Ok(report)

@@ -9,8 +9,14 @@ use newton::{Fallback, Report, SolverParams, Status, Strategy, solve};
 use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
-const STRATEGIES: [Strategy; 5] =
-    [Strategy::Exact, Strategy::GaussNewton, Strategy::Leverage, Strategy::LeveragePcg, Strategy::NewtonSketch];
+const STRATEGIES: [Strategy; 6] = [
+    Strategy::Exact,
+    Strategy::GaussNewton,
+    Strategy::Leverage,
+    Strategy::LeveragePcg,
+    Strategy::NewtonSketch,
+    Strategy::NewtonCg,
+];
 
 fn matrix(n: usize, d: usize, seed: u64) -> CsrMatrix {
     random_sparse(&GenSpec { nrows: n, ncols: d, sparsity: Sparsity::RowNnz(6.min(d)), variant: Variant::Plain, seed })

@@ -9,8 +9,14 @@ use newton::{Fallback, SolveError, SolverParams, Status, Strategy, solve};
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 use sparse_ops::{CsrMatrix, Duplicates};
 
-const STRATEGIES: [Strategy; 5] =
-    [Strategy::Exact, Strategy::GaussNewton, Strategy::Leverage, Strategy::LeveragePcg, Strategy::NewtonSketch];
+const STRATEGIES: [Strategy; 6] = [
+    Strategy::Exact,
+    Strategy::GaussNewton,
+    Strategy::Leverage,
+    Strategy::LeveragePcg,
+    Strategy::NewtonSketch,
+    Strategy::NewtonCg,
+];
 
 #[test]
 fn an_overflowing_gradient_norm_is_overflow_not_converged() {

@@ -10,8 +10,14 @@ use losses::{Activation, LossKind, Objective, Problem, Regulariser, What};
 use newton::{Report, SolverParams, Strategy, solve};
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
-const STRATEGIES: [Strategy; 5] =
-    [Strategy::Exact, Strategy::GaussNewton, Strategy::Leverage, Strategy::LeveragePcg, Strategy::NewtonSketch];
+const STRATEGIES: [Strategy; 6] = [
+    Strategy::Exact,
+    Strategy::GaussNewton,
+    Strategy::Leverage,
+    Strategy::LeveragePcg,
+    Strategy::NewtonSketch,
+    Strategy::NewtonCg,
+];
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)

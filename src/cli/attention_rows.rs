@@ -22,8 +22,10 @@ pub struct RowsArgs {
     /// The data directory holding L{layer}H{head}/ with K.mtx, Q.mtx, attn.txt (each optionally .gz).
     #[arg(long)]
     data: PathBuf,
+    /// The layer L of the head.
     #[arg(long)]
     layer: usize,
+    /// The head H within the layer.
     #[arg(long)]
     head: usize,
     /// The regulariser weight w (≪ 1/n so that the data term decides).

@@ -61,6 +61,7 @@ pub struct SequenceArgs {
     /// Relative tolerance (a warm step stops where a cold one would: newton::resolve).
     #[arg(long, default_value_t = 1e-10)]
     tol: f64,
+    /// Iteration limit of each step's solve.
     #[arg(long, default_value_t = 100)]
     max_iter: usize,
     /// Recompute leverage scores every k iterations (default: the strategy's).

@@ -1,4 +1,4 @@
-//! Communication: the few collectives the solver needs, over MPI ([`crate::mpi_comm`], feature
+//! Communication: the few collectives the solver needs, over MPI (`crate::mpi_comm`, feature
 //! `mpi`) or within one process ([`LocalComm`]), with every byte counted.
 //!
 //! Every reduction is over per-chunk partial results (see [`crate::Chunking`]): each rank sends

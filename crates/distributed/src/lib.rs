@@ -18,8 +18,37 @@
 //! Hessian-vector product `8·C·d`. None depends on `n`. Compute per iteration: `O(nnz_p·r)`
 //! for the Gram (`r` nonzeros per row), `O(nnz_p)` per pass otherwise, `O(d³)` for the factor.
 //!
-//! The `mpi` feature adds [`mpi_comm::MpiComm`] (rsmpi over the system's MPI) and the
+//! The `mpi` feature adds `mpi_comm::MpiComm` (rsmpi over the system's MPI) and the
 //! `spnewton-mpi` launcher; without it the crate needs no MPI.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::ops::ControlFlow;
+//! use distributed::losses::{Activation, LossKind, PlantSpec, Problem, Regulariser, plant};
+//! use distributed::newton::{SolverParams, Status};
+//! use distributed::sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
+//! use distributed::{Chunking, DistProblem, LocalComm, Mode, Net, read::Source};
+//! // A planted problem as a problem directory, read back as the rows of one rank.
+//! let spec = GenSpec { nrows: 2000, ncols: 6, sparsity: Sparsity::RowNnz(3), variant: Variant::Plain, seed: 1 };
+//! let a = random_sparse(&spec)?;
+//! let plant_spec = PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 2 };
+//! let (x_true, b) = plant(&a, &plant_spec)?;
+//! let p = Problem { a, b, w: Regulariser::None, loss: LossKind::Rescaled, func: Activation::Exp, x0: None, x_true: None };
+//! let dir = std::env::temp_dir().join(format!("spnewton-distributed-doc-{}", std::process::id()));
+//! p.write_dir(&dir, false)?;
+//! let src = Source::open(&dir)?;
+//! // One process holding every chunk (`mpi_comm::MpiComm` under mpirun, feature `mpi`).
+//! let net = Net::new(LocalComm);
+//! let rows = src.read_rows(0..src.n)?;
+//! let f = DistProblem::new(&net, rows, src.n, Chunking::new(src.n, 8), p.loss, p.func, src.w_const)?;
+//! let params = SolverParams { checks: false, ..Default::default() };
+//! let r = distributed::solve(&f, Mode::Exact, &[0.0; 6], &params, &mut |_, _| ControlFlow::Continue(()))?;
+//! std::fs::remove_dir_all(&dir)?;
+//! assert_eq!(r.status, Status::Converged);
+//! assert!(r.x.iter().zip(&x_true).all(|(a, b)| (a - b).abs() < 1e-6));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 
@@ -34,6 +63,12 @@ pub mod read;
 pub mod result;
 pub mod split;
 pub mod strategy;
+
+// The crates whose types this API takes and returns: with these a user needs
+// `spnewton-distributed` alone.
+pub use losses;
+pub use newton;
+pub use sparse_ops;
 
 pub use chunks::{Chunking, DEFAULT_CHUNKS};
 pub use comm::{Comm, CommStats, LocalComm, Net};

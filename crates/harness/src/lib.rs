@@ -25,6 +25,7 @@
 //! let t = cases.run(1, 5);
 //! assert!(t["count to 1000"] >= 0.0 && t["count to 10"] >= 0.0);
 //! assert_eq!(t.names().count(), 2);
+//! # Ok::<(), std::convert::Infallible>(())
 //! ```
 
 #![forbid(unsafe_code)]

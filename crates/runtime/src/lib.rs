@@ -31,9 +31,11 @@
 //! use runtime::reduce;
 //! // A sum whose chunking does not depend on the thread count.
 //! let v: Vec<f64> = (0..100_000).map(|i| 1.0 / (1.0 + i as f64)).collect();
-//! let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| reduce::sum(v.len(), |i| v[i]));
-//! let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap().install(|| reduce::sum(v.len(), |i| v[i]));
+//! let pool = |t| runtime::rayon::ThreadPoolBuilder::new().num_threads(t).build();
+//! let one = pool(1)?.install(|| reduce::sum(v.len(), |i| v[i]));
+//! let two = pool(2)?.install(|| reduce::sum(v.len(), |i| v[i]));
 //! assert_eq!(one.to_bits(), two.to_bits());
+//! # Ok::<(), runtime::rayon::ThreadPoolBuildError>(())
 //! ```
 
 pub mod dense;

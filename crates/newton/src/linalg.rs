@@ -133,8 +133,8 @@ pub struct PcgResult {
 /// Why not faer's `conjugate_gradient` over the Hessian's `LinOp` (`StructuredHessian::op`):
 /// on negative curvature faer returns an error and no usable iterate, while a Newton–CG step
 /// needs the last iterate (a descent direction) to go on; and faer's block CG (a `k×k`
-/// pivoted Cholesky per iteration, even for one right-hand side) was not faster on the same
-/// operator (`cargo bench --bench cg`, docs/benchmarks.md).
+/// pivoted Cholesky per iteration, even for one right-hand side) was 1.2–1.7× slower on the
+/// same operator and iteration count (`cargo bench --bench cg`, docs/benchmarks.md).
 ///
 /// ```
 /// // H = diag(1, 4): one Jacobi-preconditioned iteration solves it.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use losses::{Activation, LossKind, Objective, Problem, Regulariser};
-use newton::{IterRecord, Precond, Report, SolverParams, Status, Strategy};
+use newton::{CheckCounts, IterRecord, Precond, ProblemSummary, Report, SolverParams, Status, Strategy};
 use serde::{Deserialize, Serialize};
 use sparse_ops::io::read_vector_of_len;
 
@@ -384,25 +384,6 @@ fn checks_summary(r: &Report) -> String {
              the solve succeeded."
         ),
     }
-}
-
-/// What was solved, in result.json.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProblemSummary {
-    pub n: usize,
-    pub d: usize,
-    pub nnz: usize,
-    pub loss: String,
-    #[serde(rename = "fn")]
-    pub func: String,
-}
-
-/// Counts over the per-iteration checks (the values themselves are in `history[].checks`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CheckCounts {
-    pub iterations_checked: usize,
-    pub iterations_contraction_ok: usize,
-    pub iterations_lipschitz_ok: usize,
 }
 
 /// result.json: the solver's [`Report`] at the top level, each value once (so the file reads

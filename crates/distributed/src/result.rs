@@ -5,33 +5,8 @@
 use newton::Report;
 use serde::{Deserialize, Serialize};
 
-/// The `problem` object of `result.json`: the shape and loss of the whole (global) problem.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProblemSummary {
-    /// Rows of `A` (all ranks together).
-    pub n: usize,
-    /// Columns of `A`: the dimension of `x`.
-    pub d: usize,
-    /// Nonzeros of `A` (all ranks together).
-    pub nnz: usize,
-    /// The loss's name (as in `meta.json`).
-    pub loss: String,
-    /// The activation's name (`fn` in the file).
-    #[serde(rename = "fn")]
-    pub func: String,
-}
-
-/// The `check_counts` object of `result.json`: iterations checked against SPEC §4 and how many
-/// passed. Always zero here: the distributed solver runs no checks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct CheckCounts {
-    /// Iterations the checks ran on.
-    pub iterations_checked: usize,
-    /// Of those, the iterations whose contraction check passed.
-    pub iterations_contraction_ok: usize,
-    /// Of those, the iterations whose Lipschitz check passed.
-    pub iterations_lipschitz_ok: usize,
-}
+// The shapes `spnewton solve` writes too: one definition, in `newton`.
+pub use newton::{CheckCounts, ProblemSummary};
 
 /// The `distribution` object of `result.json`: how the rows were partitioned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

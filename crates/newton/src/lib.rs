@@ -73,5 +73,5 @@ pub use sparse_ops;
 pub use error::{SolveError, StepError};
 pub use linalg::{PcgFailure, PcgResult, pcg};
 pub use params::{Precond, SolverParams, Strategy};
-pub use report::{Checks, Fallback, IterRecord, Iterate, Report, Status, Timing};
+pub use report::{CheckCounts, Checks, Fallback, IterRecord, Iterate, ProblemSummary, Report, Status, Timing};
 pub use solver::solve;

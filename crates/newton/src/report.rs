@@ -267,3 +267,31 @@ mod non_finite {
         }
     }
 }
+
+/// The `problem` object of `result.json`: the shape and loss of the whole (global) problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemSummary {
+    /// Rows of `A` (all ranks together, when distributed).
+    pub n: usize,
+    /// Columns of `A`: the dimension of `x`.
+    pub d: usize,
+    /// Nonzeros of `A`.
+    pub nnz: usize,
+    /// The loss's name (as in `meta.json`).
+    pub loss: String,
+    /// The activation's name (`fn` in the file).
+    #[serde(rename = "fn")]
+    pub func: String,
+}
+
+/// The `check_counts` object of `result.json`: iterations checked against SPEC §4 and how many
+/// passed. (`Default`: none ran, as in the distributed solver.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckCounts {
+    /// Iterations the checks ran on.
+    pub iterations_checked: usize,
+    /// Of those, the iterations whose contraction check passed.
+    pub iterations_contraction_ok: usize,
+    /// Of those, the iterations whose Lipschitz check passed.
+    pub iterations_lipschitz_ok: usize,
+}

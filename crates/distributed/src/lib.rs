@@ -78,11 +78,8 @@ pub use strategy::{DistStep, Mode};
 
 use std::ops::ControlFlow;
 
-use newton::engine::{self, FnObserver, LineSearch, LoopParams, Observer};
+use newton::engine::{self, FnObserver, LoopParams, Observer};
 use newton::{IterRecord, Iterate, Report, SolverParams};
-
-/// Armijo trials from the full step down to `α = 2⁻⁴⁶` (as `newton::solve`).
-const LINE_SEARCH_TRIALS: usize = 47;
 
 /// Minimise the distributed problem from `x0` (collective: every rank calls it with the same
 /// arguments and gets the same report).
@@ -96,18 +93,10 @@ pub fn solve<C: Comm>(
     if x0.len() != f.dim() {
         return Err(DistError::Invalid(format!("x0 has {} entries, d = {}", x0.len(), f.dim())));
     }
-    let loop_params = LoopParams {
-        tol: params.tol,
-        atol: params.atol,
-        max_iter: params.max_iter,
-        max_time: f64::INFINITY,
-        decrement_test: true,
-        decrement_floor: 0.0,
-        curvature_test: false,
-        escape_saddles: false,
-        line_search: LineSearch::Armijo { c: params.armijo, max_trials: LINE_SEARCH_TRIALS, evaluate_full_step: true },
-        seed: params.seed,
-    };
+    // `newton::solve`'s loop, less what ranks could disagree on (a wall-clock limit) or what
+    // the distributed problem does not provide (the curvature test at a stationary point).
+    let loop_params =
+        LoopParams { max_time: f64::INFINITY, curvature_test: false, escape_saddles: false, ..params.loop_params() };
     let mut user = FnObserver(observer);
     let mut observers: Vec<&mut dyn Observer<_>> = vec![&mut user];
     let mut strategy = DistStep::new(mode, *params);

@@ -7,6 +7,7 @@
 //! enum Colour { Red, DarkBlue }
 //! runtime::named_enum!(Colour { Red => "red", DarkBlue => "dark-blue" });
 //! assert_eq!(Colour::NAMES, ["red", "dark-blue"]);
+//! assert_eq!(Colour::ALL, [Colour::Red, Colour::DarkBlue]);
 //! assert_eq!("dark-blue".parse::<Colour>(), Ok(Colour::DarkBlue));
 //! assert_eq!(Colour::Red.to_string(), "red");
 //! let e = "green".parse::<Colour>().unwrap_err();
@@ -32,12 +33,14 @@ impl std::fmt::Display for UnknownName {
 
 impl std::error::Error for UnknownName {}
 
-/// Give a field-less enum its names: `NAMES` (declaration order), `name()`, `Display`, and
+/// Give a field-less enum its names: `ALL` and `NAMES` (declaration order), `name()`, `Display`, and
 /// `FromStr` with [`UnknownName`] as the error.
 #[macro_export]
 macro_rules! named_enum {
     ($t:ident { $($v:ident => $s:literal),+ $(,)? }) => {
         impl $t {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$v),+];
             /// Every variant's name, in declaration order (what `FromStr` accepts).
             pub const NAMES: &'static [&'static str] = &[$($s),+];
             /// This variant's name, as `Display` writes it and `FromStr` reads it.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use losses::{Activation, LossKind, Objective, Problem, Regulariser};
-use newton::{CheckCounts, IterRecord, Precond, ProblemSummary, Report, SolverParams, Status, Strategy};
+use newton::{IterRecord, Precond, ProblemSummary, Report, SolverParams, Status, Strategy};
 use serde::{Deserialize, Serialize};
 use sparse_ops::io::read_vector_of_len;
 
@@ -282,10 +282,8 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         super::plot::convergence(path, &grad, &r, &held)?;
     }
     if let Some(path) = &args.out {
-        let mut json = ResultFile::new(report.clone(), &p, strategy);
-        if args.hessian.is_none() {
-            json.choice = Some(StrategyChoice::of(n, d, p.a.nnz(), strategy));
-        }
+        let choice = args.hessian.is_none().then(|| StrategyChoice::of(n, d, p.a.nnz(), strategy));
+        let json = ResultFile::new(report.clone(), strategy.name(), summary(&p), SolveExtra { choice });
         super::output::write_json(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if report.status == Status::Converged {
@@ -386,19 +384,16 @@ fn checks_summary(r: &Report) -> String {
     }
 }
 
-/// result.json: the solver's [`Report`] at the top level, each value once (so the file reads
-/// back as a `newton::Report`), plus the strategy, the problem's shape and the check counts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultFile {
-    #[serde(flatten)]
-    pub report: Report,
-    pub strategy: String,
-    pub problem: ProblemSummary,
-    pub check_counts: CheckCounts,
+/// What `spnewton solve` adds to [`newton::ResultFile`]: how the strategy was chosen.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SolveExtra {
     /// How the strategy was chosen: absent when `--hessian` named it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice: Option<StrategyChoice>,
 }
+
+/// result.json of `spnewton solve`.
+pub type ResultFile = newton::ResultFile<SolveExtra>;
 
 /// The default's choice (`Strategy::default_for`) and the estimates it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -423,22 +418,14 @@ impl StrategyChoice {
     }
 }
 
-impl ResultFile {
-    fn new(report: Report, p: &Problem, strategy: Strategy) -> Self {
-        let count = |f: &dyn Fn(&newton::Checks) -> bool| report.history.iter().filter(|h| f(&h.checks)).count();
-        let check_counts = CheckCounts {
-            iterations_checked: count(&|c| c.contraction_ok.is_some() || c.lipschitz_ok.is_some()),
-            iterations_contraction_ok: count(&|c| c.contraction_ok == Some(true)),
-            iterations_lipschitz_ok: count(&|c| c.lipschitz_ok == Some(true)),
-        };
-        let problem = ProblemSummary {
-            n: p.a.nrows(),
-            d: p.a.ncols(),
-            nnz: p.a.nnz(),
-            loss: p.loss.to_string(),
-            func: p.func.to_string(),
-        };
-        ResultFile { report, strategy: strategy.name().to_string(), problem, check_counts, choice: None }
+/// The `problem` object of result.json.
+fn summary(p: &Problem) -> ProblemSummary {
+    ProblemSummary {
+        n: p.a.nrows(),
+        d: p.a.ncols(),
+        nnz: p.a.nnz(),
+        loss: p.loss.to_string(),
+        func: p.func.to_string(),
     }
 }
 
@@ -476,7 +463,7 @@ mod tests {
             newton::solve(&f, &[0.0; 8], &params, Some(&x_true), &mut |_, _| std::ops::ControlFlow::Continue(()))
                 .unwrap();
         assert!(report.history.iter().any(|h| h.checks.contraction_ok.is_some()));
-        let file = ResultFile::new(report.clone(), &p, Strategy::Exact);
+        let file = ResultFile::new(report.clone(), Strategy::Exact.name(), summary(&p), SolveExtra::default());
         let text = serde_json::to_string_pretty(&file).unwrap();
         // Reads back whole, and as the library's own report type.
         assert_eq!(serde_json::from_str::<ResultFile>(&text).unwrap(), file);

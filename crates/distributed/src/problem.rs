@@ -8,7 +8,8 @@
 
 use std::ops::Range;
 
-use losses::{Activation, LN_MAX, LossKind};
+use losses::rows::{self, RowWeights};
+use losses::{Activation, LN_MAX, LossKind, Regulariser};
 use newton::engine::{Evaluated, Need, Problem};
 use runtime::reduce::Neumaier;
 
@@ -16,25 +17,6 @@ use crate::chunks::Chunking;
 use crate::comm::{Comm, Net};
 use crate::error::DistError;
 use crate::read::LocalRows;
-
-/// `w∘w` on this rank's rows.
-#[derive(Debug, Clone)]
-enum W2 {
-    Zero,
-    Const(f64),
-    PerRow(Vec<f64>),
-}
-
-impl W2 {
-    #[inline]
-    fn at(&self, i: usize) -> f64 {
-        match self {
-            W2::Zero => 0.0,
-            W2::Const(c) => *c,
-            W2::PerRow(w) => w[i],
-        }
-    }
-}
 
 /// A rank's share of a regression problem (SPEC §1–2) and the communicator.
 pub struct DistProblem<'n, C: Comm> {
@@ -44,7 +26,7 @@ pub struct DistProblem<'n, C: Comm> {
     chunks: Range<usize>,
     loss: LossKind,
     func: Activation,
-    w2: W2,
+    w2: RowWeights,
     b_sq_norm: f64,
     n: usize,
 }
@@ -91,17 +73,6 @@ impl Evaluated for DistEval {
     }
 }
 
-fn activation(f: Activation, z: f64) -> (f64, f64) {
-    match f {
-        Activation::Exp => {
-            let e = z.exp();
-            (e, e)
-        }
-        Activation::Cosh => (z.cosh(), z.sinh()),
-        Activation::Sinh => (z.sinh(), z.cosh()),
-    }
-}
-
 impl<'n, C: Comm> DistProblem<'n, C> {
     /// `rows` must be exactly this rank's rows under `chunking` (see [`Chunking::owned_rows`]).
     /// `w_const` is the constant regulariser weight when `rows.w` is `None`. Collective.
@@ -124,11 +95,13 @@ impl<'n, C: Comm> DistProblem<'n, C> {
             Ok(())
         };
         net.agree(local).map_err(DistError::Remote)?;
-        let w2 = match (&rows.w, w_const) {
-            (Some(w), _) => W2::PerRow(w.iter().map(|v| v * v).collect()),
-            (None, Some(c)) => W2::Const(c * c),
-            (None, None) => W2::Zero,
+        let w = match (&rows.w, w_const) {
+            (Some(w), _) => Regulariser::PerRow(w.clone()),
+            (None, Some(c)) => Regulariser::Const(c),
+            (None, None) => Regulariser::None,
         };
+        let w2 =
+            net.agree(RowWeights::squares(&w, rows.b.len()).map_err(|e| e.to_string())).map_err(DistError::Remote)?;
         let mut p = Self { net, rows, chunking, chunks, loss, func, w2, b_sq_norm: 0.0, n };
         let parts: Vec<f64> = p.chunk_ranges().map(|r| p.sum_rows(r, |i| p.rows.b[i] * p.rows.b[i])).collect();
         p.b_sq_norm = net.sum_chunks(&parts, 1, chunking.chunks)[0];
@@ -189,11 +162,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         (0..self.rows.b.len())
             .map(|i| {
                 let (idx, val) = self.row(i);
-                let mut s = 0.0;
-                for (&j, &v) in idx.iter().zip(val) {
-                    s += v * x[j as usize];
-                }
-                s
+                sparse_ops::dot_row(idx, val, x)
             })
             .collect()
     }
@@ -268,7 +237,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         let (loss, f, b, w2) = (self.loss, self.func, &self.rows.b, &self.w2);
         let z = self.ax(x);
         let uv: Vec<(f64, f64)> =
-            if loss == LossKind::Linear { Vec::new() } else { z.iter().map(|&t| activation(f, t)).collect() };
+            if loss == LossKind::Linear { Vec::new() } else { z.iter().map(|&t| (f.u(t), f.du(t))).collect() };
         // Stage 1, per chunk: s0, Σw²z², max|z| (NaN as +∞), and the floor's Σ(|u| + |b|)².
         let mut st1 = Vec::with_capacity(4 * self.chunks.len());
         for r in self.chunk_ranges() {
@@ -353,23 +322,19 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         }
         for i in 0..nl {
             let w = w2.at(i);
-            let (yi, di, gi) = match loss {
+            let t = match loss {
                 LossKind::Rescaled => {
                     let (ui, vi) = uv[i];
-                    let r = ui - alpha * b[i] - beta;
                     if curv {
                         e.u[2 * i] = vi;
                         e.u[2 * i + 1] = vi * b[i];
                     }
-                    (r * vi + w * z[i], vi * vi + ui * r + w, vi * vi + w)
+                    rows::rescaled(ui, vi, b[i], z[i], w, alpha, beta)
                 }
-                LossKind::Hyperbolic => {
-                    let (ui, vi) = uv[i];
-                    let r = ui - b[i];
-                    (r * vi + w * z[i], vi * vi + ui * r + w, vi * vi + w)
-                }
-                _ => (z[i] - b[i] + w * z[i], 1.0 + w, 1.0 + w),
+                LossKind::Hyperbolic => rows::hyperbolic(uv[i].0, uv[i].1, b[i], z[i], w),
+                _ => rows::linear(z[i], b[i], w),
             };
+            let (yi, di, gi) = (t.y, t.d, t.d_gn);
             y[i] = yi;
             if curv {
                 e.dd[i] = di;

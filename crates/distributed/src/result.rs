@@ -1,8 +1,8 @@
 //! `result.json`, in the shape `spnewton solve` writes: the solver's report at the top level
 //! (so it reads back as a `newton::Report`), the strategy, the problem's shape and the check
-//! counts (the distributed solver runs no SPEC §4 checks: all zero), plus the ranks and chunks.
+//! counts (the distributed solver runs no SPEC §4 checks: all zero), plus the ranks and chunks;
+//! one definition with `spnewton solve`'s, [`newton::ResultFile`].
 
-use newton::Report;
 use serde::{Deserialize, Serialize};
 
 // The shapes `spnewton solve` writes too: one definition, in `newton`.
@@ -17,23 +17,18 @@ pub struct Distribution {
     pub chunks: usize,
 }
 
-/// The whole `result.json`, written by rank 0.
+/// What `spnewton-mpi solve` adds to [`newton::ResultFile`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultFile {
-    /// The solver's report, flattened into the top level.
-    #[serde(flatten)]
-    pub report: Report,
-    /// The strategy's name ([`crate::Mode::name`]).
-    pub strategy: String,
-    /// The problem's shape and loss.
-    pub problem: ProblemSummary,
-    /// The SPEC §4 check counts (all zero).
-    pub check_counts: CheckCounts,
+pub struct DistExtra {
     /// Ranks and chunks of the run.
     pub distribution: Distribution,
     /// `x` as the hexadecimal bits of each `f64`: what the rank-count tests compare.
     pub x_bits: Vec<String>,
 }
+
+/// The whole `result.json`, written by rank 0: `spnewton solve`'s shape (the check counts are
+/// zero: the distributed solver runs no SPEC §4 checks) plus [`DistExtra`].
+pub type ResultFile = newton::ResultFile<DistExtra>;
 
 /// The bits of `x`, one hexadecimal word per entry.
 pub fn bits(x: &[f64]) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! The Newton strategies on the distributed problem. Every `d×d` matrix is reduced in chunk
-//! order, then factored redundantly on every rank (the same bits in, the same sequential
-//! Cholesky, the same bits out), so no factor has to be broadcast.
+//! order, then factored redundantly on every rank with `newton::linalg`'s damped Cholesky,
+//! sequentially (the same bits in, the same bits out), so no factor has to be broadcast; the
+//! CG modes take `newton::pcg_step`, the single-machine solver's inexact step.
 //!
 //! - `exact`: `Σ_c A_cᵀ D_c A_c` (`d²` per chunk) + `(AᵀU)C(AᵀU)ᵀ`.
 //! - `leverage`: a CountSketch `S D₊^{1/2} A` (`m = 4d` rows; `m·d` per chunk, reduced to rank 0),
@@ -16,7 +17,9 @@
 use std::time::Instant;
 
 use newton::engine::{Need, Step, StepInput, Strategy};
-use newton::{Fallback, SolverParams, StepError, Timing};
+use newton::faer::{Mat, Par};
+use newton::linalg::{chol_solve, damped_cholesky, max_diagonal, symmetrise};
+use newton::{Fallback, SolverParams, StepError, Timing, pcg_step};
 
 use crate::comm::Comm;
 use crate::problem::{DistEval, DistProblem, add_low_rank};
@@ -35,28 +38,7 @@ pub enum Mode {
     NewtonCg,
 }
 
-impl Mode {
-    /// The mode named `s` (`exact`, `leverage`, `leverage-pcg`, `newton-cg`); otherwise a
-    /// message listing those names.
-    pub fn parse(s: &str) -> Result<Mode, String> {
-        Ok(match s {
-            "exact" => Mode::Exact,
-            "leverage" => Mode::Leverage,
-            "leverage-pcg" => Mode::LeveragePcg,
-            "newton-cg" => Mode::NewtonCg,
-            _ => return Err(format!("unknown strategy `{s}` (exact, leverage, leverage-pcg, newton-cg)")),
-        })
-    }
-    /// The name [`Mode::parse`] accepts (and `result.json`'s `strategy`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Exact => "exact",
-            Mode::Leverage => "leverage",
-            Mode::LeveragePcg => "leverage-pcg",
-            Mode::NewtonCg => "newton-cg",
-        }
-    }
-}
+runtime::named_enum!(Mode { Exact => "exact", Leverage => "leverage", LeveragePcg => "leverage-pcg", NewtonCg => "newton-cg" });
 
 /// JL columns of the leverage-score estimate.
 const JL_COLUMNS: usize = 16;
@@ -91,9 +73,9 @@ fn uniform(h: u64) -> f64 {
     (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
-/// `D₊`: `D_i` where nonnegative, else `D_GN_i` (the rule of `losses`).
+/// `D₊,i` by `losses`' one rule.
 fn dplus(e: &DistEval, i: usize) -> f64 {
-    if e.dd[i] >= 0.0 { e.dd[i] } else { e.dgn[i] }
+    losses::rows::sketch_weight(e.dd[i], e.dgn[i])
 }
 
 impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
@@ -146,9 +128,11 @@ impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
         let t = Instant::now();
         let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
         let factor = match m {
-            Some(mut h) => {
-                symmetrise(&mut h, d);
-                let (l, mu) = damped_cholesky(&h, d).ok_or(StepError::NotFactorisable { max_diag: max_diag(&h, d) })?;
+            Some(h) => {
+                let mut h = Mat::from_fn(d, d, |i, j| h[i * d + j]);
+                symmetrise(&mut h);
+                let (l, mu) =
+                    damped_cholesky(&h, Par::Seq).ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&h) })?;
                 if let Some(mu) = mu {
                     fallbacks.push(Fallback::Damped { mu });
                 }
@@ -158,21 +142,17 @@ impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
         };
         let mut cg_iterations = None;
         let p = match (self.mode, &factor) {
-            (Mode::Exact | Mode::Leverage, Some(l)) => chol_solve(l, d, &neg_g),
+            (Mode::Exact | Mode::Leverage, Some(l)) => chol_solve(l, &neg_g),
             _ => {
-                let eta = 0.1f64.min(input.rel_grad.sqrt()).max(1e-12);
                 let pre = |r: &[f64]| match &factor {
-                    Some(l) => chol_solve(l, d, r),
+                    Some(l) => chol_solve(l, r),
                     None => r.to_vec(),
                 };
-                let (p, its, failure) = pcg(&neg_g, eta, self.params.max_cg, |v| f.hessian_apply(e, v), pre);
+                let apply = |v: &[f64], out: &mut [f64]| out.copy_from_slice(&f.hessian_apply(e, v));
+                let (p, its) = pcg_step(&neg_g, g, input.rel_grad, self.params.max_cg, apply, pre, &mut fallbacks);
                 passes += 2 * its;
                 cg_iterations = Some(its);
-                if let Some(reason) = failure {
-                    fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
-                }
-                let descent = p.iter().zip(g).map(|(a, b)| a * b).sum::<f64>() < 0.0;
-                if descent { p } else { pre(&neg_g) }
+                p
             }
         };
         timing.solve_s += t.elapsed().as_secs_f64();
@@ -232,11 +212,12 @@ impl DistStep {
                     }
                 }
             }
+            let gram = Mat::from_fn(d, d, |j, l| gram[j * d + l]);
             let (l, _) =
-                damped_cholesky(&gram, d).ok_or(StepError::NotFactorisable { max_diag: max_diag(&gram, d) })?;
+                damped_cholesky(&gram, Par::Seq).ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&gram) })?;
             for j in 0..d {
                 for k in 0..d {
-                    r[j * d + k] = l[k * d + j];
+                    r[j * d + k] = l[(k, j)];
                 }
             }
             r[d * d] = sa[m * d];
@@ -288,126 +269,4 @@ impl DistStep {
         }
         Ok((keep, p, negative))
     }
-}
-
-fn symmetrise(m: &mut [f64], d: usize) {
-    for i in 0..d {
-        for j in 0..i {
-            let s = 0.5 * (m[i * d + j] + m[j * d + i]);
-            m[i * d + j] = s;
-            m[j * d + i] = s;
-        }
-    }
-}
-
-fn max_diag(m: &[f64], d: usize) -> f64 {
-    (0..d).map(|i| m[i * d + i]).fold(0.0, f64::max)
-}
-
-/// Lower Cholesky factor (row-major), sequential: the same bits on every rank.
-pub fn cholesky(m: &[f64], d: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; d * d];
-    for j in 0..d {
-        let mut s = m[j * d + j];
-        for k in 0..j {
-            s -= l[j * d + k] * l[j * d + k];
-        }
-        if s.is_nan() || s <= 0.0 || !s.is_finite() {
-            return None;
-        }
-        let ljj = s.sqrt();
-        l[j * d + j] = ljj;
-        for i in j + 1..d {
-            let mut s = m[i * d + j];
-            for k in 0..j {
-                s -= l[i * d + k] * l[j * d + k];
-            }
-            l[i * d + j] = s / ljj;
-        }
-    }
-    Some(l)
-}
-
-/// Cholesky of `m`, or of `m + μI` with the smallest `μ = 10^k·10⁻¹⁰·max diag` that works.
-pub fn damped_cholesky(m: &[f64], d: usize) -> Option<(Vec<f64>, Option<f64>)> {
-    if let Some(l) = cholesky(m, d) {
-        return Some((l, None));
-    }
-    let scale = max_diag(m, d).max(f64::MIN_POSITIVE);
-    let mut mu = 1e-10 * scale;
-    let mut shifted = m.to_vec();
-    for _ in 0..25 {
-        for i in 0..d {
-            shifted[i * d + i] = m[i * d + i] + mu;
-        }
-        if let Some(l) = cholesky(&shifted, d) {
-            return Some((l, Some(mu)));
-        }
-        mu *= 10.0;
-    }
-    None
-}
-
-/// Solve `LLᵀx = b`.
-pub fn chol_solve(l: &[f64], d: usize, b: &[f64]) -> Vec<f64> {
-    let mut y = b.to_vec();
-    for i in 0..d {
-        let mut s = y[i];
-        for k in 0..i {
-            s -= l[i * d + k] * y[k];
-        }
-        y[i] = s / l[i * d + i];
-    }
-    for i in (0..d).rev() {
-        let mut s = y[i];
-        for k in i + 1..d {
-            s -= l[k * d + i] * y[k];
-        }
-        y[i] = s / l[i * d + i];
-    }
-    y
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Preconditioned CG for `Hx = b` to `‖r‖ ≤ η‖b‖`: `(x, iterations, failure)`.
-pub fn pcg(
-    b: &[f64],
-    eta: f64,
-    max_iter: usize,
-    mut h: impl FnMut(&[f64]) -> Vec<f64>,
-    pre: impl Fn(&[f64]) -> Vec<f64>,
-) -> (Vec<f64>, usize, Option<&'static str>) {
-    let d = b.len();
-    let mut x = vec![0.0; d];
-    let mut r = b.to_vec();
-    let mut z = pre(&r);
-    let mut p = z.clone();
-    let mut rz = dot(&r, &z);
-    let target = eta * dot(b, b).sqrt();
-    for it in 0..max_iter {
-        if dot(&r, &r).sqrt() <= target {
-            return (x, it, None);
-        }
-        let hp = h(&p);
-        let php = dot(&p, &hp);
-        if php.is_nan() || php <= 0.0 {
-            return (x, it, Some("negative curvature in CG"));
-        }
-        let a = rz / php;
-        for i in 0..d {
-            x[i] += a * p[i];
-            r[i] -= a * hp[i];
-        }
-        z = pre(&r);
-        let rz_new = dot(&r, &z);
-        let beta = rz_new / rz;
-        rz = rz_new;
-        for i in 0..d {
-            p[i] = z[i] + beta * p[i];
-        }
-    }
-    if dot(&r, &r).sqrt() <= target { (x, max_iter, None) } else { (x, max_iter, Some("CG iteration limit")) }
 }

@@ -132,7 +132,7 @@ impl<'a> StructuredHessian<'a> {
         if negative == 0 {
             return (d.as_slice().into(), 0);
         }
-        (d.iter().zip(dgn).map(|(&a, &b)| if a >= 0.0 { a } else { b }).collect(), negative)
+        (d.iter().zip(dgn).map(|(&a, &b)| crate::rows::sketch_weight(a, b)).collect(), negative)
     }
     /// `(U, k, C)` of the chosen part; `U` is `n×k` row-major.
     pub fn low_rank(&self, part: Part) -> (&[f64], usize, &[f64]) {
@@ -200,7 +200,7 @@ impl<'a> StructuredHessian<'a> {
             for i in rows {
                 let p = indptr[i]..indptr[i + 1];
                 let (cols, vals) = (&indices[p.clone()], &data[p]);
-                let t = row_dot(cols, vals, v);
+                let t = sparse_ops::dot_row(cols, vals, v);
                 let s = diag[i] * t;
                 if s != 0.0 {
                     for (&j, &a) in cols.iter().zip(vals) {
@@ -330,22 +330,4 @@ impl LinOp<f64> for HessianOp<'_, '_> {
         // Real symmetric: the conjugate is the operator itself.
         self.apply(out, rhs, par, stack)
     }
-}
-
-/// `Σ_k v_k x_{j_k}` with four independent accumulators (fixed order: deterministic).
-#[inline]
-fn row_dot(cols: &[u32], vals: &[f64], x: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let mut cc = cols.chunks_exact(4);
-    let mut vc = vals.chunks_exact(4);
-    for (c, v) in (&mut cc).zip(&mut vc) {
-        for l in 0..4 {
-            acc[l] += v[l] * x[c[l] as usize];
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (&c, &v) in cc.remainder().iter().zip(vc.remainder()) {
-        s += v * x[c as usize];
-    }
-    s
 }

@@ -68,6 +68,7 @@ pub mod kind;
 pub mod objective;
 pub mod planted;
 pub mod problem;
+pub mod rows;
 pub mod spectral;
 
 // The crates whose types this API takes and returns (`CsrMatrix`, `faer::Mat`): with these a

@@ -12,6 +12,7 @@ use crate::error::LossError;
 use crate::hessian::{HessianParts, StructuredHessian};
 use crate::kind::{Activation, LossKind, Regulariser};
 use crate::problem::Problem;
+use crate::rows::{self, RowWeights, check_vec};
 use runtime::pool::BufferPool;
 
 /// `ln(f64::MAX)`: `exp`, `cosh` and `sinh` overflow above it.
@@ -68,7 +69,7 @@ pub struct Evaluation<'a> {
 pub struct Objective<'a> {
     a: &'a CsrMatrix,
     b: &'a [f64],
-    w2: W2,
+    w2: RowWeights,
     loss: LossKind,
     func: Activation,
     b_sq_norm: f64,
@@ -90,23 +91,7 @@ impl<'a> Objective<'a> {
     ) -> Result<Self, LossError> {
         let n = a.nrows();
         check_vec("b", b, n)?;
-        let w2 = match w {
-            Regulariser::None => W2::Zero,
-            Regulariser::Const(c) => {
-                check_vec("w", &[c], 1)?;
-                if !(c * c).is_finite() {
-                    return Err(LossError::Overflow { max_abs_z: 0.0, row: 0, detail: "w² overflows" });
-                }
-                W2::Const(c * c)
-            }
-            Regulariser::PerRow(w) => {
-                check_vec("w", &w, n)?;
-                if let Some(i) = w.iter().position(|v| !(v * v).is_finite()) {
-                    return Err(LossError::Overflow { max_abs_z: 0.0, row: i, detail: "w_i² overflows" });
-                }
-                W2::PerRow(w.iter().map(|v| v * v).collect())
-            }
-        };
+        let w2 = RowWeights::squares(&w, n)?;
         let b_sq_norm = reduce::sum(n, |i| b[i] * b[i]);
         // Softmax is always exp (SPEC §2); linear ignores u.
         let func = if loss == LossKind::Softmax { Activation::Exp } else { func };
@@ -263,20 +248,19 @@ impl<'a> Objective<'a> {
                 let cm = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
                 let u = &*u;
                 self.finish(what, 0.5 * cc + 0.5 * reg, 2, (cm.clone(), cm), &overflow, |i, yu| {
-                    let (ui, vi, w) = (u[i], vv[i], w2.at(i));
-                    let r = ui - alpha * b[i] - beta;
-                    *yu = [r * vi + w * z[i], vi, vi * b[i], 0.0];
-                    (vi * vi + ui * r + w, vi * vi + w)
+                    let vi = vv[i];
+                    let t = rows::rescaled(u[i], vi, b[i], z[i], w2.at(i), alpha, beta);
+                    *yu = [t.y, vi, vi * b[i], 0.0];
+                    (t.d, t.d_gn)
                 })
             }
             LossKind::Hyperbolic => {
                 // r = u − b, y = v∘r, D = v∘v + u∘r.
                 let u = &*u;
                 self.finish(what, 0.5 * p1.s[0].value() + 0.5 * reg, 0, (Vec::new(), Vec::new()), &overflow, |i, yu| {
-                    let (ui, vi, w) = (u[i], vv[i], w2.at(i));
-                    let r = ui - b[i];
-                    yu[0] = r * vi + w * z[i];
-                    (vi * vi + ui * r + w, vi * vi + w)
+                    let t = rows::hyperbolic(u[i], vv[i], b[i], z[i], w2.at(i));
+                    yu[0] = t.y;
+                    (t.d, t.d_gn)
                 })
             }
             LossKind::Softmax => {
@@ -296,9 +280,9 @@ impl<'a> Objective<'a> {
             }
             LossKind::Linear => {
                 self.finish(what, 0.5 * p1.s[0].value() + 0.5 * reg, 0, (Vec::new(), Vec::new()), &overflow, |i, yu| {
-                    let w = w2.at(i);
-                    yu[0] = z[i] - b[i] + w * z[i];
-                    (1.0 + w, 1.0 + w)
+                    let t = rows::linear(z[i], b[i], w2.at(i));
+                    yu[0] = t.y;
+                    (t.d, t.d_gn)
                 })
             }
         };
@@ -441,25 +425,6 @@ fn softmax_fill(z: &[f64], s: &mut [f64], b: &[f64], m: f64, total: f64) -> [f64
     reduce::combine(&partials)
 }
 
-/// `w∘w`, without materialising a constant.
-#[derive(Debug, Clone)]
-enum W2 {
-    Zero,
-    Const(f64),
-    PerRow(Vec<f64>),
-}
-
-impl W2 {
-    #[inline]
-    fn at(&self, i: usize) -> f64 {
-        match self {
-            W2::Zero => 0.0,
-            W2::Const(c) => *c,
-            W2::PerRow(w) => w[i],
-        }
-    }
-}
-
 /// Block accumulator of pass 1: two compensated sums, the largest `|z|` (first row on ties,
 /// NaN counting as `+∞`) and a log-sum-exp `(m, Σ e^{z−m})`.
 #[derive(Debug, Clone, Copy)]
@@ -479,7 +444,7 @@ impl Default for Fold {
 
 impl Fold {
     /// A block starting at row `i0`: its largest `|z|` and `Σ w²z²`.
-    fn of_block(i0: usize, zb: &[f64], w2: &W2) -> Self {
+    fn of_block(i0: usize, zb: &[f64], w2: &RowWeights) -> Self {
         let mut acc = Self::default();
         let (mut m, mut nan) = (0.0f64, false);
         for &t in zb {
@@ -494,9 +459,9 @@ impl Fold {
             (acc.max_abs, acc.max_row) = (m, i0 + k);
         }
         let reg = match w2 {
-            W2::Zero => 0.0,
-            W2::Const(c) => c * sum_range(0..zb.len(), |k| zb[k] * zb[k]),
-            W2::PerRow(w) => sum_range(0..zb.len(), |k| w[i0 + k] * zb[k] * zb[k]),
+            RowWeights::Zero => 0.0,
+            RowWeights::Const(c) => c * sum_range(0..zb.len(), |k| zb[k] * zb[k]),
+            RowWeights::PerRow(w) => sum_range(0..zb.len(), |k| w[i0 + k] * zb[k] * zb[k]),
         };
         acc.s[1].add(reg);
         acc
@@ -540,16 +505,6 @@ impl Fold {
             self.lse.add(o.lse.value() * (o.m - self.m).exp());
         }
         self
-    }
-}
-
-fn check_vec(what: &'static str, v: &[f64], len: usize) -> Result<(), LossError> {
-    if v.len() != len {
-        return Err(LossError::DimensionMismatch { what, expected: len, found: v.len() });
-    }
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(LossError::NonFiniteInput { what, index, value: v[index] }),
-        None => Ok(()),
     }
 }
 

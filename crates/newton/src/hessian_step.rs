@@ -10,7 +10,7 @@ use sketch::{Method, SampledDiagonal, Sparsifier, SparsifyParams, sparsify};
 
 use crate::engine::{Need, Step, StepInput, Strategy as StepStrategy};
 use crate::error::StepError;
-use crate::linalg::{chol_solve, damped_cholesky, dense_par, dot, max_diagonal, norm, pcg};
+use crate::linalg::{chol_solve, damped_cholesky, dense_par, dot, max_diagonal, norm, pcg, symmetrise};
 use crate::params::{SolverParams, Strategy};
 use crate::report::{Fallback, Timing};
 
@@ -125,7 +125,9 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
         let mut cg_iterations = None;
         let p = if self.params.strategy == Strategy::LeveragePcg {
             let rel_grad = self.grad_ref.map_or(input.rel_grad, |r| norm(g) / r);
-            let (p, its) = pcg_step(h, &l, &neg_g, g, rel_grad, self.params.max_cg, &mut fallbacks);
+            let apply = |v: &[f64], out: &mut [f64]| h.apply(Part::Exact, v, out);
+            let (p, its) =
+                pcg_step(&neg_g, g, rel_grad, self.params.max_cg, apply, |r| chol_solve(&l, r), &mut fallbacks);
             cg_iterations = Some(its);
             passes += 2 * its;
             p
@@ -192,37 +194,28 @@ fn exact_matrix(h: &StructuredHessian, strategy: Strategy) -> Formed {
     Formed { m, timing, passes: 1, rows_kept: None, fallbacks: Vec::new() }
 }
 
-/// `(m + mᵀ)/2` in place: the Gram kernels fill both triangles, the sum of parts may not agree.
-fn symmetrise(m: &mut Mat<f64>) {
-    for i in 0..m.nrows() {
-        for j in 0..i {
-            let s = 0.5 * (m[(i, j)] + m[(j, i)]);
-            m[(i, j)] = s;
-            m[(j, i)] = s;
-        }
-    }
-}
-
-/// Inexact Newton by CG on the exact Hessian, preconditioned by the Cholesky factor `l` of the
-/// sketched matrix. Forcing term `η = min(0.1, √(‖g‖/‖g₀‖))` gives superlinear convergence.
-/// Returns the step and the CG iterations; falls back to the preconditioner's own step when
-/// CG fails before finding a descent direction.
-fn pcg_step(
-    h: &StructuredHessian,
-    l: &Mat<f64>,
+/// Inexact Newton by CG on the exact Hessian (`apply`: `v ↦ Hv`), preconditioned by `precond`
+/// (the Cholesky solve with the sketched matrix, or the identity). Forcing term
+/// `η = min(0.1, √(‖g‖/‖g₀‖))` gives superlinear convergence. Returns the step and the CG
+/// iterations; falls back to the preconditioner's own step `precond(−g)` when CG fails before
+/// finding a descent direction, and records every CG failure in `fallbacks`. The one inexact
+/// step of the workspace: `leverage-pcg` here and the distributed solver's CG modes use it.
+pub fn pcg_step(
     neg_g: &[f64],
     g: &[f64],
     rel_grad: f64,
     max_cg: usize,
+    apply: impl FnMut(&[f64], &mut [f64]),
+    precond: impl Fn(&[f64]) -> Vec<f64>,
     fallbacks: &mut Vec<Fallback>,
 ) -> (Vec<f64>, usize) {
     let eta = 0.1f64.min(rel_grad.sqrt()).max(1e-12);
-    let res = pcg(neg_g, eta, max_cg, |v, out| h.apply(Part::Exact, v, out), |r| chol_solve(l, r));
+    let res = pcg(neg_g, eta, max_cg, apply, &precond);
     let descent = dot(&res.x, g) < 0.0;
     let p = match res.failure {
         Some(reason) if !descent || res.iterations == 0 => {
             fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
-            chol_solve(l, neg_g)
+            precond(neg_g)
         }
         Some(reason) => {
             fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });

@@ -54,13 +54,14 @@ pub mod dense;
 pub mod engine;
 mod error;
 mod hessian_step;
-mod linalg;
+pub mod linalg;
 mod newton_cg;
 mod objective;
 mod params;
 pub mod precond;
 mod report;
 pub mod resolve;
+mod result_file;
 mod solver;
 
 // The crates whose types this API takes and returns (an `Objective` built from a `CsrMatrix`,
@@ -71,7 +72,9 @@ pub use sketch;
 pub use sparse_ops;
 
 pub use error::{SolveError, StepError};
+pub use hessian_step::pcg_step;
 pub use linalg::{PcgFailure, PcgResult, pcg};
 pub use params::{Precond, SolverParams, Strategy};
 pub use report::{CheckCounts, Checks, Fallback, IterRecord, Iterate, ProblemSummary, Report, Status, Timing};
+pub use result_file::ResultFile;
 pub use solver::solve;

@@ -1,5 +1,17 @@
 //! Dense `d×d` work: Cholesky with Levenberg–Marquardt damping, triangular solves, and a
 //! preconditioned conjugate gradient on a matrix-free operator. Never an explicit inverse.
+//! Public so that every solver built on the engine (the distributed one too) factors and
+//! solves the same way: the same damping rule, the same CG, the same fallbacks.
+//!
+//! ```
+//! use newton::faer::{Mat, Par};
+//! use newton::linalg::{chol_solve, damped_cholesky};
+//! // H = [[4, 2], [2, 3]]: positive definite, no damping.
+//! let h = Mat::from_fn(2, 2, |i, j| [[4.0, 2.0], [2.0, 3.0]][i][j]);
+//! let (l, mu) = damped_cholesky(&h, Par::Seq).expect("factorisable");
+//! let x = chol_solve(&l, &[6.0, 5.0]);
+//! assert!(mu.is_none() && (x[0] - 1.0).abs() < 1e-15 && (x[1] - 1.0).abs() < 1e-15);
+//! ```
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{LltRegularization, cholesky_in_place, cholesky_in_place_scratch};
@@ -41,7 +53,7 @@ pub(crate) fn cholesky(h: &Mat<f64>, par: Par) -> Option<Mat<f64>> {
 /// was damped by the same `μ` at every iteration and never converged. A relative shift damps
 /// every column in proportion to its own curvature. Entries with `H_ii ≤ 0` are scaled by the
 /// largest diagonal instead.
-pub(crate) fn damped_cholesky(h: &Mat<f64>, par: Par) -> Option<(Mat<f64>, Option<f64>)> {
+pub fn damped_cholesky(h: &Mat<f64>, par: Par) -> Option<(Mat<f64>, Option<f64>)> {
     let d = h.nrows();
     let max_diag = (0..d).map(|i| h[(i, i)]).fold(0.0, f64::max);
     if !(max_diag.is_finite() && max_diag > 0.0) {
@@ -76,13 +88,24 @@ pub(crate) fn damped_cholesky(h: &Mat<f64>, par: Par) -> Option<(Mat<f64>, Optio
     None
 }
 
+/// `(m + mᵀ)/2` in place: Gram kernels fill both triangles, and a sum of parts may not agree.
+pub fn symmetrise(m: &mut Mat<f64>) {
+    for i in 0..m.nrows() {
+        for j in 0..i {
+            let s = 0.5 * (m[(i, j)] + m[(j, i)]);
+            m[(i, j)] = s;
+            m[(j, i)] = s;
+        }
+    }
+}
+
 /// The largest diagonal entry (for messages).
-pub(crate) fn max_diagonal(h: &Mat<f64>) -> f64 {
+pub fn max_diagonal(h: &Mat<f64>) -> f64 {
     (0..h.nrows()).map(|i| h[(i, i)]).fold(0.0, f64::max)
 }
 
 /// `x = (LLᵀ)⁻¹b` by two triangular solves.
-pub(crate) fn chol_solve(l: &Mat<f64>, b: &[f64]) -> Vec<f64> {
+pub fn chol_solve(l: &Mat<f64>, b: &[f64]) -> Vec<f64> {
     let d = b.len();
     let mut x = Mat::from_fn(d, 1, |i, _| b[i]);
     solve_lower_triangular_in_place(l.as_ref(), x.as_mut(), Par::Seq);

@@ -68,5 +68,5 @@ pub use sprs;
 pub use csr::{CsrBuffer, CsrMatrix, Duplicates, SprsCsr};
 pub use error::{ReadError, ReadErrorKind, StructureError, WriteError};
 pub use io::{DenseMatrix, ReadOptions};
-pub use kernels::{MatrixStats, Summary};
+pub use kernels::{MatrixStats, Summary, dot_row};
 pub use runtime::partition::ChunkPolicy;

@@ -12,7 +12,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use distributed::mpi_comm::MpiComm;
 use distributed::read::Source;
-use distributed::result::{CheckCounts, Distribution, ProblemSummary, ResultFile, bits};
+use distributed::result::{DistExtra, Distribution, ProblemSummary, ResultFile, bits};
 use distributed::{Chunking, Comm, DistError, DistProblem, LocalComm, Mode, Net};
 use newton::{SolverParams, Strategy};
 use serde::Serialize;
@@ -166,7 +166,7 @@ struct BenchFile {
 }
 
 fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> {
-    let mode = net.agree(Mode::parse(&a.strategy))?;
+    let mode = net.agree(a.strategy.parse::<Mode>().map_err(|e| e.to_string()))?;
     let source = net.agree(Source::open(&a.problem).map_err(|e| e.to_string()))?;
     if net.size() > a.chunks.min(source.n.max(1)) {
         return Err(format!("{} ranks but only {} chunks: pass --chunks ≥ the ranks", net.size(), a.chunks));
@@ -322,20 +322,16 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
         return Ok(());
     }
     if net.rank() == 0 {
-        let file = ResultFile {
-            x_bits: bits(&report.x),
-            strategy: mode.name().into(),
-            problem: ProblemSummary {
-                n: source.n,
-                d: source.d,
-                nnz: source.nnz,
-                loss: source.loss.to_string(),
-                func: source.func.to_string(),
-            },
-            check_counts: CheckCounts::default(),
-            distribution: Distribution { ranks: net.size(), chunks: chunking.chunks },
-            report,
+        let problem = ProblemSummary {
+            n: source.n,
+            d: source.d,
+            nnz: source.nnz,
+            loss: source.loss.to_string(),
+            func: source.func.to_string(),
         };
+        let distribution = Distribution { ranks: net.size(), chunks: chunking.chunks };
+        let extra = DistExtra { distribution, x_bits: bits(&report.x) };
+        let file = ResultFile::new(report, mode.name(), problem, extra);
         eprintln!(
             "{}: {} iterations, loss {:e}, ‖g‖ {:e} ({} ranks)",
             file.report.status.name(),

@@ -8,4 +8,5 @@ mod gram;
 mod matvec;
 mod rows;
 
+pub use matvec::dot_row;
 pub use rows::{MatrixStats, Summary};

@@ -52,6 +52,10 @@ fn the_default_picks_newton_cg_for_wide_problems_and_exact_for_narrow_ones() {
     let (e, c) = (r["choice"]["exact_flops"].as_f64().unwrap(), r["choice"]["newton_cg_flops"].as_f64().unwrap());
     assert!(e > c, "{e} vs {c}");
     assert!(r["choice"]["rule"].as_str().unwrap().contains("newton-cg"));
+    // ... with this machine's timed rates and the step times predicted from them.
+    let cal = &r["choice"]["calibration"];
+    assert!(cal["pass_pair_s_per_nnz"].as_f64().unwrap() > 0.0 && cal["cholesky_s_per_flop"].as_f64().unwrap() > 0.0);
+    assert!(r["choice"]["exact_s"].as_f64().unwrap() > r["choice"]["newton_cg_s"].as_f64().unwrap());
     // Matrix-free: a budget far below one dense 3000² matrix (72 MB) is enough.
     let o =
         spnewton(&["--max-memory", "16M", "solve", "--problem", wide.to_str().unwrap(), "--quiet", "--max-iter", "0"]);

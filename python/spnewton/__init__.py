@@ -157,9 +157,14 @@ def _result(x: np.ndarray, jac: np.ndarray, info: dict[str, Any]) -> OptimizeRes
         grad_norm0=info["grad_norm0"],
         strategy=info["strategy"],
         history=history,
-        timing=info["timing"],
+        timing={**info["timing"], "total_s": info["total_s"]},
         problem=info["problem"],
-        checks=info["checks"],
+        checks={
+            **info["check_counts"],
+            "regime_from_iteration": info.get("regime_from_iteration"),
+            "r_against_x_star": info["r_against_x_star"],
+        },
+        choice=info.get("choice"),
     )
     return res
 
@@ -203,8 +208,9 @@ def minimize(
     x0 : array_like, shape (d,), optional
         Starting point (default zeros).
     hessian : {"auto", "exact", "gauss-newton", "leverage", "leverage-pcg", "newton-sketch", "newton-cg"}
-        How the Newton matrix is formed; ``"auto"`` chooses from ``n``, ``d`` and the nonzeros
-        per row as the command line does (``Strategy::default_for``).
+        How the Newton matrix is formed; ``"auto"`` chooses from ``n``, ``d``, the nonzeros
+        per row and this machine's timed rates as the command line does (``newton::auto``;
+        ``result.choice`` holds the figures).
     tol : float
         Stop when ``‖g‖ ≤ max(tol·‖g(x0)‖, atol)``.
     eps0 : float
@@ -233,7 +239,9 @@ def minimize(
         ``x``, ``fun``, ``jac`` (the gradient at ``x``), ``nit``, ``nfev``, ``njev``,
         ``success``, ``status`` (:data:`STATUS_CODES`), ``message``, and as the command line's
         ``result.json``: ``status_name``, ``grad_norm``, ``grad_norm0``, ``strategy``,
-        ``history`` (a list of per-iteration dicts), ``timing``, ``problem``, ``checks``.
+        ``history`` (a list of per-iteration dicts), ``timing``, ``problem``, ``checks``, and
+        ``choice`` (how ``hessian="auto"`` chose: strategy, predicted step times, timed rates;
+        ``None`` when a strategy was named).
 
     Raises
     ------

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use losses::{Activation, HessianParts, LossKind, Objective, Part, Regulariser, StructuredHessian, What};
-use newton::{IterRecord, Iterate, Report, SolverParams, Strategy};
+use newton::{IterRecord, Iterate, ProblemSummary, Report, ResultFile, SolverParams, Strategy};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use sparse_ops::CsrMatrix;
@@ -18,10 +18,14 @@ fn parse<T: std::str::FromStr<Err: std::fmt::Display>>(s: &str) -> PyResult<T> {
     s.parse().map_err(value_error)
 }
 
-fn strategy(name: &str, a: &CsrMatrix) -> PyResult<Strategy> {
+/// The named strategy, or for `auto` the measured choice (`newton::auto`) with its figures.
+fn strategy(name: &str, a: &CsrMatrix) -> PyResult<(Strategy, Option<newton::auto::Choice>)> {
     match name {
-        "auto" => Ok(Strategy::default_for(a.nrows(), a.ncols(), a.nnz())),
-        other => other.parse().map_err(|_| {
+        "auto" => {
+            let c = newton::auto::Choice::for_matrix(a);
+            Ok((c.strategy, Some(c)))
+        }
+        other => other.parse().map(|s| (s, None)).map_err(|_| {
             value_error(format!("unknown hessian {other:?} (expected one of: auto, {})", Strategy::NAMES.join(", ")))
         }),
     }
@@ -39,35 +43,31 @@ fn vec_of(v: Option<PyReadonlyArray1<'_, f64>>) -> Option<Vec<f64>> {
     v.map(|a| a.as_array().to_vec())
 }
 
-/// What the CLI writes to `result.json` (`src/cli/solve.rs`), less `x`; history records are
-/// `newton::IterRecord`s.
-fn result_json(r: &Report, a: &CsrMatrix, loss: LossKind, func: Activation, strategy: Strategy) -> serde_json::Value {
-    // Each record as the library serialises it (the checks nested under "checks", once), the
-    // shape of the CLI's result.json.
-    let history: Vec<serde_json::Value> =
-        r.history.iter().map(|h| serde_json::to_value(h).expect("record serialises")).collect();
-    serde_json::json!({
-        "status": r.status.name(),
-        "message": r.message,
-        "loss": r.loss,
-        "grad_norm": r.grad_norm,
-        "grad_norm0": r.grad_norm0,
-        "iterations": r.iterations,
-        "strategy": strategy.name(),
-        "history": history,
-        "timing": {
-            "total_s": r.total_s, "eval_s": r.timing.eval_s, "sketch_s": r.timing.sketch_s,
-            "hessian_s": r.timing.hessian_s, "solve_s": r.timing.solve_s, "checks_s": r.timing.checks_s,
-        },
-        "problem": { "n": a.nrows(), "d": a.ncols(), "nnz": a.nnz(), "loss": loss.to_string(), "fn": func.to_string() },
-        "checks": {
-            "regime_from_iteration": r.regime_from_iteration,
-            "r_against_x_star": r.r_against_x_star,
-            "iterations_contraction_ok": r.history.iter().filter(|h| h.checks.contraction_ok == Some(true)).count(),
-            "iterations_lipschitz_ok": r.history.iter().filter(|h| h.checks.lipschitz_ok == Some(true)).count(),
-        },
-        "nfev": nfev(r),
-    })
+/// What Python adds to `newton::ResultFile` (the CLI's `result.json` shape).
+#[derive(serde::Serialize)]
+struct PyExtra {
+    /// Loss evaluations (SciPy's `nfev`).
+    nfev: usize,
+    /// How `hessian="auto"` chose, and from what; absent when a strategy was named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    choice: Option<newton::auto::Choice>,
+}
+
+/// The CLI's `result.json` (`newton::ResultFile`), with `x` left empty: it is returned as an
+/// array.
+fn result_json(
+    mut r: Report,
+    a: &CsrMatrix,
+    loss: LossKind,
+    func: Activation,
+    strategy: Strategy,
+    choice: Option<newton::auto::Choice>,
+) -> String {
+    r.x = Vec::new();
+    let problem =
+        ProblemSummary { n: a.nrows(), d: a.ncols(), nnz: a.nnz(), loss: loss.to_string(), func: func.to_string() };
+    let extra = PyExtra { nfev: nfev(&r), choice };
+    serde_json::to_string(&ResultFile::new(r, strategy.name(), problem, extra)).expect("result serialises")
 }
 
 /// Loss evaluations the solver made: the start, then per iteration the line-search trials
@@ -156,7 +156,7 @@ pub fn minimize<'py>(
 ) -> PyResult<Solved<'py>> {
     let m = &*a.a;
     let (loss, func) = (parse::<LossKind>(loss)?, parse::<Activation>(func)?);
-    let strategy = strategy(hessian, m)?;
+    let (strategy, choice) = strategy(hessian, m)?;
     let b = b.as_array().to_vec();
     let w = regulariser(w_const, w_rows);
     let d = m.ncols();
@@ -230,8 +230,9 @@ pub fn minimize<'py>(
         return Err(e);
     }
     let (report, jac) = result?;
-    let json = result_json(&report, m, loss, func, strategy).to_string();
-    Ok((PyArray1::from_vec(py, report.x), PyArray1::from_vec(py, jac), json))
+    let x = PyArray1::from_slice(py, &report.x);
+    let json = result_json(report, m, loss, func, strategy, choice);
+    Ok((x, PyArray1::from_vec(py, jac), json))
 }
 
 /// The Hessian `Aᵀ(D + UCUᵀ)A` at a point, as products (`matvec`) or a dense matrix.

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use losses::{Activation, LossKind, Objective, Problem, Regulariser};
+use newton::auto::Choice;
 use newton::{IterRecord, Precond, ProblemSummary, Report, SolverParams, Status, Strategy};
 use serde::{Deserialize, Serialize};
 use sparse_ops::io::read_vector_of_len;
@@ -37,7 +38,8 @@ pub struct SolveArgs {
     /// Constant regulariser weight (overrides the problem's).
     #[arg(long)]
     w_const: Option<f64>,
-    /// Hessian strategy; default chosen from n, d and nonzeros per row.
+    /// Hessian strategy; default `auto`: from n, d, nonzeros per row and this machine's timed
+    /// pass and Cholesky rates (result.json's `choice` says which and why; docs/guide.md).
     #[arg(long, value_parser = named::<Strategy>(Strategy::NAMES))]
     hessian: Option<Strategy>,
     /// Preconditioner of --hessian newton-cg: jacobi (diag(H), one pass a step), nystrom (rank-r
@@ -143,7 +145,14 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         Some(path) => Some(read_vector_of_len(path, d, "x* (one entry per column of A)")?),
         None => None,
     };
-    let strategy = args.hessian.unwrap_or_else(|| Strategy::default_for(n, d, p.a.nnz()));
+    // No --hessian: `auto`, from the shape and this machine's timed rates (newton::auto).
+    let (strategy, choice) = match args.hessian {
+        Some(s) => (s, None),
+        None => {
+            let c = Choice::for_matrix(&p.a);
+            (c.strategy, Some(c))
+        }
+    };
     let params = SolverParams {
         strategy,
         eps0: args.sketch.eps0,
@@ -282,8 +291,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         super::plot::convergence(path, &grad, &r, &held)?;
     }
     if let Some(path) = &args.out {
-        let choice = args.hessian.is_none().then(|| StrategyChoice::of(n, d, p.a.nnz(), strategy));
-        let json = ResultFile::new(report.clone(), strategy.name(), summary(&p), SolveExtra { choice });
+        let json = ResultFile::new(report.clone(), strategy.name(), summary(&p), SolveExtra { choice: choice.clone() });
         super::output::write_json(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if report.status == Status::Converged {
@@ -389,34 +397,11 @@ fn checks_summary(r: &Report) -> String {
 pub struct SolveExtra {
     /// How the strategy was chosen: absent when `--hessian` named it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub choice: Option<StrategyChoice>,
+    pub choice: Option<Choice>,
 }
 
 /// result.json of `spnewton solve`.
 pub type ResultFile = newton::ResultFile<SolveExtra>;
-
-/// The default's choice (`Strategy::default_for`) and the estimates it came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StrategyChoice {
-    /// Flops of one exact Newton matrix, `n·r²/2 + d³/3`.
-    pub exact_flops: f64,
-    /// Flops of one Newton–CG step, `20·nnz` (about 10 fused passes).
-    pub newton_cg_flops: f64,
-    /// The rule that decided.
-    pub rule: String,
-}
-
-impl StrategyChoice {
-    pub fn of(n: usize, d: usize, nnz: usize, strategy: Strategy) -> Self {
-        let (exact_flops, newton_cg_flops) = Strategy::step_costs(n, d, nnz);
-        let rule = match strategy {
-            Strategy::LeveragePcg => "r ≥ 32 and n ≥ 40·d·ln d: leverage-pcg",
-            Strategy::NewtonCg => "exact_flops > newton_cg_flops: newton-cg",
-            _ => "exact_flops ≤ newton_cg_flops: exact",
-        };
-        StrategyChoice { exact_flops, newton_cg_flops, rule: rule.to_string() }
-    }
-}
 
 /// The `problem` object of result.json.
 fn summary(p: &Problem) -> ProblemSummary {

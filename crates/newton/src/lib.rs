@@ -49,6 +49,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auto;
 mod checks;
 pub mod dense;
 pub mod engine;

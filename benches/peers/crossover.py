@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     a = ap.parse_args()
     print(f"n = {a.n}, {a.row_nnz} nonzeros a row; medians of {a.reps} interleaved solves (solver time, no checks)")
-    print(f"{'d':>6} {'exact s':>9} {'its':>4} {'ncg s':>9} {'its':>4} {'exact/ncg':>9} {'auto':>10} {'pred e/n':>9} {'calib ms':>8}")
+    print(f"{'d':>6} {'exact s':>9} {'its':>4} {'ncg s':>9} {'its':>4} {'exact/ncg':>9} {'auto':>10} {'pred e/n':>9} {'calib ms':>8} {'of solve':>7}")
     with tempfile.TemporaryDirectory() as t:
         for d in [int(x) for x in a.ds.split(",")]:
             p = os.path.join(t, f"d{d}")
@@ -51,9 +51,12 @@ def main():
                     its[h], last[h] = r["iterations"], r
             med = {h: statistics.median(v) for h, v in times.items()}
             c = last[None]["choice"]
+            timed = c["calibration"] is not None
+            pred = f"{c['exact_s'] / c['newton_cg_s']:>9.2f}" if timed else f"{'-':>9}"
+            calib = f"{1e3 * c['calibration']['seconds']:>8.2f}" if timed else f"{'-':>8}"
             print(f"{d:>6} {med['exact']:>9.3f} {its['exact']:>4} {med['newton-cg']:>9.3f} {its['newton-cg']:>4} "
-                  f"{med['exact'] / med['newton-cg']:>9.2f} {c['strategy']:>10} {c['exact_s'] / c['newton_cg_s']:>9.2f} "
-                  f"{1e3 * c['calibration']['seconds']:>8.2f}")
+                  f"{med['exact'] / med['newton-cg']:>9.2f} {c['strategy']:>10} {pred} {calib} "
+                  f"{100 * c['calibration']['seconds'] / med[None] if timed else 0:>6.1f}%")
 
 
 if __name__ == "__main__":

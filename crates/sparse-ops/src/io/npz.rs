@@ -32,12 +32,14 @@ use npyz::{DType, Endianness, NpyHeader, TypeChar};
 use rayon::prelude::*;
 
 use super::{atomic_write, limits};
-use crate::csr::{CsrArrays, CsrMatrix, Duplicates, sort_and_merge_rows};
+use crate::csr::{CsrArrays, CsrMatrix, Duplicates, all_rows_strictly_increasing, sort_and_merge_rows};
 use crate::error::{ReadError, ReadErrorKind, WriteError};
 use crate::io::ReadOptions;
 
 /// Longest `.npy` header accepted (NumPy writes under 200 bytes).
 const MAX_NPY_HEADER: usize = 1 << 16;
+/// Elements (or rows) per task of the parallel checks.
+const CHECK_CHUNK: usize = 1 << 16;
 /// Longest ZIP central directory accepted (an `.npz` has a handful of entries).
 const MAX_CENTRAL_DIR: u64 = 1 << 20;
 
@@ -500,8 +502,12 @@ impl<R: Fill> Array<R> {
                 let signed = self.elem == Elem::I4;
                 let mut v = Vec::<u32>::new();
                 self.read_into(&mut v)?;
-                // One pass for the bounds (also catches negative int32, which reads as >= 2^31).
-                if let Some(i) = v.par_iter().position_first(|&x| x as usize >= bound) {
+                // One pass for the bounds (also catches negative int32, which reads as >= 2^31):
+                // a vectorised maximum per fixed chunk, the first offender found in its chunk.
+                let over = |c: &[u32]| c.iter().fold(0u32, |m, &x| m.max(x)) as usize >= bound;
+                if let Some(c) = v.par_chunks(CHECK_CHUNK).position_first(over) {
+                    let i =
+                        c * CHECK_CHUNK + v[c * CHECK_CHUNK..].iter().position(|&x| x as usize >= bound).unwrap_or(0);
                     let x = if signed { i64::from(v[i] as i32) } else { i64::from(v[i]) };
                     check(i, x)?;
                 }
@@ -672,7 +678,7 @@ fn canonical(
     data: Vec<f64>,
     dup: Duplicates,
 ) -> Result<CsrArrays, ReadErrorKind> {
-    let strict = indptr.par_windows(2).all(|w| indices[w[0]..w[1]].windows(2).all(|p| p[0] < p[1]));
+    let strict = all_rows_strictly_increasing(&indptr, &indices);
     if strict {
         return Ok((indptr, indices, data));
     }

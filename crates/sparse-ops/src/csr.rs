@@ -200,6 +200,30 @@ impl CsrMatrix {
         indices: CsrBuffer<u32>,
         data: CsrBuffer<f64>,
     ) -> Result<Self, StructureError> {
+        Self::build(nrows, ncols, indptr, indices, data, false)
+    }
+
+    /// [`CsrMatrix::try_from_csr`] for arrays whose rows this crate has just sorted and merged
+    /// or found strictly increasing ([`all_rows_strictly_increasing`]): every other check, one
+    /// pass over the indices fewer.
+    pub(crate) fn try_from_ordered_rows(
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f64>,
+    ) -> Result<Self, StructureError> {
+        Self::build(nrows, ncols, indptr, indices.into(), data.into(), true)
+    }
+
+    fn build(
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: CsrBuffer<u32>,
+        data: CsrBuffer<f64>,
+        rows_ordered: bool,
+    ) -> Result<Self, StructureError> {
         check_dim(ncols)?;
         if indptr.len() != nrows + 1 {
             return Err(StructureError::BadIndptr(format!("length {} but nrows + 1 = {}", indptr.len(), nrows + 1)));
@@ -213,7 +237,7 @@ impl CsrMatrix {
                 data.len()
             )));
         }
-        validate_rows(ncols, &indptr, &indices, &data)?;
+        validate_rows(ncols, &indptr, &indices, &data, rows_ordered)?;
         let borrowed = indices.is_borrowed() || data.is_borrowed();
         // SAFETY: `validate_rows` and the checks above establish everything sprs'
         // `check_compressed_structure` does (and more): indptr of length nrows + 1, from 0 to
@@ -610,8 +634,15 @@ const VALIDATE_NNZ: usize = 1 << 16;
 /// over fixed row ranges of about [`VALIDATE_NNZ`] nonzeros (`O(nnz + nrows)` work, one read
 /// of each array); the error reported is the one a row-by-row sequential scan meets first
 /// (rows in order; in a row, a decreasing pointer before its entries, and the entries in order,
-/// each checked for range, then order, then value), whatever the thread count.
-fn validate_rows(ncols: usize, indptr: &[usize], indices: &[u32], data: &[f64]) -> Result<(), StructureError> {
+/// each checked for range, then order, then value), whatever the thread count. With
+/// `rows_ordered` (the caller established the order) the fast pass skips the order check.
+fn validate_rows(
+    ncols: usize,
+    indptr: &[usize],
+    indices: &[u32],
+    data: &[f64],
+    rows_ordered: bool,
+) -> Result<(), StructureError> {
     let nrows = indptr.len() - 1;
     let nnz = indices.len();
     // The first row whose pointers decrease or leave 0..=nnz (the latter implies a decrease
@@ -641,7 +672,7 @@ fn validate_rows(ncols: usize, indptr: &[usize], indices: &[u32], data: &[f64]) 
             // Fast pass: whole-range folds (vectorised) and per-row order.
             let in_range = indices[s..e].iter().fold(0u32, |m, &j| m.max(j)) as usize;
             let finite = data[s..e].iter().fold(true, |ok, v| ok & v.is_finite());
-            let ordered = rows_strictly_increasing(indptr, indices, rows.clone());
+            let ordered = rows_ordered || rows_strictly_increasing(indptr, indices, rows.clone());
             if (e == s || in_range < ncols) && finite && ordered {
                 return None;
             }

@@ -9,7 +9,7 @@
 //! Cost model. A stored (uncompressed, `save_npz(..., compressed=False)`) entry is read with one
 //! `read` into the final array when its type matches the CSR array's (`float64` values,
 //! `int32` column indices): no intermediate buffer and no per-element pass besides the CRC-32
-//! check and the structure check of [`CsrMatrix::try_from_csr`]. Other types are converted
+//! check and the structure check of [`CsrMatrix::try_from_csr`] (parallel). Other types are converted
 //! element by element. A compressed entry streams through the deflate decoder
 //! (`flate2`) into the final array. CSR with sorted, duplicate-free rows (what SciPy writes
 //! after `sum_duplicates`, and what this library writes) is taken as is; otherwise, and for CSC
@@ -664,7 +664,8 @@ fn read_npz_kind(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadErrorK
         other => return Err(bad(format!("sparse format {other:?} is not supported (csr, csc or coo)"))),
     };
     let (indptr, indices, data) = arrays;
-    Ok(CsrMatrix::try_from_csr(nrows, ncols, indptr, indices, data)?)
+    // `canonical` checked or established strictly increasing rows.
+    Ok(CsrMatrix::try_from_ordered_rows(nrows, ncols, indptr, indices, data)?)
 }
 
 fn dup_error(dup: (usize, usize)) -> ReadErrorKind {

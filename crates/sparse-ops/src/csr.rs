@@ -200,6 +200,30 @@ impl CsrMatrix {
         indices: CsrBuffer<u32>,
         data: CsrBuffer<f64>,
     ) -> Result<Self, StructureError> {
+        Self::build(nrows, ncols, indptr, indices, data, false)
+    }
+
+    /// [`CsrMatrix::try_from_csr`] for arrays whose rows this crate has just sorted and merged
+    /// or found strictly increasing ([`all_rows_strictly_increasing`]): every other check, one
+    /// pass over the indices fewer.
+    pub(crate) fn try_from_ordered_rows(
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f64>,
+    ) -> Result<Self, StructureError> {
+        Self::build(nrows, ncols, indptr, indices.into(), data.into(), true)
+    }
+
+    fn build(
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: CsrBuffer<u32>,
+        data: CsrBuffer<f64>,
+        rows_ordered: bool,
+    ) -> Result<Self, StructureError> {
         check_dim(ncols)?;
         if indptr.len() != nrows + 1 {
             return Err(StructureError::BadIndptr(format!("length {} but nrows + 1 = {}", indptr.len(), nrows + 1)));
@@ -213,31 +237,14 @@ impl CsrMatrix {
                 data.len()
             )));
         }
-        for i in 0..nrows {
-            let (s, e) = (indptr[i], indptr[i + 1]);
-            if s > e {
-                return Err(StructureError::BadIndptr(format!("decreases at row {i}")));
-            }
-            let mut prev: Option<u32> = None;
-            for k in s..e {
-                let j = indices[k];
-                if j as usize >= ncols {
-                    return Err(StructureError::ColumnOutOfRange { row: i, index: j as usize, ncols });
-                }
-                if prev.is_some_and(|p| p >= j) {
-                    return Err(StructureError::InvalidArgument(format!(
-                        "column indices of row {i} are not strictly increasing"
-                    )));
-                }
-                if !data[k].is_finite() {
-                    return Err(StructureError::NonFinite { row: i, col: j as usize, value: data[k] });
-                }
-                prev = Some(j);
-            }
-        }
+        validate_rows(ncols, &indptr, &indices, &data, rows_ordered)?;
         let borrowed = indices.is_borrowed() || data.is_borrowed();
-        let inner = SprsCsr::try_new((nrows, ncols), indptr, indices, data)
-            .map_err(|(_, _, _, e)| StructureError::InvalidArgument(e.to_string()))?;
+        // SAFETY: `validate_rows` and the checks above establish everything sprs'
+        // `check_compressed_structure` does (and more): indptr of length nrows + 1, from 0 to
+        // nnz without decreasing; indices and data of length nnz; each row's indices strictly
+        // increasing and below ncols, which fits `u32` (`check_dim`).
+        let inner =
+            unsafe { SprsCsr::new_unchecked(sprs::CompressedStorage::CSR, (nrows, ncols), indptr, indices, data) };
         let mut m = Self::from_valid(inner);
         m.borrowed = borrowed;
         Ok(m)
@@ -586,6 +593,122 @@ pub(crate) fn reduce_blocks_with<P: Send, R: Send>(
         pool.give(buf);
     }
     results
+}
+
+/// Whether each row in `rows` has strictly increasing column indices (`indptr` nondecreasing
+/// and within `indices`). Branch-free over the entries: the descents (`indices[k-1] >=
+/// indices[k]`) inside the rows' span are counted in one vectorised pass and compared with the
+/// descents at the starts of nonempty rows, the only places one is allowed.
+pub(crate) fn rows_strictly_increasing(indptr: &[usize], indices: &[u32], rows: Range<usize>) -> bool {
+    let (s, e) = (indptr[rows.start], indptr[rows.end]);
+    if e <= s + 1 {
+        return true;
+    }
+    let span = &indices[s..e];
+    let all = span.windows(2).fold(0usize, |n, p| n + usize::from(p[0] >= p[1]));
+    if all == 0 {
+        return true;
+    }
+    let at_starts = (rows.start + 1..rows.end).fold(0usize, |n, i| {
+        let k = indptr[i];
+        n + usize::from(k > s && k < indptr[i + 1] && indices[k - 1] >= indices[k])
+    });
+    all == at_starts
+}
+
+/// [`rows_strictly_increasing`] for all rows, on the rayon pool in fixed row chunks.
+pub(crate) fn all_rows_strictly_increasing(indptr: &[usize], indices: &[u32]) -> bool {
+    const ROWS: usize = 1 << 14;
+    let nrows = indptr.len() - 1;
+    (0..nrows.div_ceil(ROWS))
+        .into_par_iter()
+        .all(|c| rows_strictly_increasing(indptr, indices, c * ROWS..((c + 1) * ROWS).min(nrows)))
+}
+
+/// Nonzeros per task of [`validate_rows`] (fixed, so the work split depends on the matrix only).
+const VALIDATE_NNZ: usize = 1 << 16;
+
+/// The structure check of [`CsrMatrix::try_from_buffers`] after its length checks (`indptr`
+/// from 0 to `indices.len() == data.len()`): row pointers nondecreasing, each row's column
+/// indices strictly increasing and below `ncols`, every value finite. Runs on the rayon pool
+/// over fixed row ranges of about [`VALIDATE_NNZ`] nonzeros (`O(nnz + nrows)` work, one read
+/// of each array); the error reported is the one a row-by-row sequential scan meets first
+/// (rows in order; in a row, a decreasing pointer before its entries, and the entries in order,
+/// each checked for range, then order, then value), whatever the thread count. With
+/// `rows_ordered` (the caller established the order) the fast pass skips the order check.
+fn validate_rows(
+    ncols: usize,
+    indptr: &[usize],
+    indices: &[u32],
+    data: &[f64],
+    rows_ordered: bool,
+) -> Result<(), StructureError> {
+    let nrows = indptr.len() - 1;
+    let nnz = indices.len();
+    // The first row whose pointers decrease or leave 0..=nnz (the latter implies a decrease
+    // further on, since the last pointer is nnz): rows before it are well-formed ranges.
+    const PTR_CHUNK: usize = 1 << 16;
+    let bad_ptr = (0..nrows.div_ceil(PTR_CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let rows = c * PTR_CHUNK..((c + 1) * PTR_CHUNK).min(nrows);
+            let p = &indptr[rows.start..rows.end + 1];
+            let ok = p.windows(2).fold(true, |ok, w| ok & (w[0] <= w[1])) & (p[p.len() - 1] <= nnz);
+            if ok { None } else { p.windows(2).position(|w| w[0] > w[1] || w[1] > nnz).map(|i| rows.start + i) }
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .next();
+    let good = bad_ptr.unwrap_or(nrows);
+    let cum = &indptr[..good + 1];
+    let parts = (cum[good] / VALIDATE_NNZ).max(1);
+    let bounds = partition::balanced_bounds(cum, parts);
+    let first = partition::ranges(&bounds)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|rows| {
+            let (s, e) = (indptr[rows.start], indptr[rows.end]);
+            // Fast pass: whole-range folds (vectorised) and per-row order.
+            let in_range = indices[s..e].iter().fold(0u32, |m, &j| m.max(j)) as usize;
+            let finite = data[s..e].iter().fold(true, |ok, v| ok & v.is_finite());
+            let ordered = rows_ordered || rows_strictly_increasing(indptr, indices, rows.clone());
+            if (e == s || in_range < ncols) && finite && ordered {
+                return None;
+            }
+            // Exact pass: the first offender in sequential order.
+            for i in rows {
+                let mut prev: Option<u32> = None;
+                for k in indptr[i]..indptr[i + 1] {
+                    let j = indices[k];
+                    if j as usize >= ncols {
+                        return Some(StructureError::ColumnOutOfRange { row: i, index: j as usize, ncols });
+                    }
+                    if prev.is_some_and(|p| p >= j) {
+                        return Some(StructureError::InvalidArgument(format!(
+                            "column indices of row {i} are not strictly increasing"
+                        )));
+                    }
+                    if !data[k].is_finite() {
+                        return Some(StructureError::NonFinite { row: i, col: j as usize, value: data[k] });
+                    }
+                    prev = Some(j);
+                }
+            }
+            None
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flatten()
+        .next();
+    match (first, bad_ptr) {
+        (Some(e), _) => Err(e),
+        (None, Some(i)) if indptr[i + 1] > nnz && indptr[i] <= indptr[i + 1] => {
+            Err(StructureError::BadIndptr(format!("exceeds the {nnz} entries at row {i}")))
+        }
+        (None, Some(i)) => Err(StructureError::BadIndptr(format!("decreases at row {i}"))),
+        (None, None) => Ok(()),
+    }
 }
 
 fn check_dim(dim: usize) -> Result<(), StructureError> {

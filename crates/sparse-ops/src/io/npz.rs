@@ -9,7 +9,7 @@
 //! Cost model. A stored (uncompressed, `save_npz(..., compressed=False)`) entry is read with one
 //! `read` into the final array when its type matches the CSR array's (`float64` values,
 //! `int32` column indices): no intermediate buffer and no per-element pass besides the CRC-32
-//! check and the structure check of [`CsrMatrix::try_from_csr`]. Other types are converted
+//! check and the structure check of [`CsrMatrix::try_from_csr`] (parallel). Other types are converted
 //! element by element. A compressed entry streams through the deflate decoder
 //! (`flate2`) into the final array. CSR with sorted, duplicate-free rows (what SciPy writes
 //! after `sum_duplicates`, and what this library writes) is taken as is; otherwise, and for CSC
@@ -32,12 +32,14 @@ use npyz::{DType, Endianness, NpyHeader, TypeChar};
 use rayon::prelude::*;
 
 use super::{atomic_write, limits};
-use crate::csr::{CsrArrays, CsrMatrix, Duplicates, sort_and_merge_rows};
+use crate::csr::{CsrArrays, CsrMatrix, Duplicates, all_rows_strictly_increasing, sort_and_merge_rows};
 use crate::error::{ReadError, ReadErrorKind, WriteError};
 use crate::io::ReadOptions;
 
 /// Longest `.npy` header accepted (NumPy writes under 200 bytes).
 const MAX_NPY_HEADER: usize = 1 << 16;
+/// Elements (or rows) per task of the parallel checks.
+const CHECK_CHUNK: usize = 1 << 16;
 /// Longest ZIP central directory accepted (an `.npz` has a handful of entries).
 const MAX_CENTRAL_DIR: u64 = 1 << 20;
 
@@ -500,8 +502,12 @@ impl<R: Fill> Array<R> {
                 let signed = self.elem == Elem::I4;
                 let mut v = Vec::<u32>::new();
                 self.read_into(&mut v)?;
-                // One pass for the bounds (also catches negative int32, which reads as >= 2^31).
-                if let Some(i) = v.par_iter().position_first(|&x| x as usize >= bound) {
+                // One pass for the bounds (also catches negative int32, which reads as >= 2^31):
+                // a vectorised maximum per fixed chunk, the first offender found in its chunk.
+                let over = |c: &[u32]| c.iter().fold(0u32, |m, &x| m.max(x)) as usize >= bound;
+                if let Some(c) = v.par_chunks(CHECK_CHUNK).position_first(over) {
+                    let i =
+                        c * CHECK_CHUNK + v[c * CHECK_CHUNK..].iter().position(|&x| x as usize >= bound).unwrap_or(0);
                     let x = if signed { i64::from(v[i] as i32) } else { i64::from(v[i]) };
                     check(i, x)?;
                 }
@@ -658,7 +664,8 @@ fn read_npz_kind(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadErrorK
         other => return Err(bad(format!("sparse format {other:?} is not supported (csr, csc or coo)"))),
     };
     let (indptr, indices, data) = arrays;
-    Ok(CsrMatrix::try_from_csr(nrows, ncols, indptr, indices, data)?)
+    // `canonical` checked or established strictly increasing rows.
+    Ok(CsrMatrix::try_from_ordered_rows(nrows, ncols, indptr, indices, data)?)
 }
 
 fn dup_error(dup: (usize, usize)) -> ReadErrorKind {
@@ -672,7 +679,7 @@ fn canonical(
     data: Vec<f64>,
     dup: Duplicates,
 ) -> Result<CsrArrays, ReadErrorKind> {
-    let strict = indptr.par_windows(2).all(|w| indices[w[0]..w[1]].windows(2).all(|p| p[0] < p[1]));
+    let strict = all_rows_strictly_increasing(&indptr, &indices);
     if strict {
         return Ok((indptr, indices, data));
     }

@@ -225,7 +225,7 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
         None => outln!("{text}")?,
     }
     if let Some(p) = &args.plot {
-        plot(p, &out.steps)?;
+        plot(p, &out.steps, out.cold_steps.as_deref())?;
     }
     if let (Some(t), Some(p), Some(dx)) = (out.cold_total_time_s, out.cold_total_passes_over_a, out.max_rel_diff_x)
         && !args.quiet
@@ -461,8 +461,9 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
     num / b.iter().map(|q| q * q).sum::<f64>().sqrt().max(f64::MIN_POSITIVE)
 }
 
-/// The measured `M` (log scale) and the passes over `A` per step.
-fn plot(path: &Path, steps: &[StepRecord]) -> anyhow::Result<()> {
+/// The measured `M` (log scale), and the passes over `A` per step: warm, and with `--compare`
+/// cold beside it and the passes the warm step saved.
+fn plot(path: &Path, steps: &[StepRecord], cold: Option<&[StepRecord]>) -> anyhow::Result<()> {
     use plotters::prelude::*;
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -483,17 +484,37 @@ fn plot(path: &Path, steps: &[StepRecord]) -> anyhow::Result<()> {
         .build_cartesian_2d(0.0..k, (lo..hi).log_scale())?;
     c.configure_mesh().x_desc("step").draw()?;
     c.draw_series(ms.iter().map(|&p| Circle::new(p, 4, BLUE.filled())))?;
-    let pmax = steps.iter().map(|s| s.passes_over_a).max().unwrap_or(1).max(1) as f64;
+    let cold = cold.unwrap_or(&[]);
+    let pmax = steps.iter().chain(cold).map(|s| s.passes_over_a).max().unwrap_or(1).max(1) as f64;
+    let caption = if cold.is_empty() {
+        "passes over A per step"
+    } else {
+        "passes over A per step: warm (red), cold (grey), saved = cold − warm (green)"
+    };
     let mut c = ChartBuilder::on(&lower)
-        .caption("passes over A per step", ("sans-serif", 18))
+        .caption(caption, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..k, 0.0..pmax * 1.1)?;
     c.configure_mesh().x_desc("step").draw()?;
+    let width = if cold.is_empty() { 0.8 } else { 0.4 };
     c.draw_series(steps.iter().map(|s| {
-        Rectangle::new([(s.index as f64, 0.0), (s.index as f64 + 0.8, s.passes_over_a as f64)], RED.filled())
+        Rectangle::new([(s.index as f64, 0.0), (s.index as f64 + width, s.passes_over_a as f64)], RED.filled())
     }))?;
+    if !cold.is_empty() {
+        c.draw_series(cold.iter().map(|s| {
+            let x = s.index as f64 + 0.4;
+            Rectangle::new([(x, 0.0), (x + 0.4, s.passes_over_a as f64)], RGBColor(150, 150, 150).filled())
+        }))?;
+        let saved: Vec<(f64, f64)> = steps
+            .iter()
+            .zip(cold)
+            .map(|(w, c)| (w.index as f64 + 0.4, c.passes_over_a as f64 - w.passes_over_a as f64))
+            .collect();
+        c.draw_series(LineSeries::new(saved.iter().map(|&(x, y)| (x, y.max(0.0))), GREEN.stroke_width(2)))?;
+        c.draw_series(saved.iter().map(|&(x, y)| Circle::new((x, y.max(0.0)), 3, GREEN.filled())))?;
+    }
     root.present()?;
     Ok(())
 }

@@ -45,6 +45,9 @@ pub(crate) struct FactorState {
     /// The stopping level of `‖g‖` (the cold scale): CG's target, and below it the step is the
     /// factor's own (no CG: it only certifies the Newton decrement).
     pub stop_grad: f64,
+    /// The factor serves only points with `‖g‖ ≤ near_grad` (near the answer, where one
+    /// accurate Newton step is worth solving for); further out a step sketches as a cold one.
+    pub near_grad: f64,
     /// What happened to the factor in this solve.
     pub log: FactorLog,
 }
@@ -58,6 +61,8 @@ pub(crate) struct FactorLog {
     pub steps_with_kept: usize,
     /// CG iterations of each step (0: a certification step by the factor alone).
     pub cg: Vec<usize>,
+    /// Steps made by a sketch because `‖g‖` was above the factor's level.
+    pub sketched_steps: usize,
 }
 
 /// What the test of a seeded sample found at the first step of a warm re-solve.
@@ -93,12 +98,12 @@ impl HessianStep {
     /// one built at the first step) as PCG's preconditioner instead of a sketch; CG solves to
     /// `stop_grad` (the cold solve's stopping level of `‖g‖`); a step needing more than
     /// `cg_limit` CG iterations marks the factor stale, rebuilt at the next step.
-    pub fn with_factor(mut self, l: Option<Mat<f64>>, cg_limit: usize, stop_grad: f64) -> Self {
+    pub fn with_factor(mut self, l: Option<Mat<f64>>, cg_limit: usize, stop_grad: f64, near_grad: f64) -> Self {
         let mut log = FactorLog::default();
         if l.is_none() {
-            log.builds.push("no factor kept: built at the warm start".to_string());
+            log.builds.push("no factor kept: built at the first step near the answer".to_string());
         }
-        self.factor = Some(FactorState { l, cg_limit, stop_grad, log });
+        self.factor = Some(FactorState { l, cg_limit, stop_grad, near_grad, log });
         self
     }
 
@@ -170,7 +175,14 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
     fn step(&mut self, f: &Objective<'a>, input: StepInput<'_, Evaluation<'a>>) -> Result<Step, StepError> {
         let h = input.at.hessian.as_ref().expect("evaluated with the Hessian");
         let g = input.at.gradient.as_deref().expect("evaluated with the gradient");
-        if self.factor.is_some() && self.params.strategy == Strategy::LeveragePcg {
+        let near = self.factor.as_mut().filter(|_| self.params.strategy == Strategy::LeveragePcg).map(|state| {
+            let near = norm(g) <= state.near_grad;
+            if !near {
+                state.log.sketched_steps += 1;
+            }
+            near
+        });
+        if near == Some(true) {
             let step = self.factor_step(h, g)?;
             self.steps_made += 1;
             self.last_passes = step.passes;

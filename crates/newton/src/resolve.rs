@@ -86,11 +86,23 @@ pub struct ReuseParams {
     pub reuse_factor: bool,
     /// The CG count above which the kept factor is stale: rebuilt at the next step.
     pub max_factor_cg: usize,
+    /// The factor serves points with `‖g‖ ≤ factor_below·‖g(x₀)‖` (the last cold start's):
+    /// near the answer. Further out a warm step sketches as a cold one (and may reuse the
+    /// sample): on real attention rows, whose answers are far apart, factor steps from far
+    /// away converged on fewer rows and took more passes (docs/benchmarks.md).
+    pub factor_below: f64,
 }
 
 impl Default for ReuseParams {
     fn default() -> Self {
-        Self { warm_x: true, reuse_sample: true, max_drift: 0.25, reuse_factor: true, max_factor_cg: 8 }
+        Self {
+            warm_x: true,
+            reuse_sample: true,
+            max_drift: 0.25,
+            reuse_factor: true,
+            max_factor_cg: 8,
+            factor_below: 1e-2,
+        }
     }
 }
 
@@ -112,6 +124,8 @@ pub struct FactorUse {
     pub cg_iterations: Vec<usize>,
     /// The CG count above which the factor is rebuilt.
     pub max_cg: usize,
+    /// Steps made by a sketch because `‖g‖` was above the factor's level (far from the answer).
+    pub sketched_steps: usize,
 }
 
 /// What became of the leverage sample at a re-solve.
@@ -262,7 +276,12 @@ impl Resolver {
             if warm && let Some(g) = self.grad_ref {
                 strategy = strategy.with_grad_ref(g);
                 if factor_mode {
-                    strategy = strategy.with_factor(kept_factor.clone(), self.reuse.max_factor_cg, warm_params.atol);
+                    strategy = strategy.with_factor(
+                        kept_factor.clone(),
+                        self.reuse.max_factor_cg,
+                        warm_params.atol,
+                        self.reuse.factor_below * g,
+                    );
                 }
             }
             let report = run_engine(f, &mut strategy, start, &params, x_star);
@@ -285,6 +304,7 @@ impl Resolver {
             built: log.builds.clone(),
             cg_iterations: log.cg.clone(),
             max_cg: self.reuse.max_factor_cg,
+            sketched_steps: log.sketched_steps,
         });
         let (sample, outcome) = strategy.into_parts();
         let max_drift = self.reuse.max_drift;
@@ -294,7 +314,7 @@ impl Resolver {
                 SampleUse::Kept { drift: o.drift, max_drift, rows: sample.as_ref().map_or(0, |s| s.len()) }
             }
             (true, Some(o)) => SampleUse::Rejected { drift: o.drift, max_drift },
-            (true, None) if factor_use.is_some() => SampleUse::Unneeded {
+            (true, None) if factor_use.as_ref().is_some_and(|f| f.sketched_steps == 0) => SampleUse::Unneeded {
                 reason: "the kept factor of the exact Hessian preconditions CG: no sketch drawn".to_string(),
             },
             (true, None) => SampleUse::Fresh { reason: fresh_reason.to_string() },

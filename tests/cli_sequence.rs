@@ -64,7 +64,10 @@ fn b_sequence_warm_matches_cold_and_says_what_it_reused() {
             assert_eq!(s["reused"]["x_warm"], false);
         } else {
             assert_eq!(s["reused"]["x_warm"], true);
-            assert_eq!(s["reused"]["sample"]["kind"], "kept", "{}", s["reused"]);
+            // leverage-pcg warm steps precondition CG with the kept factor: no sketch drawn.
+            assert_eq!(s["reused"]["sample"]["kind"], "unneeded", "{}", s["reused"]);
+            assert_eq!(s["reused"]["factor"]["kept"], k > 1, "{}", s["reused"]);
+            assert!(!s["history"].as_array().unwrap().is_empty());
             let sh = &s["shift"];
             assert!(sh["b_shift"].as_f64().unwrap() > 0.0);
             let m = sh["m_measured"].as_f64().unwrap();

@@ -71,6 +71,13 @@ pub struct SequenceArgs {
     /// is at most this.
     #[arg(long, default_value_t = 0.25)]
     max_drift: f64,
+    /// leverage-pcg warm steps: do not keep a factor of the exact Hessian as CG's preconditioner
+    /// (a sketch at every step, as a cold solve; the earlier behaviour, for comparison).
+    #[arg(long)]
+    no_factor: bool,
+    /// The CG count of a step above which the kept factor is rebuilt.
+    #[arg(long, default_value_t = 8)]
+    max_factor_cg: usize,
     /// Skip the shift measurements (they cost passes over A outside the solver's time).
     #[arg(long)]
     no_shift: bool,
@@ -92,7 +99,8 @@ pub struct StepRecord {
     pub status: Status,
     pub iterations: usize,
     pub passes_over_a: usize,
-    /// Solver time of the step (diagnostics excluded).
+    /// Wall-clock time of the step's re-solve (the warm-start test and the certifying step
+    /// included; the shift diagnostics excluded).
     pub time_s: f64,
     pub loss: f64,
     pub grad_norm: f64,
@@ -101,7 +109,20 @@ pub struct StepRecord {
     /// residual is not `u − α·b`).
     pub shift: Option<Shift>,
     pub message: Option<String>,
+    /// Per iteration: where the step's passes over `A` and its time went.
+    pub history: Vec<IterSummary>,
     pub x: Vec<f64>,
+}
+
+/// One iteration of a step, for finding where a re-solve's time goes.
+#[derive(Debug, Serialize)]
+pub struct IterSummary {
+    pub grad_norm: f64,
+    pub passes_over_a: usize,
+    pub cg_iterations: Option<usize>,
+    pub rows_kept: Option<usize>,
+    pub step_length: f64,
+    pub timing: newton::Timing,
 }
 
 #[derive(Debug, Serialize)]
@@ -155,8 +176,16 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
         checks: false,
         ..Default::default()
     };
-    let reuse =
-        if args.cold { ReuseParams::cold() } else { ReuseParams { max_drift: args.max_drift, ..Default::default() } };
+    let reuse = if args.cold {
+        ReuseParams::cold()
+    } else {
+        ReuseParams {
+            max_drift: args.max_drift,
+            reuse_factor: !args.no_factor,
+            max_factor_cg: args.max_factor_cg,
+            ..Default::default()
+        }
+    };
     let mut resolvers = vec![Resolver::new(params, reuse)];
     if args.compare {
         resolvers.push(Resolver::new(params, ReuseParams::cold()));
@@ -196,7 +225,7 @@ pub fn run(args: SequenceArgs) -> anyhow::Result<i32> {
         None => outln!("{text}")?,
     }
     if let Some(p) = &args.plot {
-        plot(p, &out.steps)?;
+        plot(p, &out.steps, out.cold_steps.as_deref())?;
     }
     if let (Some(t), Some(p), Some(dx)) = (out.cold_total_time_s, out.cold_total_passes_over_a, out.max_rel_diff_x)
         && !args.quiet
@@ -401,12 +430,25 @@ fn solve_all(
                 status: r.report.status,
                 iterations: r.report.iterations,
                 passes_over_a: r.passes_over_a,
-                time_s: r.report.timing.solver_s(),
+                time_s: r.time_s,
                 loss: r.report.loss,
                 grad_norm: r.report.grad_norm,
                 reused: r.reused,
                 shift,
                 message: r.report.message.clone(),
+                history: r
+                    .report
+                    .history
+                    .iter()
+                    .map(|h| IterSummary {
+                        grad_norm: h.grad_norm,
+                        passes_over_a: h.passes_over_a,
+                        cg_iterations: h.cg_iterations,
+                        rows_kept: h.rows_kept,
+                        step_length: h.step_length,
+                        timing: h.timing,
+                    })
+                    .collect(),
                 x: r.report.x.clone(),
             });
         }
@@ -419,8 +461,9 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
     num / b.iter().map(|q| q * q).sum::<f64>().sqrt().max(f64::MIN_POSITIVE)
 }
 
-/// The measured `M` (log scale) and the passes over `A` per step.
-fn plot(path: &Path, steps: &[StepRecord]) -> anyhow::Result<()> {
+/// The measured `M` (log scale), and the passes over `A` per step: warm, and with `--compare`
+/// cold beside it and the passes the warm step saved.
+fn plot(path: &Path, steps: &[StepRecord], cold: Option<&[StepRecord]>) -> anyhow::Result<()> {
     use plotters::prelude::*;
     let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -441,17 +484,37 @@ fn plot(path: &Path, steps: &[StepRecord]) -> anyhow::Result<()> {
         .build_cartesian_2d(0.0..k, (lo..hi).log_scale())?;
     c.configure_mesh().x_desc("step").draw()?;
     c.draw_series(ms.iter().map(|&p| Circle::new(p, 4, BLUE.filled())))?;
-    let pmax = steps.iter().map(|s| s.passes_over_a).max().unwrap_or(1).max(1) as f64;
+    let cold = cold.unwrap_or(&[]);
+    let pmax = steps.iter().chain(cold).map(|s| s.passes_over_a).max().unwrap_or(1).max(1) as f64;
+    let caption = if cold.is_empty() {
+        "passes over A per step"
+    } else {
+        "passes over A per step: warm (red), cold (grey), saved = cold − warm (green)"
+    };
     let mut c = ChartBuilder::on(&lower)
-        .caption("passes over A per step", ("sans-serif", 18))
+        .caption(caption, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..k, 0.0..pmax * 1.1)?;
     c.configure_mesh().x_desc("step").draw()?;
+    let width = if cold.is_empty() { 0.8 } else { 0.4 };
     c.draw_series(steps.iter().map(|s| {
-        Rectangle::new([(s.index as f64, 0.0), (s.index as f64 + 0.8, s.passes_over_a as f64)], RED.filled())
+        Rectangle::new([(s.index as f64, 0.0), (s.index as f64 + width, s.passes_over_a as f64)], RED.filled())
     }))?;
+    if !cold.is_empty() {
+        c.draw_series(cold.iter().map(|s| {
+            let x = s.index as f64 + 0.4;
+            Rectangle::new([(x, 0.0), (x + 0.4, s.passes_over_a as f64)], RGBColor(150, 150, 150).filled())
+        }))?;
+        let saved: Vec<(f64, f64)> = steps
+            .iter()
+            .zip(cold)
+            .map(|(w, c)| (w.index as f64 + 0.4, c.passes_over_a as f64 - w.passes_over_a as f64))
+            .collect();
+        c.draw_series(LineSeries::new(saved.iter().map(|&(x, y)| (x, y.max(0.0))), GREEN.stroke_width(2)))?;
+        c.draw_series(saved.iter().map(|&(x, y)| Circle::new((x, y.max(0.0)), 3, GREEN.filled())))?;
+    }
     root.present()?;
     Ok(())
 }

@@ -27,6 +27,42 @@ pub(crate) struct HessianStep {
     /// A warm re-solve's gradient scale: CG's forcing term is `‖g‖` relative to it rather than
     /// to the (already small) gradient at the warm start.
     grad_ref: Option<f64>,
+    /// A warm re-solve's kept factor (`crate::resolve`), when it reuses one.
+    factor: Option<FactorState>,
+    /// Steps formed (taken or not) and the passes of the last one: the certification step
+    /// the loop forms at a converged point is not in the history.
+    steps_made: usize,
+    last_passes: usize,
+}
+
+/// A kept Cholesky factor of the exact Hessian, used as the PCG preconditioner of a warm
+/// re-solve while CG needs at most `cg_limit` iterations with it.
+pub(crate) struct FactorState {
+    /// The factor (`None`: build one at the next step).
+    pub l: Option<Mat<f64>>,
+    /// The CG count above which the factor is stale and rebuilt at the next step.
+    pub cg_limit: usize,
+    /// The stopping level of `‖g‖` (the cold scale): CG's target, and below it the step is the
+    /// factor's own (no CG: it only certifies the Newton decrement).
+    pub stop_grad: f64,
+    /// The factor serves only points with `‖g‖ ≤ near_grad` (near the answer, where one
+    /// accurate Newton step is worth solving for); further out a step sketches as a cold one.
+    pub near_grad: f64,
+    /// What happened to the factor in this solve.
+    pub log: FactorLog,
+}
+
+/// What a warm re-solve did with its kept factor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FactorLog {
+    /// Factors built (exact Hessian's Gram: one pass over `A` each), with why.
+    pub builds: Vec<String>,
+    /// Steps made with a factor built before this solve.
+    pub steps_with_kept: usize,
+    /// CG iterations of each step (0: a certification step by the factor alone).
+    pub cg: Vec<usize>,
+    /// Steps made by a sketch because `‖g‖` was above the factor's level.
+    pub sketched_steps: usize,
 }
 
 /// What the test of a seeded sample found at the first step of a warm re-solve.
@@ -40,13 +76,46 @@ pub(crate) struct SeedOutcome {
 
 impl HessianStep {
     pub fn new(params: SolverParams) -> Self {
-        Self { params, sample: None, seed_test: None, seed_outcome: None, grad_ref: None }
+        Self {
+            params,
+            sample: None,
+            seed_test: None,
+            seed_outcome: None,
+            grad_ref: None,
+            factor: None,
+            steps_made: 0,
+            last_passes: 0,
+        }
     }
 
     /// Seeded with a sample a previous solve drew: its first step keeps it (re-weighted by the
     /// new `D₊`) while [`d_drift`] is at most `max_drift`, else draws a fresh one.
     pub fn with_sample(params: SolverParams, sample: SampledDiagonal, max_drift: f64) -> Self {
-        Self { params, sample: Some(sample), seed_test: Some(max_drift), seed_outcome: None, grad_ref: None }
+        Self { sample: Some(sample), seed_test: Some(max_drift), ..Self::new(params) }
+    }
+
+    /// A warm re-solve's `leverage-pcg` steps with a kept factor `l` of the exact Hessian (or
+    /// one built at the first step) as PCG's preconditioner instead of a sketch; CG solves to
+    /// `stop_grad` (the cold solve's stopping level of `‖g‖`); a step needing more than
+    /// `cg_limit` CG iterations marks the factor stale, rebuilt at the next step.
+    pub fn with_factor(mut self, l: Option<Mat<f64>>, cg_limit: usize, stop_grad: f64, near_grad: f64) -> Self {
+        let mut log = FactorLog::default();
+        if l.is_none() {
+            log.builds.push("no factor kept: built at the first step near the answer".to_string());
+        }
+        self.factor = Some(FactorState { l, cg_limit, stop_grad, near_grad, log });
+        self
+    }
+
+    /// The kept factor and what became of it (`None` when not in factor mode).
+    pub fn take_factor(&mut self) -> Option<(Option<Mat<f64>>, FactorLog)> {
+        self.factor.take().map(|f| (f.l, f.log))
+    }
+
+    /// Passes over `A` of the last step formed when it was not taken (the certification at a
+    /// converged point), given how many steps the history holds.
+    pub fn untaken_passes(&self, taken: usize) -> usize {
+        if self.steps_made > taken { self.last_passes } else { 0 }
     }
 
     /// Measure CG's forcing term against `grad_ref` (a warm re-solve: the cold start's `‖g(x₀)‖`).
@@ -106,6 +175,105 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
     fn step(&mut self, f: &Objective<'a>, input: StepInput<'_, Evaluation<'a>>) -> Result<Step, StepError> {
         let h = input.at.hessian.as_ref().expect("evaluated with the Hessian");
         let g = input.at.gradient.as_deref().expect("evaluated with the gradient");
+        let near = self.factor.as_mut().filter(|_| self.params.strategy == Strategy::LeveragePcg).map(|state| {
+            let near = norm(g) <= state.near_grad;
+            if !near {
+                state.log.sketched_steps += 1;
+            }
+            near
+        });
+        if near == Some(true) {
+            let step = self.factor_step(h, g)?;
+            self.steps_made += 1;
+            self.last_passes = step.passes;
+            return Ok(step);
+        }
+        let step = self.sketched_step(f, h, g, input)?;
+        self.steps_made += 1;
+        self.last_passes = step.passes;
+        Ok(step)
+    }
+}
+
+impl HessianStep {
+    /// The step of [`HessianStep::with_factor`]: PCG on the exact Hessian preconditioned by the
+    /// kept factor (built first, one pass, when there is none or it went stale).
+    fn factor_step(&mut self, h: &StructuredHessian, g: &[f64]) -> Result<Step, StepError> {
+        let dense_tasks = self.params.dense_tasks;
+        let max_cg = self.params.max_cg;
+        let state = self.factor.as_mut().expect("factor mode");
+        let mut timing = Timing::default();
+        let mut passes = 0;
+        let mut fallbacks = Vec::new();
+        let built_now = state.l.is_none();
+        if built_now {
+            let t = Instant::now();
+            let mut m = h.dense(Part::Exact);
+            symmetrise(&mut m);
+            passes += 1;
+            timing.hessian_s += t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let (l, mu) = damped_cholesky(&m, dense_par(dense_tasks))
+                .ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&m) })?;
+            if let Some(mu) = mu {
+                fallbacks.push(Fallback::Damped { mu });
+            }
+            state.l = Some(l);
+            timing.solve_s += t.elapsed().as_secs_f64();
+        } else {
+            state.log.steps_with_kept += 1;
+        }
+        let t = Instant::now();
+        let l = state.l.as_ref().expect("built");
+        let gn = norm(g);
+        let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
+        let (p, its) = if gn <= state.stop_grad {
+            // At the stopping level: the factor's step only measures the Newton decrement
+            // (gᵀH̃⁻¹g with H̃ a recent exact Hessian) — no CG, no pass over A.
+            (chol_solve(l, &neg_g), 0)
+        } else {
+            // Solve to the stopping level at once: near the answer one accurate Newton step
+            // lands there, and with a recent exact factor CG needs few iterations for it.
+            let eta = 0.1f64.min(0.5 * state.stop_grad / gn).max(1e-12);
+            let cap = if built_now { max_cg } else { max_cg.min(2 * state.cg_limit) };
+            let res = pcg(&neg_g, eta, cap, |v, out| h.apply(Part::Exact, v, out), |r| chol_solve(l, r));
+            let descent = dot(&res.x, g) < 0.0;
+            let p = match res.failure {
+                Some(reason) if !descent || res.iterations == 0 => {
+                    fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
+                    chol_solve(l, &neg_g)
+                }
+                Some(reason) => {
+                    fallbacks.push(Fallback::PcgFallback { reason: reason.to_string() });
+                    res.x
+                }
+                None => res.x,
+            };
+            (p, res.iterations)
+        };
+        passes += 2 * its;
+        state.log.cg.push(its);
+        if its > state.cg_limit {
+            state.log.builds.push(format!(
+                "a step took {its} CG iterations > {} with the factor: rebuilt at the next step",
+                state.cg_limit
+            ));
+            state.l = None;
+        }
+        timing.solve_s += t.elapsed().as_secs_f64();
+        if !p.iter().all(|v| v.is_finite()) {
+            return Err(StepError::NonFiniteStep);
+        }
+        Ok(Step { p, timing, passes, rows_kept: None, cg_iterations: Some(its), fallbacks, min_alpha: 0.0 })
+    }
+
+    fn sketched_step<'a>(
+        &mut self,
+        f: &Objective<'a>,
+        h: &StructuredHessian,
+        g: &[f64],
+        input: StepInput<'_, Evaluation<'a>>,
+    ) -> Result<Step, StepError> {
         let Formed { mut m, mut timing, mut passes, rows_kept, mut fallbacks } = match self.params.strategy {
             Strategy::Exact | Strategy::GaussNewton => exact_matrix(h, self.params.strategy),
             _ => self.sketched_matrix(f, h, input.iteration)?,

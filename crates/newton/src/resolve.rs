@@ -80,19 +80,52 @@ pub struct ReuseParams {
     pub reuse_sample: bool,
     /// The largest estimated relative drift of `D₊` on the sample's rows at which it is kept.
     pub max_drift: f64,
+    /// `leverage-pcg`, warm-started: precondition CG with a kept Cholesky factor of the exact
+    /// Hessian (built at the first warm start, one pass over `A`) instead of a sketch at every
+    /// step, and solve each Newton system to the cold solve's stopping level.
+    pub reuse_factor: bool,
+    /// The CG count above which the kept factor is stale: rebuilt at the next step.
+    pub max_factor_cg: usize,
+    /// The factor serves points with `‖g‖ ≤ factor_below·‖g(x₀)‖` (the last cold start's):
+    /// near the answer. Further out a warm step sketches as a cold one (and may reuse the
+    /// sample): on real attention rows, whose answers are far apart, factor steps from far
+    /// away converged on fewer rows and took more passes (docs/benchmarks.md).
+    pub factor_below: f64,
 }
 
 impl Default for ReuseParams {
     fn default() -> Self {
-        Self { warm_x: true, reuse_sample: true, max_drift: 0.25 }
+        Self {
+            warm_x: true,
+            reuse_sample: true,
+            max_drift: 0.25,
+            reuse_factor: true,
+            max_factor_cg: 8,
+            factor_below: 1e-2,
+        }
     }
 }
 
 impl ReuseParams {
     /// Nothing reused: every solve cold (`--cold`).
     pub fn cold() -> Self {
-        Self { warm_x: false, reuse_sample: false, ..Self::default() }
+        Self { warm_x: false, reuse_sample: false, reuse_factor: false, ..Self::default() }
     }
+}
+
+/// What became of the kept factor of the exact Hessian at a re-solve (`leverage-pcg`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FactorUse {
+    /// The solve began with the factor a previous solve built.
+    pub kept: bool,
+    /// Factors built in this solve (one pass over `A` each), with why.
+    pub built: Vec<String>,
+    /// CG iterations of each step (0: the factor alone certified the Newton decrement).
+    pub cg_iterations: Vec<usize>,
+    /// The CG count above which the factor is rebuilt.
+    pub max_cg: usize,
+    /// Steps made by a sketch because `‖g‖` was above the factor's level (far from the answer).
+    pub sketched_steps: usize,
 }
 
 /// What became of the leverage sample at a re-solve.
@@ -115,6 +148,11 @@ pub enum SampleUse {
         /// Rows in the kept sample.
         rows: usize,
     },
+    /// No sample was needed: the kept factor preconditioned every step.
+    Unneeded {
+        /// Why.
+        reason: String,
+    },
     /// The previous sample failed the drift test and a fresh one was drawn.
     Rejected {
         /// The measured relative drift of `D₊` on the sampled rows.
@@ -133,6 +171,8 @@ pub struct Reused {
     pub x_reason: String,
     /// What became of the leverage sample.
     pub sample: SampleUse,
+    /// What became of the kept factor (`None`: not in use — a cold solve, another strategy).
+    pub factor: Option<FactorUse>,
 }
 
 /// One re-solve.
@@ -142,9 +182,12 @@ pub struct Resolved {
     pub report: Report,
     /// What was reused and why.
     pub reused: Reused,
-    /// Passes over `A` by the solver: the warm-start test (two), the start's evaluation (two) and
-    /// every iteration's.
+    /// Passes over `A` by the solver: the warm-start test (two), the start's evaluation (two),
+    /// every iteration's, and the step formed to certify the end (not in the history).
     pub passes_over_a: usize,
+    /// Wall-clock seconds of the whole re-solve (the warm-start test and the certifying step
+    /// included).
+    pub time_s: f64,
 }
 
 /// A solver that carries its state from one problem of a sequence to the next.
@@ -157,13 +200,15 @@ pub struct Resolver {
     shape: Option<(usize, usize)>,
     /// `‖g(x₀)‖` of the last cold-started solve: the scale of a warm solve's gradient test.
     grad_ref: Option<f64>,
+    /// The Cholesky factor of an exact Hessian kept for the next warm solve.
+    factor: Option<faer::Mat<f64>>,
     last: Option<Resolved>,
 }
 
 impl Resolver {
     /// A resolver with no state yet: the first solve is cold.
     pub fn new(params: SolverParams, reuse: ReuseParams) -> Self {
-        Self { params, reuse, x: None, sample: None, shape: None, grad_ref: None, last: None }
+        Self { params, reuse, x: None, sample: None, shape: None, grad_ref: None, factor: None, last: None }
     }
 
     /// The previous solution, if any.
@@ -181,6 +226,7 @@ impl Resolver {
     /// `Err` only when the solver cannot run at all (as [`crate::solve`]); the state is then
     /// left as it was.
     pub fn solve(&mut self, f: &Objective, x0: &[f64], x_star: Option<&[f64]>) -> Result<Resolved, SolveError> {
+        let clock = std::time::Instant::now();
         let shape = f.shape();
         validate(&self.params, x0, shape.1, x_star)?;
         let same_shape = self.shape == Some(shape);
@@ -219,6 +265,8 @@ impl Resolver {
         // norm of the last cold start (an absolute floor), not `tol` times its own start's.
         let warm_params =
             SolverParams { atol: self.params.atol.max(self.params.tol * self.grad_ref.unwrap_or(0.0)), ..self.params };
+        let factor_mode = self.reuse.reuse_factor && self.params.strategy == crate::Strategy::LeveragePcg;
+        let kept_factor = if same_shape { self.factor.clone() } else { None };
         let run = |start: &[f64], offered: Option<SampledDiagonal>, warm: bool| {
             let params = if warm { warm_params } else { self.params };
             let mut strategy = match offered {
@@ -227,6 +275,14 @@ impl Resolver {
             };
             if warm && let Some(g) = self.grad_ref {
                 strategy = strategy.with_grad_ref(g);
+                if factor_mode {
+                    strategy = strategy.with_factor(
+                        kept_factor.clone(),
+                        self.reuse.max_factor_cg,
+                        warm_params.atol,
+                        self.reuse.factor_below * g,
+                    );
+                }
             }
             let report = run_engine(f, &mut strategy, start, &params, x_star);
             (report, strategy)
@@ -241,6 +297,15 @@ impl Resolver {
             (result, strategy) = run(x0, offered, false);
         }
         let report = result?;
+        let untaken = strategy.untaken_passes(report.history.len());
+        let factor = strategy.take_factor();
+        let factor_use = factor.as_ref().map(|(_, log)| FactorUse {
+            kept: x_warm && kept_factor.is_some(),
+            built: log.builds.clone(),
+            cg_iterations: log.cg.clone(),
+            max_cg: self.reuse.max_factor_cg,
+            sketched_steps: log.sketched_steps,
+        });
         let (sample, outcome) = strategy.into_parts();
         let max_drift = self.reuse.max_drift;
         let sample_use = match (uses_sample, outcome) {
@@ -249,9 +314,15 @@ impl Resolver {
                 SampleUse::Kept { drift: o.drift, max_drift, rows: sample.as_ref().map_or(0, |s| s.len()) }
             }
             (true, Some(o)) => SampleUse::Rejected { drift: o.drift, max_drift },
+            (true, None) if factor_use.as_ref().is_some_and(|f| f.sketched_steps == 0) => SampleUse::Unneeded {
+                reason: "the kept factor of the exact Hessian preconditions CG: no sketch drawn".to_string(),
+            },
             (true, None) => SampleUse::Fresh { reason: fresh_reason.to_string() },
         };
-        let passes_over_a = test_passes + 2 + report.history.iter().map(|r| r.passes_over_a).sum::<usize>();
+        let passes_over_a = test_passes + 2 + report.history.iter().map(|r| r.passes_over_a).sum::<usize>() + untaken;
+        if let Some((l, _)) = factor {
+            self.factor = l;
+        }
         if !x_warm {
             self.grad_ref = Some(report.grad_norm0);
         }
@@ -262,7 +333,12 @@ impl Resolver {
             self.sample = sample;
         }
         self.shape = Some(shape);
-        let out = Resolved { report, reused: Reused { x_warm, x_reason, sample: sample_use }, passes_over_a };
+        let out = Resolved {
+            report,
+            reused: Reused { x_warm, x_reason, sample: sample_use, factor: factor_use },
+            passes_over_a,
+            time_s: clock.elapsed().as_secs_f64(),
+        };
         self.last = Some(out.clone());
         Ok(out)
     }

@@ -112,6 +112,15 @@ fn perturbed(b: &[f64], rho: f64, seed: u64) -> Vec<f64> {
 }
 
 fn sequence_case(rho: f64, steps: usize) -> (Vec<newton::resolve::Resolved>, Vec<newton::resolve::Resolved>) {
+    // The sample path: no kept factor, so every warm step sketches (and may reuse the sample).
+    sequence_with(rho, steps, ReuseParams { reuse_factor: false, ..Default::default() })
+}
+
+fn sequence_with(
+    rho: f64,
+    steps: usize,
+    reuse: ReuseParams,
+) -> (Vec<newton::resolve::Resolved>, Vec<newton::resolve::Resolved>) {
     let a = random_sparse(&GenSpec {
         nrows: 20_000,
         ncols: 12,
@@ -133,7 +142,7 @@ fn sequence_case(rho: f64, steps: usize) -> (Vec<newton::resolve::Resolved>, Vec
         refresh_every: 4,
         ..Default::default()
     };
-    let mut warm = Resolver::new(params, ReuseParams::default());
+    let mut warm = Resolver::new(params, reuse);
     let mut cold = Resolver::new(params, ReuseParams::cold());
     let x0 = vec![0.0; 12];
     let (mut w, mut c) = (Vec::new(), Vec::new());
@@ -176,6 +185,56 @@ fn a_large_change_rejects_the_stale_sample_and_still_converges() {
             other => panic!("step {k}: the stale sample was not rejected: {other:?}"),
         }
     }
+}
+
+#[test]
+fn small_changes_keep_the_factor_and_take_far_fewer_passes_than_cold() {
+    let (warm, cold) = sequence_with(0.01, 5, ReuseParams::default());
+    let (mut pw, mut pc) = (0, 0);
+    for (k, (w, c)) in warm.iter().zip(&cold).enumerate() {
+        assert_eq!(w.report.status, Status::Converged, "step {k}");
+        assert!(rel(&w.report.x, &c.report.x) <= 1e-8, "step {k}: {:e}", rel(&w.report.x, &c.report.x));
+        assert!(c.reused.factor.is_none(), "a cold solve keeps no factor");
+        if k == 0 {
+            assert!(w.reused.factor.is_none(), "the first solve is cold");
+            continue;
+        }
+        let f = w.reused.factor.as_ref().expect("a warm leverage-pcg step uses the factor");
+        assert!(matches!(w.reused.sample, SampleUse::Unneeded { .. }), "step {k}: {:?}", w.reused.sample);
+        if k == 1 {
+            assert!(!f.kept);
+            assert_eq!(f.built.len(), 1, "{f:?}");
+        } else {
+            // The factor built at step 1 serves the later steps: CG stays within its limit.
+            assert!(f.kept && f.built.is_empty(), "step {k}: {f:?}");
+        }
+        assert!(f.cg_iterations.iter().all(|&c| c <= f.max_cg), "step {k}: {f:?}");
+        // The end is certified by the factor alone: no CG there.
+        assert_eq!(f.cg_iterations.last(), Some(&0), "step {k}: {f:?}");
+        pw += w.passes_over_a;
+        pc += c.passes_over_a;
+    }
+    assert!(3 * pw <= pc, "warm steps: {pw} passes, cold: {pc}");
+}
+
+#[test]
+fn a_large_change_with_the_factor_still_converges_and_says_what_it_rejected() {
+    let reuse = ReuseParams { max_factor_cg: 2, ..Default::default() };
+    let (warm, cold) = sequence_with(0.5, 4, reuse);
+    let mut rejected = 0;
+    for (k, (w, c)) in warm.iter().zip(&cold).enumerate().skip(1) {
+        assert_eq!(w.report.status, Status::Converged, "step {k}");
+        assert!(rel(&w.report.x, &c.report.x) <= 1e-8, "step {k}");
+        let f = w.reused.factor.as_ref().unwrap();
+        // Every step over the limit is followed by a rebuild, and the record says why.
+        let over = f.cg_iterations.iter().filter(|&&c| c > f.max_cg).count();
+        let said = f.built.iter().filter(|b| b.contains("CG iterations")).count();
+        assert_eq!(over, said, "step {k}: {f:?}");
+        // Far from the new answer a step sketches (the stale sample's drift test runs there).
+        assert!(f.sketched_steps > 0, "step {k}: a 50% change started within the factor's reach: {f:?}");
+        rejected += said + usize::from(matches!(w.reused.sample, SampleUse::Rejected { .. }));
+    }
+    assert!(rejected > 0, "a 50% change rejected neither the stale sample nor the factor");
 }
 
 #[test]

@@ -54,6 +54,7 @@ pub mod dense;
 pub mod engine;
 mod error;
 mod hessian_step;
+mod lanczos;
 mod linalg;
 mod newton_cg;
 mod objective;

@@ -33,6 +33,39 @@ pub(crate) struct ChecksObserver<'s> {
 struct Warm {
     lowest: Option<Vec<f64>>,
     difference: Option<Vec<f64>>,
+    /// Small `d` ([`dense_is_cheaper`]): the dense `H(x_{t+1})` formed at the last step, with
+    /// the point it belongs to, which is the next step's `H(x_t)`.
+    dense: Option<(Vec<f64>, faer::Mat<f64>)>,
+}
+
+/// Small `d`: `l = λ_min(H(x_t))` and `M = ‖H(x_{t+1}) − H(x_t)‖₂/‖s‖` exactly, from the
+/// dense matrices (eigenvalues of `d×d` matrices), each dense Hessian formed once: `H(x_{t+1})`
+/// is kept for the next step. Exact where the Lanczos and power estimates only bound the
+/// quantities from inside.
+fn dense_l_and_m(
+    h: &StructuredHessian,
+    hn: &StructuredHessian,
+    x: &[f64],
+    xn: &[f64],
+    step: f64,
+    warm: &mut Warm,
+) -> (Option<f64>, Option<f64>) {
+    let cur = match warm.dense.take() {
+        Some((at, m)) if at.as_slice() == x => m,
+        _ => h.dense(Part::Exact),
+    };
+    let l = losses::spectral::dense_lambda_min(&cur).ok();
+    let next = hn.dense(Part::Exact);
+    let m = (step > 0.0)
+        .then(|| {
+            let diff = faer::Mat::from_fn(cur.nrows(), cur.ncols(), |i, j| next[(i, j)] - cur[(i, j)]);
+            let ev = diff.self_adjoint_eigenvalues(faer::Side::Lower).ok()?;
+            let norm = ev.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            Some(norm / step)
+        })
+        .flatten();
+    warm.dense = Some((xn.to_vec(), next));
+    (l, m)
 }
 
 impl<'s> ChecksObserver<'s> {
@@ -115,12 +148,12 @@ fn induction_checks(
     let (l, m) = match cheap {
         Some(lm) => lm,
         None => {
-            let l = if dense_is_cheaper(h) {
-                losses::spectral::dense_lambda_min(&h.dense(Part::Exact)).ok()
+            if dense_is_cheaper(h) {
+                dense_l_and_m(h, hn, x, xn, step, warm)
             } else {
-                lowest_warm(h, seed, warm)
-            };
-            (l, (step > 0.0).then(|| hessian_difference_norm(h, hn, seed, warm) / step))
+                let l = lowest_warm(h, seed, warm);
+                (l, (step > 0.0).then(|| hessian_difference_norm(h, hn, seed, warm) / step))
+            }
         }
     };
     let (r, r_next) = match x_star {

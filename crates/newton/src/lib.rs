@@ -55,6 +55,7 @@ pub mod dense;
 pub mod engine;
 mod error;
 mod hessian_step;
+mod lanczos;
 pub mod linalg;
 mod newton_cg;
 mod objective;

@@ -5,7 +5,6 @@ use faer::Side;
 use losses::{Evaluation, LossError, Objective, Part, StructuredHessian, What};
 
 use crate::engine::{Evaluated, Need, Problem};
-use crate::linalg::norm;
 use crate::report::Status;
 
 /// Lanczos steps for `λ_min` and negative-curvature directions.
@@ -73,25 +72,16 @@ fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>
         }
         return None;
     }
-    let (lo, hi) =
-        losses::lanczos_extremes(d, LANCZOS_STEPS, seed, |v, out| h.apply_fused(Part::Exact, v, out)).ok()?;
-    (lo < -1e-10 * hi.abs().max(lo.abs())).then(|| (lo, lowest_eigenvector(h, hi.max(0.0), seed)))
-}
-
-/// The eigenvector of the most negative eigenvalue for large `d`: power iteration on
-/// `σI − H` with `σ ≥ λ_max`, whose dominant eigenvector it is (`O(nnz)` per step).
-fn lowest_eigenvector(h: &StructuredHessian, sigma: f64, seed: u64) -> Vec<f64> {
-    let d = h.dim();
-    let mut v: Vec<f64> =
-        (0..d).map(|i| (((i as u64 + 1).wrapping_mul(0x9E37_79B9 ^ seed)) % 1009) as f64 - 504.0).collect();
-    let mut hv = vec![0.0; d];
-    for _ in 0..100 {
-        let n = norm(&v);
-        v.iter_mut().for_each(|x| *x /= n);
-        h.apply_fused(Part::Exact, &v, &mut hv);
-        v = v.iter().zip(&hv).map(|(a, b)| sigma * a - b).collect();
-    }
-    let n = norm(&v);
-    v.iter_mut().for_each(|x| *x /= n);
-    v
+    // Adaptive Lanczos (issue 16): stops once the lowest Ritz value is settled instead of
+    // always spending `LANCZOS_STEPS` products; its Ritz vector (Rayleigh quotient exactly `θ`)
+    // is the escape direction.
+    let r = crate::lanczos::lowest(
+        d,
+        LANCZOS_STEPS,
+        &crate::lanczos::start_vector(d, seed),
+        crate::lanczos::REL_TOL,
+        false,
+        |v, out| h.apply_fused(Part::Exact, v, out),
+    )?;
+    (r.theta < -1e-10 * r.theta_max.abs().max(r.theta.abs())).then_some((r.theta, r.vector))
 }

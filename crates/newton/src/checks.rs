@@ -192,7 +192,7 @@ fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64>
         }
         None => LANCZOS_STEPS,
     };
-    let r = crate::lanczos::lowest(d, steps, &start, crate::lanczos::REL_TOL, false, |v, out| {
+    let r = crate::lanczos::lowest(d, steps, &start, crate::lanczos::REL_TOL, 2, false, |v, out| {
         h.apply_fused(Part::Exact, v, out)
     })?;
     warm.lowest = Some(r.vector);

@@ -1,6 +1,16 @@
 //! The SPEC §4 induction-hypothesis checks, as an engine [`Observer`]: for each step
 //! `x_t → x_{t+1}`, `l = λ_min(H(x_t))`, `M = ‖H(x_{t+1}) − H(x_t)‖₂/‖x_{t+1} − x_t‖`, `r_t`, and
 //! whether `r_{t+1} ≤ 0.4·r_t` and `M·r_t ≤ 0.1·l` held. Timed apart as `checks_s`.
+//!
+//! ## Cost model (issue 16)
+//!
+//! Small `d` (dense eigenvalues cheaper than Lanczos, `objective::dense_is_cheaper`): one dense
+//! Hessian a step (`Σnnz(a_i)²/2`; `H(x_{t+1})` is kept as the next step's `H(x_t)`) and two
+//! `d×d` symmetric eigenvalue problems (`O(d³)`), giving `l` and `M` exactly. Large `d`:
+//! adaptive Lanczos for `l` ([`crate::lanczos`]; at most 60 one-pass products at the first
+//! step, at most 10 after, warm-started from the last Ritz vector) and a warm-started power
+//! iteration for `M` (2 products a step, at most 12 steps, stopped at 1% agreement), plus
+//! `O(k²·d)` reorthogonalisation. With `cheap_checks` and Newton–CG: one product a step.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -192,7 +202,7 @@ fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64>
         }
         None => LANCZOS_STEPS,
     };
-    let r = crate::lanczos::lowest(d, steps, &start, crate::lanczos::REL_TOL, false, |v, out| {
+    let r = crate::lanczos::lowest(d, steps, &start, crate::lanczos::REL_TOL, 2, false, |v, out| {
         h.apply_fused(Part::Exact, v, out)
     })?;
     warm.lowest = Some(r.vector);

@@ -27,8 +27,14 @@ pub(crate) struct Lowest {
     pub steps: usize,
 }
 
-/// Relative residual at which the Ritz value counts as settled.
+/// Relative residual at which the Ritz value counts as settled (the checks' `λ_min`).
 pub(crate) const REL_TOL: f64 = 1e-3;
+/// Relative residual enough for the sign of `λ_min` (the stationary-point saddle test): an
+/// eigenvalue lies within 10% of the settled lowest Ritz value.
+pub(crate) const SIGN_TOL: f64 = 0.1;
+/// Steps before [`SIGN_TOL`] may stop the iteration (a negative eigenvalue weakly present in
+/// the start vector needs a few steps to show).
+pub(crate) const SIGN_MIN_STEPS: usize = 10;
 
 /// The lowest eigenpair estimate of `apply` by Lanczos from `start` (need not be unit; a zero
 /// or non-finite start is refused with `None`), at most `max_steps` applications, stopped early
@@ -38,6 +44,7 @@ pub(crate) fn lowest(
     max_steps: usize,
     start: &[f64],
     rel_tol: f64,
+    min_steps: usize,
     stop_on_negative: bool,
     mut apply: impl FnMut(&[f64], &mut [f64]),
 ) -> Option<Lowest> {
@@ -81,7 +88,7 @@ pub(crate) fn lowest(
         let scale = theta.abs().max(1e-12 * theta_max.abs());
         let negative = stop_on_negative && theta < -1e-10 * theta.abs().max(theta_max.abs());
         let invariant = nb <= 1e-12 * a.abs().max(theta_max.abs()).max(1e-300);
-        if k == m || negative || invariant || (k >= 2 && res <= rel_tol * scale) {
+        if k == m || negative || invariant || (k >= min_steps.max(2) && res <= rel_tol * scale) {
             let mut vector = vec![0.0; dim];
             for (i, b) in basis.iter().enumerate() {
                 let c = eig.U()[(i, 0)];
@@ -124,18 +131,18 @@ mod tests {
         let d = 400;
         let diag: Vec<f64> = (0..d).map(|i| 1.0 + i as f64 * 0.25).collect();
         let apply = |v: &[f64], o: &mut [f64]| o.iter_mut().zip(v).zip(&diag).for_each(|((o, v), s)| *o = s * v);
-        let r = lowest(d, 200, &start_vector(d, 3), 1e-6, false, apply).unwrap();
+        let r = lowest(d, 200, &start_vector(d, 3), 1e-6, 2, false, apply).unwrap();
         assert!((r.theta - 1.0).abs() < 1e-4, "θ = {}", r.theta);
         assert!(r.theta >= 1.0 - 1e-12, "a Ritz value is never below λ_min");
         assert!(r.steps < 200, "{} steps", r.steps);
         assert!(r.vector[0].abs() > 0.99, "the Ritz vector is e₀: {}", r.vector[0]);
         // Warm start at the Ritz vector: settled in a couple of steps.
-        let w = lowest(d, 200, &r.vector, 1e-6, false, apply).unwrap();
+        let w = lowest(d, 200, &r.vector, 1e-6, 2, false, apply).unwrap();
         assert!(w.steps <= 3 && (w.theta - 1.0).abs() < 1e-6, "{} steps, θ = {}", w.steps, w.theta);
         // One negative eigenvalue: certified and stopped long before convergence of the rest.
         let neg: Vec<f64> = diag.iter().enumerate().map(|(i, s)| if i == 7 { -2.0 } else { *s }).collect();
         let apply = |v: &[f64], o: &mut [f64]| o.iter_mut().zip(v).zip(&neg).for_each(|((o, v), s)| *o = s * v);
-        let r = lowest(d, 200, &start_vector(d, 3), 1e-12, true, apply).unwrap();
+        let r = lowest(d, 200, &start_vector(d, 3), 1e-12, 2, true, apply).unwrap();
         assert!(r.theta < 0.0 && r.theta >= -2.0 - 1e-12, "θ = {}", r.theta);
         assert!(r.steps < 20, "{} steps", r.steps);
     }

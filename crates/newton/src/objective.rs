@@ -72,14 +72,16 @@ fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>
         }
         return None;
     }
-    // Adaptive Lanczos (issue 16): stops once the lowest Ritz value is settled instead of
-    // always spending `LANCZOS_STEPS` products; its Ritz vector (Rayleigh quotient exactly `θ`)
-    // is the escape direction.
+    // Adaptive Lanczos (issue 16): stops once the lowest Ritz value is settled well enough to
+    // know its sign (residual ≤ 10% of it, after at least 10 steps) instead of always spending
+    // `LANCZOS_STEPS` products; its Ritz vector (Rayleigh quotient exactly `θ`) is the escape
+    // direction.
     let r = crate::lanczos::lowest(
         d,
         LANCZOS_STEPS,
         &crate::lanczos::start_vector(d, seed),
-        crate::lanczos::REL_TOL,
+        crate::lanczos::SIGN_TOL,
+        crate::lanczos::SIGN_MIN_STEPS,
         false,
         |v, out| h.apply_fused(Part::Exact, v, out),
     )?;

@@ -21,6 +21,14 @@
 //!   numerator and denominator for the whole diagonal) is at most
 //!   [`ReuseParams::max_drift`]; otherwise a fresh sample is drawn (two passes over `A`) and the
 //!   record says so with the drift found.
+//! - the factor (`leverage-pcg`, [`ReuseParams::reuse_factor`]): near the answer
+//!   (`‖g‖ ≤ factor_below·‖g(x₀)‖`) a warm step preconditions CG with a kept Cholesky factor of
+//!   the exact Hessian — built at the first such point (one pass over `A` for the Gram of all
+//!   rows, `O(nnz·r + d³)`) and kept across the sequence — instead of a sketch, solves the
+//!   Newton system to the cold stopping level of `‖g‖` at once, and certifies the end with the
+//!   factor's own step `H̃⁻¹g` (no CG, no pass). A step that needs more than
+//!   [`ReuseParams::max_factor_cg`] CG iterations marks the factor stale; it is rebuilt at the
+//!   next step and the record says after which count ([`FactorUse`]).
 //!
 //! [`shift`] measures the corollary for one step: the equivalent target `b̃` (SPEC §6),
 //! `‖b̃ − b‖₂`, the size of the move (`‖Δx‖₂`, or `‖ΔA‖_F` and a power-iteration estimate of
@@ -32,7 +40,11 @@
 //!
 //! A re-solve costs what [`crate::solve`] costs from its start, minus the iterations the warm
 //! start saves, minus two passes over `A` for each reused sample; the drift test is
-//! `O(rows kept)`. [`shift`] costs two passes over `A` (one per point), two more when `A`
+//! `O(rows kept)`. With the kept factor, a warm step near the answer costs the warm-start test
+//! (2 passes), the start's evaluation (2), per iteration 2 per CG iteration plus the next
+//! evaluation (2), and nothing to certify: measured 13–14 passes against a cold solve's 68
+//! (`n = 10⁶, d = 50`, docs/benchmarks.md), plus one Gram pass and a `d³/3` Cholesky per
+//! rebuild. [`shift`] costs two passes over `A` (one per point), two more when `A`
 //! changes (`‖ΔA·x‖_∞`), `O(nnz)` for `‖ΔA‖_F` and four passes per power iteration for `‖ΔA‖₂`
 //! ([`SPECTRAL_ITERATIONS`]); it is a diagnostic, not part of the solver's time.
 //!

@@ -67,15 +67,7 @@ pub fn lanczos_extremes(
         q = w.iter().map(|x| x / nb).collect();
     }
     let k = alpha.len();
-    let t = Mat::from_fn(k, k, |i, j| {
-        if i == j {
-            alpha[i]
-        } else if i + 1 == j || j + 1 == i {
-            beta[i.min(j)]
-        } else {
-            0.0
-        }
-    });
+    let t = tridiagonal(&alpha[..k], &beta[..k - 1]);
     let ev = t.self_adjoint_eigenvalues(Side::Lower).map_err(|e| LossError::Spectral(format!("{e:?}")))?;
     Ok((ev[0], ev[k - 1]))
 }
@@ -118,4 +110,19 @@ fn normalise(v: &mut [f64]) {
     if n > 0.0 {
         v.iter_mut().for_each(|x| *x /= n);
     }
+}
+
+/// Lanczos' tridiagonal matrix `T` (`k×k`): `alpha` on the diagonal, `beta` (`k − 1` entries)
+/// beside it. Shared by every Lanczos in the workspace.
+pub fn tridiagonal(alpha: &[f64], beta: &[f64]) -> Mat<f64> {
+    let k = alpha.len();
+    Mat::from_fn(k, k, |i, j| {
+        if i == j {
+            alpha[i]
+        } else if i + 1 == j || j + 1 == i {
+            beta[i.min(j)]
+        } else {
+            0.0
+        }
+    })
 }

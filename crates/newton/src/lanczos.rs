@@ -10,7 +10,7 @@
 //! negative one certifies negative curvature whatever the remaining steps would add.
 //! Cost: `k` applications where the fixed version spends `max_steps`.
 
-use faer::{Mat, Side};
+use faer::Side;
 
 use crate::linalg::{dot, norm};
 
@@ -70,15 +70,7 @@ pub(crate) fn lowest(
         }
         let nb = norm(&w);
         let k = alpha.len();
-        let t = Mat::from_fn(k, k, |i, j| {
-            if i == j {
-                alpha[i]
-            } else if i + 1 == j || j + 1 == i {
-                beta[i.min(j)]
-            } else {
-                0.0
-            }
-        });
+        let t = losses::spectral::tridiagonal(&alpha[..k], &beta[..k - 1]);
         let eig = t.self_adjoint_eigen(Side::Lower).ok()?;
         let (theta, theta_max) = (eig.S()[0], eig.S()[k - 1]);
         if !theta.is_finite() || !theta_max.is_finite() {

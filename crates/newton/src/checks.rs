@@ -193,7 +193,7 @@ fn induction_checks(
 /// first step. The estimate is settled to [`crate::lanczos::REL_TOL`] relative residual.
 fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64> {
     let d = h.dim();
-    let mut start = crate::lanczos::start_vector(d, seed);
+    let mut start = losses::spectral::lanczos_start(d, seed);
     let steps = match &warm.lowest {
         Some(prev) => {
             let n = norm(&start);
@@ -202,7 +202,7 @@ fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64>
         }
         None => LANCZOS_STEPS,
     };
-    let r = crate::lanczos::lowest(d, steps, &start, crate::lanczos::REL_TOL, 2, false, |v, out| {
+    let r = losses::spectral::lanczos_lowest(d, steps, &start, crate::lanczos::REL_TOL, 2, false, |v, out| {
         h.apply_fused(Part::Exact, v, out)
     })?;
     warm.lowest = Some(r.vector);

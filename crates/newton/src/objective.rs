@@ -76,10 +76,10 @@ fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>
     // know its sign (residual ≤ 10% of it, after at least 10 steps) instead of always spending
     // `LANCZOS_STEPS` products; its Ritz vector (Rayleigh quotient exactly `θ`) is the escape
     // direction.
-    let r = crate::lanczos::lowest(
+    let r = losses::spectral::lanczos_lowest(
         d,
         LANCZOS_STEPS,
-        &crate::lanczos::start_vector(d, seed),
+        &losses::spectral::lanczos_start(d, seed),
         crate::lanczos::SIGN_TOL,
         crate::lanczos::SIGN_MIN_STEPS,
         false,

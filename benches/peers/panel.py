@@ -25,6 +25,7 @@ use (nothing is installed system-wide or committed).
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -276,6 +277,9 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="spnewton's threads (0: all cores)")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "peers-panel"))
     ap.add_argument("--only", default="", help="run problems whose name contains this")
+    ap.add_argument("--cleanup", action="store_true",
+                    help="delete each generated problem directory once timed (the full panel's n = 10⁶ "
+                         "directories take about 10 GB together)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     solvers = ["spnewton", "spnewton-ncg", "L-BFGS-B", "trust-krylov", "Newton-CG"]
@@ -311,14 +315,17 @@ def main():
         print(f"| {name} | {fmt(med['spnewton'])} ({med['spnewton']['strategy']}) | {fmt(med['spnewton-ncg'])} | "
               f"{fmt(med['L-BFGS-B'])} | {fmt(med['trust-krylov'])} | {fmt(med['Newton-CG'])} | {ratio:.2f} |",
               flush=True)
+        # Written after every problem, so a long panel that is stopped keeps what it measured.
+        json.dump([{"problem": n, **{s: m[s] for s in solvers}} for n, m, _ in rows],
+                  open(os.path.join(args.out, "panel.json"), "w"), indent=1)
+        if args.cleanup and gen is not None:
+            shutil.rmtree(directory)
     if rows:
         import math
         for key, label in [("spnewton", "default"), ("spnewton-ncg", "newton-cg")]:
             gm = math.exp(sum(math.log(m[key]["time"] / m["L-BFGS-B"]["time"]) for _, m, _ in rows) / len(rows))
             worst = max(m[key]["time"] / m["L-BFGS-B"]["time"] for _, m, _ in rows)
             print(f"\n{label} / L-BFGS-B: geometric mean {gm:.2f}, worst {worst:.2f} over {len(rows)} problems")
-    json.dump([{"problem": n, **{s: m[s] for s in solvers}} for n, m, _ in rows],
-              open(os.path.join(args.out, "panel.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":

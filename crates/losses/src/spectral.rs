@@ -180,6 +180,63 @@ fn normalise(v: &mut [f64]) {
     }
 }
 
+/// Relative tolerance of [`psd_certificate`]: the middle matrix counts as positive
+/// semidefinite when `λ_min(I + G^{1/2}CG^{1/2}) ≥ −PSD_TOL` (rounding in forming `G`).
+pub const PSD_TOL: f64 = 1e-12;
+
+/// A certificate, with no pass over `A`, that `H = Aᵀ(D + UCUᵀ)A ⪰ 0` (issue 16: the saddle
+/// test at a stationary point is skipped where it holds).
+///
+/// `H ⪰ 0` whenever the `n×n` middle matrix `D + UCUᵀ` is. With `D > 0` on every row that has
+/// a nonzero row of `U` (rows with `D_i = 0` and `u_i = 0` contribute nothing), write
+/// `D + UCUᵀ = D^{1/2}(I + VCVᵀ)D^{1/2}`, `V = D^{−1/2}U`: it is PSD iff the nonzero
+/// eigenvalues of `VCVᵀ` are `≥ −1`, and those are the eigenvalues of the `k×k` symmetric
+/// `G^{1/2}CG^{1/2}`, `G = VᵀV = Σ_i u_iu_iᵀ/D_i`. So: one `O(n·k²)` sweep over the row
+/// weights the evaluation already holds, and a `k×k` eigenvalue problem (`k ≤ 3`). Exact, not
+/// an estimate: `true` proves `λ_min(H) ≥ −PSD_TOL·λ_max(AᵀDA)` (rounding aside), and it
+/// holds for every convex loss of SPEC §1 (`D ≥ 0`, e.g. softmax's `diag(p) − ppᵀ`, which is
+/// PSD though `C = −1`). `false` proves nothing (a negative `D_i` with `A` annihilating it
+/// still gives `H ⪰ 0`): the caller then runs its Lanczos test.
+pub fn psd_certificate(h: &StructuredHessian, part: Part) -> bool {
+    let dvec = h.diagonal(part);
+    let (u, k, c) = h.low_rank(part);
+    let mut g = vec![0.0; k * k];
+    for (i, &di) in dvec.iter().enumerate() {
+        let ui = &u[i * k..(i + 1) * k];
+        let zero_row = ui.iter().all(|&v| v == 0.0);
+        if !(di.is_finite() && di >= 0.0) || (di == 0.0 && !zero_row) {
+            return false;
+        }
+        if zero_row {
+            continue;
+        }
+        for a in 0..k {
+            for b in 0..k {
+                g[a * k + b] += ui[a] * ui[b] / di;
+            }
+        }
+    }
+    if k == 0 {
+        return true;
+    }
+    if !g.iter().chain(c).all(|v| v.is_finite()) {
+        return false;
+    }
+    // G^{1/2} from G's eigen-decomposition (G ⪰ 0 up to rounding: clamp at 0).
+    let gm = Mat::from_fn(k, k, |a, b| 0.5 * (g[a * k + b] + g[b * k + a]));
+    let Ok(eig) = gm.self_adjoint_eigen(Side::Lower) else { return false };
+    let (q, s) = (eig.U(), eig.S());
+    let root = Mat::from_fn(k, k, |a, b| (0..k).map(|m| q[(a, m)] * s[m].max(0.0).sqrt() * q[(b, m)]).sum::<f64>());
+    let cm = Mat::from_fn(k, k, |a, b| 0.5 * (c[a * k + b] + c[b * k + a]));
+    let mid = &root * &cm * &root;
+    let mid = Mat::from_fn(k, k, |a, b| if a == b { 1.0 } else { 0.0 } + mid[(a, b)]);
+    let scale = mid.norm_max().max(1.0);
+    match dense_lambda_min(&mid) {
+        Ok(lo) => lo >= -PSD_TOL * scale,
+        Err(_) => false,
+    }
+}
+
 /// Lanczos' tridiagonal matrix `T` (`k×k`): `alpha` on the diagonal, `beta` (`k − 1` entries)
 /// beside it. Shared by every Lanczos in the workspace.
 pub fn tridiagonal(alpha: &[f64], beta: &[f64]) -> Mat<f64> {

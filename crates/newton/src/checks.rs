@@ -10,7 +10,12 @@
 //! adaptive Lanczos for `l` ([`crate::lanczos`]; at most 60 one-pass products at the first
 //! step, at most 10 after, warm-started from the last Ritz vector) and a warm-started power
 //! iteration for `M` (2 products a step, at most 12 steps, stopped at 1% agreement), plus
-//! `O(k²·d)` reorthogonalisation. With `cheap_checks` and Newton–CG: one product a step.
+//! `O(k²·d)` reorthogonalisation: the [`ChecksKind::Exact`] checks.
+//!
+//! Default ([`ChecksKind::Derived`]) with Newton–CG: `l` from CG's own directions and `M` from
+//! the Taylor remainder of successive gradients ([`derived_l_and_m`]): no pass over `A` (one
+//! when the remainder is rounding), `O(k²·d)` for the `k ≤ 24` CG directions' Gram. The other
+//! strategies run the exact checks whatever the kind.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -21,6 +26,7 @@ use crate::engine::{Observer, StepView};
 use crate::linalg::norm;
 use crate::newton_cg::{CgCurvature, SharedCurvature};
 use crate::objective::{LANCZOS_STEPS, dense_is_cheaper};
+use crate::params::ChecksKind;
 use crate::report::{Checks, IterRecord};
 
 /// Fills in each record's [`Checks`] and `timing.checks_s`.
@@ -29,7 +35,7 @@ pub(crate) struct ChecksObserver<'s> {
     pub x_star: Option<&'s [f64]>,
     pub seed: u64,
     prev_step: Option<f64>,
-    /// Newton–CG's measured curvature: when set, the cheap checks (see [`cheap_l_and_m`]).
+    /// Newton–CG's measured curvature: when set, the derived checks (see [`derived_l_and_m`]).
     cg: Option<SharedCurvature>,
     /// Warm starts carried between steps (see [`Warm`]).
     warm: Warm,
@@ -82,27 +88,31 @@ impl<'s> ChecksObserver<'s> {
     pub fn new(x_star: Option<&'s [f64]>, seed: u64) -> Self {
         Self { x_star, seed, prev_step: None, cg: None, warm: Warm::default() }
     }
-    /// The cheap checks, from what Newton–CG measured.
+    /// The derived checks, from what Newton–CG measured.
     pub fn with_cg(mut self, cg: SharedCurvature) -> Self {
         self.cg = Some(cg);
         self
     }
 }
 
-/// The cheap SPEC §4 estimates for a Newton–CG step (issue 16, `cheap_checks`): `l` is CG's Rayleigh–Ritz
-/// estimate of `λ_min(H(x_t))` over its directions (no pass over `A`), and `M` is the
-/// directional estimate `‖(H(x_{t+1}) − H(x_t))s‖/‖s‖²` along the step `s`, with `H(x_t)s`
-/// from CG's residual (`H(x_t)p = −g − r`) and one fused product `H(x_{t+1})s`: one pass over
-/// `A` in all, against about 84 Hessian-vector products (168 passes) for 60 Lanczos steps and
-/// 12 power iterations of the full checks. Both are estimates of the same kind as the full ones
-/// (a Ritz value bounds `λ_min` from above; a directional difference bounds the norm from
-/// below), over much smaller subspaces, hence coarser (see `SolverParams::cheap_checks`). `None` when CG measured nothing usable (steepest-descent
-/// fallback): the full checks run then.
-fn cheap_l_and_m(
+/// The derived SPEC §4 estimates for a Newton–CG step ([`ChecksKind::Derived`]), from what
+/// the step already computed:
+///
+/// - `l`: CG's Rayleigh–Ritz value over its own directions ([`CgCurvature::lambda_min`]): an
+///   upper bound on `λ_min(H(x_t))`, as any Ritz value is (no pass over `A`).
+/// - `M`: the Taylor remainder of successive gradients. `g(x+s) − g(x) − H(x)s =
+///   ∫₀¹(H(x+τs) − H(x))s dτ`, so `‖·‖ ≤ L‖s‖²/2` for `L` the Hessian's Lipschitz constant
+///   on the segment, and `M = 2‖g_{t+1} − g_t − H_t s‖/‖s‖²` bounds `L` from below. `H_t s =
+///   α·H_t p = α(−g_t − r)` from CG's residual `r`: no pass over `A`. When the remainder is
+///   within rounding of the gradients (the last, tiny steps), one fused product `H(x_{t+1})s`
+///   gives the directional `‖(H(x_{t+1}) − H(x_t))s‖/‖s‖²` instead (one pass).
+///
+/// `None` when CG measured nothing usable (steepest-descent fallback): the exact checks run then.
+fn derived_l_and_m(
     c: &CgCurvature,
     hn: &StructuredHessian,
-    x: &[f64],
-    xn: &[f64],
+    (x, g): (&[f64], &[f64]),
+    (xn, gn): (&[f64], &[f64]),
     alpha: f64,
 ) -> Option<(Option<f64>, Option<f64>)> {
     let hp = c.hp.as_ref()?;
@@ -111,11 +121,22 @@ fn cheap_l_and_m(
     if ss.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Some((c.lambda_min, None));
     }
+    let rem = gn.iter().zip(g).zip(hp).map(|((a, b), h)| (a - b - alpha * h) * (a - b - alpha * h)).sum::<f64>().sqrt();
+    // Rounding in the three vectors the remainder is the difference of.
+    let noise = TAYLOR_NOISE * (norm(gn) + norm(g) + alpha * norm(hp));
+    if rem > noise {
+        return Some((c.lambda_min, Some(2.0 * rem / ss)));
+    }
     let mut hns = vec![0.0; s.len()];
     hn.apply_fused(Part::Exact, &s, &mut hns);
     let diff = hns.iter().zip(hp).map(|(a, b)| (a - alpha * b) * (a - alpha * b)).sum::<f64>().sqrt();
     Some((c.lambda_min, Some(diff / ss)))
 }
+
+/// Relative size under which the Taylor remainder is rounding, not curvature change: the
+/// gradients are sums over `n` rows, each accurate to about `1e-16` relative; `1e-10` leaves
+/// room for the cancellation in CG's residual recurrence.
+const TAYLOR_NOISE: f64 = 1e-10;
 
 impl Observer<Evaluation<'_>> for ChecksObserver<'_> {
     fn observe(&mut self, view: &mut StepView<'_, Evaluation<'_>>) -> ControlFlow<()> {
@@ -127,7 +148,13 @@ impl Observer<Evaluation<'_>> for ChecksObserver<'_> {
         let (h, hn) = (h.expect("the Newton strategies evaluate Hessians"), hn.expect("likewise"));
         let step = dist(view.x, view.x_next);
         let measured = self.cg.as_ref().and_then(|c| c.borrow_mut().take());
-        let cheap = measured.and_then(|c| cheap_l_and_m(&c, hn, view.x, view.x_next, view.record.step_length));
+        let (g, gn) = (view.at.gradient.as_deref(), view.next.gradient.as_deref());
+        let cheap = match (measured, g, gn) {
+            (Some(c), Some(g), Some(gn)) => {
+                derived_l_and_m(&c, hn, (view.x, g), (view.x_next, gn), view.record.step_length)
+            }
+            _ => None,
+        };
         view.record.checks =
             induction_checks(h, hn, view.x, view.x_next, self.x_star, self.prev_step, self.seed, cheap, &mut self.warm);
         view.record.timing.checks_s = t.elapsed().as_secs_f64();
@@ -141,7 +168,7 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// The SPEC §4 quantities for the step `x → xn`; `cheap` holds `(l, M)` when they were
-/// estimated from Newton–CG's own products.
+/// derived from Newton–CG's own quantities.
 #[allow(clippy::too_many_arguments)]
 fn induction_checks(
     h: &StructuredHessian,
@@ -155,6 +182,7 @@ fn induction_checks(
     warm: &mut Warm,
 ) -> Checks {
     let step = dist(x, xn);
+    let kind = if cheap.is_some() { ChecksKind::Derived } else { ChecksKind::Exact };
     let (l, m) = match cheap {
         Some(lm) => lm,
         None => {
@@ -184,6 +212,7 @@ fn induction_checks(
             (Some(m), Some(r), Some(l)) => Some(l > 0.0 && m * r <= 0.1 * l),
             _ => None,
         },
+        kind: Some(kind),
     }
 }
 

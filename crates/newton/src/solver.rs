@@ -9,7 +9,7 @@ use crate::engine::{self, FnObserver, LineSearch, LoopParams, Observer};
 use crate::error::SolveError;
 use crate::hessian_step::HessianStep;
 use crate::newton_cg::{NewtonCg, SharedCurvature};
-use crate::params::{SolverParams, Strategy};
+use crate::params::{ChecksKind, SolverParams, Strategy};
 use crate::report::{IterRecord, Iterate, Report};
 
 /// Armijo trials from the full step down to `α = 2⁻⁴⁶ ≈ 1.4·10⁻¹⁴`.
@@ -60,9 +60,10 @@ pub fn solve(
     validate(params, x0, d, x_star)?;
     let loop_params = params.loop_params();
     let mut checks = ChecksObserver::new(x_star, params.seed);
-    // Newton–CG hands its measured curvature to the checks when cheap checks were asked for.
+    // Newton–CG hands its measured curvature to the checks when derived checks were asked for.
     let shared: Option<SharedCurvature> =
-        (params.strategy == Strategy::NewtonCg && params.checks && params.cheap_checks).then(SharedCurvature::default);
+        (params.strategy == Strategy::NewtonCg && params.checks && params.checks_kind == ChecksKind::Derived)
+            .then(SharedCurvature::default);
     if let Some(c) = &shared {
         checks = checks.with_cg(c.clone());
     }

@@ -9,7 +9,7 @@
 use std::ops::ControlFlow;
 
 use losses::{Activation, LossKind, Objective, PlantSpec, Regulariser, plant};
-use newton::{Fallback, Precond, Report, SolverParams, Status, Strategy, solve};
+use newton::{ChecksKind, Fallback, Precond, Report, SolverParams, Status, Strategy, solve};
 use sparse_ops::CsrMatrix;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
@@ -246,7 +246,7 @@ fn cheap_checks_bound_the_dense_quantities_from_the_right_side() {
         plant(&a, &PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 1 })
             .unwrap();
     let f = Objective::new(&a, &b, Regulariser::Const(0.05), LossKind::Rescaled, Activation::Exp).unwrap();
-    let params = SolverParams { cheap_checks: true, ..cg_params(Precond::Jacobi) };
+    let params = SolverParams { checks_kind: ChecksKind::Derived, ..cg_params(Precond::Jacobi) };
     let mut xs = vec![vec![0.0; 10]];
     let r = solve(&f, &[0.0; 10], &params, Some(&x_true), &mut |_, it| {
         xs.push(it.x.to_vec());

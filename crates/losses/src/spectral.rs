@@ -279,3 +279,84 @@ mod lanczos_tests {
         assert!(r.steps < 20, "{} steps", r.steps);
     }
 }
+
+#[cfg(test)]
+mod psd_tests {
+    use super::{PSD_TOL, dense_lambda_min, psd_certificate};
+    use crate::hessian::{HessianParts, Part, StructuredHessian};
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Uniform};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use sparse_ops::CsrMatrix;
+
+    fn parts(d: Vec<f64>, u: Vec<f64>, k: usize, c: Vec<f64>) -> HessianParts {
+        HessianParts { d_gn: d.iter().map(|v| v.abs()).collect(), d, u, k, c: c.clone(), c_gn: c }
+    }
+
+    /// With `A = I` the Hessian is the middle matrix `D + UCUᵀ` itself, so the certificate must
+    /// hold exactly when its dense `λ_min ≥ 0` (away from the tolerance): checked against dense
+    /// eigenvalues on random `D > 0`, `U` (`k` = 1..3) and indefinite `C`, both answers seen.
+    #[test]
+    fn certificate_is_exact_for_the_middle_matrix() {
+        let n = 12;
+        let eye: Vec<f64> = (0..n * n).map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 }).collect();
+        let a = CsrMatrix::from_dense(n, n, &eye).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let (mut yes, mut no) = (0, 0);
+        for trial in 0..300 {
+            let k = 1 + trial % 3;
+            let d: Vec<f64> = (0..n).map(|_| Uniform::new(0.05, 2.0).unwrap().sample(&mut rng)).collect();
+            let u: Vec<f64> = (0..n * k).map(|_| Uniform::new(-1.0, 1.0).unwrap().sample(&mut rng)).collect();
+            let mut c = vec![0.0; k * k];
+            let scale = Uniform::new(0.01, 1.5).unwrap().sample(&mut rng);
+            for i in 0..k {
+                for j in 0..=i {
+                    let v = scale * Uniform::new(-1.0, 1.0).unwrap().sample(&mut rng);
+                    c[i * k + j] = v;
+                    c[j * k + i] = v;
+                }
+            }
+            let h = StructuredHessian::new(&a, parts(d, u, k, c));
+            let lo = dense_lambda_min(&h.dense(Part::Exact)).unwrap();
+            let cert = psd_certificate(&h, Part::Exact);
+            if lo.abs() > 1e-9 {
+                assert_eq!(cert, lo > 0.0, "trial {trial}: λ_min = {lo}, certificate {cert}");
+            }
+            if cert { yes += 1 } else { no += 1 }
+        }
+        assert!(yes > 30 && no > 30, "both outcomes exercised: {yes} certified, {no} not");
+    }
+
+    /// Softmax's `diag(p) − ppᵀ` (`C = −1`, `λ_min = 0` exactly along `1`) is certified through
+    /// a tall `A`, and `H` is then PSD; doubling the rank-one term (`C = −2`) is not certified,
+    /// and `H` has a negative eigenvalue; a negative `D_i` is never certified.
+    #[test]
+    fn softmax_middle_matrix_is_certified_and_its_perturbations_are_not() {
+        let (n, dim) = (30, 5);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        // Column 0 all ones: `A e₀ = 1`, the direction the doubled rank-one term makes negative.
+        let dense: Vec<f64> = (0..n * dim)
+            .map(|i| if i % dim == 0 { 1.0 } else { Uniform::new(-1.0, 1.0).unwrap().sample(&mut rng) })
+            .collect();
+        let a = CsrMatrix::from_dense(n, dim, &dense).unwrap();
+        let w: Vec<f64> = (0..n).map(|_| Uniform::new(0.1, 1.0).unwrap().sample(&mut rng)).collect();
+        let s: f64 = w.iter().sum();
+        let p: Vec<f64> = w.iter().map(|v| v / s).collect();
+        let h = StructuredHessian::new(&a, parts(p.clone(), p.clone(), 1, vec![-1.0]));
+        assert!(psd_certificate(&h, Part::Exact));
+        let hd = h.dense(Part::Exact);
+        let scale = hd.norm_max();
+        assert!(dense_lambda_min(&hd).unwrap() >= -1e3 * PSD_TOL * scale);
+        let h2 = StructuredHessian::new(&a, parts(p.clone(), p.clone(), 1, vec![-2.0]));
+        assert!(!psd_certificate(&h2, Part::Exact));
+        assert!(dense_lambda_min(&h2.dense(Part::Exact)).unwrap() < 0.0);
+        let mut neg = p.clone();
+        neg[4] = -1e-3;
+        let h3 = StructuredHessian::new(&a, parts(neg, vec![0.0; n], 1, vec![0.0]));
+        assert!(!psd_certificate(&h3, Part::Exact));
+        // k = 0 with D ≥ 0 (zeros allowed): certified.
+        let mut z = p;
+        z[0] = 0.0;
+        assert!(psd_certificate(&StructuredHessian::new(&a, parts(z, vec![], 0, vec![])), Part::Exact));
+    }
+}

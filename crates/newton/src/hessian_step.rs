@@ -33,6 +33,8 @@ pub(crate) struct HessianStep {
     /// the loop forms at a converged point is not in the history.
     steps_made: usize,
     last_passes: usize,
+    /// Where the `exact` strategy leaves the dense `H(x_t)` it formed, for the derived checks.
+    shared_dense: Option<crate::checks::SharedDense>,
 }
 
 /// A kept Cholesky factor of the exact Hessian, used as the PCG preconditioner of a warm
@@ -85,7 +87,14 @@ impl HessianStep {
             factor: None,
             steps_made: 0,
             last_passes: 0,
+            shared_dense: None,
         }
+    }
+
+    /// Hand each step's dense exact `H(x_t)` (strategy `exact`) to the derived checks.
+    pub(crate) fn with_shared_dense(mut self, shared: crate::checks::SharedDense) -> Self {
+        self.shared_dense = Some(shared);
+        self
     }
 
     /// Seeded with a sample a previous solve drew: its first step keeps it (re-weighted by the
@@ -280,6 +289,10 @@ impl HessianStep {
         };
         let t = Instant::now();
         symmetrise(&mut m);
+        if let Some(shared) = self.shared_dense.as_ref().filter(|_| self.params.strategy == Strategy::Exact) {
+            // The exact H(x_t), before any damping: the checks' l and H(x_t)s (d² copy).
+            *shared.borrow_mut() = Some(m.clone());
+        }
         let d = g.len();
         if max_diagonal(&m) == 0.0 && (0..d).all(|i| (0..d).all(|j| m[(i, j)] == 0.0)) {
             return Err(StepError::Underflow { grad_norm: norm(g) });

@@ -67,6 +67,13 @@ pub fn solve(
     if let Some(c) = &shared {
         checks = checks.with_cg(c.clone());
     }
+    // The exact strategy hands its dense H(x_t) to the derived checks.
+    let dense: Option<crate::checks::SharedDense> =
+        (params.strategy == Strategy::Exact && params.checks && params.checks_kind == ChecksKind::Derived)
+            .then(Default::default);
+    if let Some(c) = &dense {
+        checks = checks.with_dense(c.clone());
+    }
     let mut user = FnObserver(observer);
     let mut observers: Vec<&mut dyn Observer<_>> = Vec::with_capacity(2);
     if params.checks {
@@ -76,7 +83,11 @@ pub fn solve(
     let mut report = if params.strategy == Strategy::NewtonCg {
         engine::run(f, &mut NewtonCg::new(*params, shared.clone()), x0, &loop_params, &mut observers)
     } else {
-        engine::run(f, &mut HessianStep::new(*params), x0, &loop_params, &mut observers)
+        let mut step = HessianStep::new(*params);
+        if let Some(c) = dense {
+            step = step.with_shared_dense(c);
+        }
+        engine::run(f, &mut step, x0, &loop_params, &mut observers)
     }
     .map_err(SolveError::AtStart)?;
     report.regime_from_iteration = if params.checks { regime_from(&report.history) } else { None };

@@ -47,7 +47,8 @@ pub enum ChecksKind {
     /// `l` is the Rayleigh–Ritz value of CG's own directions (an upper bound on `λ_min`), `M`
     /// the Taylor remainder of successive gradients, `2‖g_{t+1} − g_t − H_t s_t‖/‖s_t‖²` with
     /// `H_t s_t` from CG's residual. No pass over `A` (one when the remainder is below
-    /// rounding). The other strategies run the exact checks.
+    /// rounding). With `exact` at small `d`: `l` from the dense `H(x_t)` the step formed, `M` the
+    /// same Taylor remainder. The other strategies run the exact checks.
     Derived,
     /// Separate eigenvalue computations: adaptive warm Lanczos for `l` and power iteration on
     /// `H(x_{t+1}) − H(x_t)` for `M` (dense eigenvalues at small `d`).

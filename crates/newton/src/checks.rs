@@ -20,19 +20,52 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use losses::{Evaluation, Part, StructuredHessian};
+use losses::{Evaluation, Part};
 
-use crate::engine::{Observer, StepView};
+use crate::engine::{Evaluated, Observer, StepView};
 use crate::linalg::norm;
 use crate::newton_cg::{CgCurvature, SharedCurvature};
 use crate::objective::{LANCZOS_STEPS, dense_is_cheaper};
 use crate::params::ChecksKind;
 use crate::report::{Checks, IterRecord};
 
-/// Fills in each record's [`Checks`] and `timing.checks_s`.
-pub(crate) struct ChecksObserver<'s> {
+/// What the checks need of an evaluated point (issue 16 item 5): the gradient ([`Evaluated`])
+/// and exact Hessian-vector products, and a dense Hessian where that is cheaper than Lanczos.
+/// Implemented for [`losses::Evaluation`]; another [`crate::engine::Problem`] (a distributed
+/// one, say) implements it for its evaluations to run [`ChecksObserver`] unchanged: with
+/// `hessian_vector` alone it gets the exact (Lanczos / power-iteration) checks.
+pub trait CurvatureEval: Evaluated {
+    /// `out = H(x)·v`, the exact Hessian at the evaluated point.
+    fn hessian_vector(&self, v: &[f64], out: &mut [f64]);
+    /// Whether forming the dense `d×d` Hessian and its eigenvalues is cheaper than Lanczos
+    /// (then [`Self::dense_hessian`] must return it). Default: no.
+    fn dense_is_cheaper(&self) -> bool {
+        false
+    }
+    /// The dense exact Hessian, when [`Self::dense_is_cheaper`]. Default: `None`.
+    fn dense_hessian(&self) -> Option<faer::Mat<f64>> {
+        None
+    }
+}
+
+impl CurvatureEval for Evaluation<'_> {
+    fn hessian_vector(&self, v: &[f64], out: &mut [f64]) {
+        self.hessian.as_ref().expect("the Newton strategies evaluate Hessians").apply_fused(Part::Exact, v, out)
+    }
+    fn dense_is_cheaper(&self) -> bool {
+        self.hessian.as_ref().is_some_and(dense_is_cheaper)
+    }
+    fn dense_hessian(&self) -> Option<faer::Mat<f64>> {
+        self.hessian.as_ref().map(|h| h.dense(Part::Exact))
+    }
+}
+
+/// The SPEC §4 checks as an engine [`Observer`] of any [`CurvatureEval`]: fills in each
+/// record's [`Checks`] and `timing.checks_s`.
+pub struct ChecksObserver<'s> {
     /// `x*` when known: `r_t = ‖x_t − x*‖`; otherwise successive steps stand in.
     pub x_star: Option<&'s [f64]>,
+    /// Seed of the Lanczos and power-iteration start vectors.
     pub seed: u64,
     prev_step: Option<f64>,
     /// The largest `‖g‖` seen (`‖g(x₀)‖` in practice): the scale of the gradients' absolute
@@ -59,9 +92,9 @@ pub(crate) type SharedDense = std::rc::Rc<std::cell::RefCell<Option<faer::Mat<f6
 /// rounding of the gradients, one fused product `H(x_{t+1})s` gives the directional
 /// `‖(H(x_{t+1}) − H(x_t))s‖/‖s‖²` instead (one pass). The exact checks form `H(x_{t+1})` and
 /// diagonalise `H(x_{t+1}) − H(x_t)` every step on top.
-fn derived_dense_l_and_m(
+fn derived_dense_l_and_m<E: CurvatureEval>(
     m: &faer::Mat<f64>,
-    hn: &StructuredHessian,
+    hn: &E,
     (x, g): (&[f64], &[f64]),
     (xn, gn): (&[f64], &[f64]),
     g_scale: f64,
@@ -80,7 +113,7 @@ fn derived_dense_l_and_m(
         return (l, Some(2.0 * rem / ss));
     }
     let mut hns = vec![0.0; d];
-    hn.apply_fused(Part::Exact, &s, &mut hns);
+    hn.hessian_vector(&s, &mut hns);
     let diff = hns.iter().zip(&hs).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
     (l, Some(diff / ss))
 }
@@ -102,20 +135,20 @@ struct Warm {
 /// dense matrices (eigenvalues of `d×d` matrices), each dense Hessian formed once: `H(x_{t+1})`
 /// is kept for the next step. Exact where the Lanczos and power estimates only bound the
 /// quantities from inside.
-fn dense_l_and_m(
-    h: &StructuredHessian,
-    hn: &StructuredHessian,
+fn dense_l_and_m<E: CurvatureEval>(
+    h: &E,
+    hn: &E,
     x: &[f64],
     xn: &[f64],
     step: f64,
     warm: &mut Warm,
 ) -> (Option<f64>, Option<f64>) {
     let cur = match warm.dense.take() {
-        Some((at, m)) if at.as_slice() == x => m,
-        _ => h.dense(Part::Exact),
+        Some((at, m)) if at.as_slice() == x => Some(m),
+        _ => h.dense_hessian(),
     };
+    let (Some(cur), Some(next)) = (cur, hn.dense_hessian()) else { return (None, None) };
     let l = losses::spectral::dense_lambda_min(&cur).ok();
-    let next = hn.dense(Part::Exact);
     let m = (step > 0.0)
         .then(|| {
             let diff = faer::Mat::from_fn(cur.nrows(), cur.ncols(), |i, j| next[(i, j)] - cur[(i, j)]);
@@ -129,16 +162,18 @@ fn dense_l_and_m(
 }
 
 impl<'s> ChecksObserver<'s> {
+    /// Checks measuring `r_t` against `x_star` when given (else successive steps), with
+    /// seeded start vectors.
     pub fn new(x_star: Option<&'s [f64]>, seed: u64) -> Self {
         Self { x_star, seed, prev_step: None, g_scale: 0.0, cg: None, warm: Warm::default(), dense: None }
     }
     /// The derived checks of a dense strategy, from the `H(x_t)` it formed.
-    pub fn with_dense(mut self, dense: SharedDense) -> Self {
+    pub(crate) fn with_dense(mut self, dense: SharedDense) -> Self {
         self.dense = Some(dense);
         self
     }
     /// The derived checks, from what Newton–CG measured.
-    pub fn with_cg(mut self, cg: SharedCurvature) -> Self {
+    pub(crate) fn with_cg(mut self, cg: SharedCurvature) -> Self {
         self.cg = Some(cg);
         self
     }
@@ -157,9 +192,9 @@ impl<'s> ChecksObserver<'s> {
 ///   gives the directional `‖(H(x_{t+1}) − H(x_t))s‖/‖s‖²` instead (one pass).
 ///
 /// `None` when CG measured nothing usable (steepest-descent fallback): the exact checks run then.
-fn derived_l_and_m(
+fn derived_l_and_m<E: CurvatureEval>(
     c: &CgCurvature,
-    hn: &StructuredHessian,
+    hn: &E,
     (x, g): (&[f64], &[f64]),
     (xn, gn): (&[f64], &[f64]),
     alpha: f64,
@@ -178,7 +213,7 @@ fn derived_l_and_m(
         return Some((c.lambda_min, Some(2.0 * rem / ss)));
     }
     let mut hns = vec![0.0; s.len()];
-    hn.apply_fused(Part::Exact, &s, &mut hns);
+    hn.hessian_vector(&s, &mut hns);
     let diff = hns.iter().zip(hp).map(|(a, b)| (a - alpha * b) * (a - alpha * b)).sum::<f64>().sqrt();
     Some((c.lambda_min, Some(diff / ss)))
 }
@@ -195,17 +230,16 @@ const TAYLOR_NOISE: f64 = 1e-10;
 /// where the exact checks find `1.7e4`); `1e-12` leaves a 10⁴ margin.
 const GRAD_ROUNDING: f64 = 1e-12;
 
-impl Observer<Evaluation<'_>> for ChecksObserver<'_> {
-    fn observe(&mut self, view: &mut StepView<'_, Evaluation<'_>>) -> ControlFlow<()> {
+impl<E: CurvatureEval> Observer<E> for ChecksObserver<'_> {
+    fn observe(&mut self, view: &mut StepView<'_, E>) -> ControlFlow<()> {
         if view.escape {
             return ControlFlow::Continue(());
         }
         let t = Instant::now();
-        let (h, hn) = (view.at.hessian.as_ref(), view.next.hessian.as_ref());
-        let (h, hn) = (h.expect("the Newton strategies evaluate Hessians"), hn.expect("likewise"));
+        let (h, hn) = (view.at, view.next);
         let step = dist(view.x, view.x_next);
         let measured = self.cg.as_ref().and_then(|c| c.borrow_mut().take());
-        let (g, gn) = (view.at.gradient.as_deref(), view.next.gradient.as_deref());
+        let (g, gn) = (Some(view.at.gradient()), Some(view.next.gradient()));
         if let Some(g) = g {
             self.g_scale = self.g_scale.max(norm(g));
         }
@@ -217,7 +251,7 @@ impl Observer<Evaluation<'_>> for ChecksObserver<'_> {
         };
         let formed = self.dense.as_ref().and_then(|c| c.borrow_mut().take());
         let cheap = cheap.or_else(|| match (formed, g, gn) {
-            (Some(m), Some(g), Some(gn)) if m.nrows() == h.dim() && dense_is_cheaper(h) => {
+            (Some(m), Some(g), Some(gn)) if m.nrows() == g.len() && h.dense_is_cheaper() => {
                 Some(derived_dense_l_and_m(&m, hn, (view.x, g), (view.x_next, gn), self.g_scale))
             }
             _ => None,
@@ -237,9 +271,9 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
 /// The SPEC §4 quantities for the step `x → xn`; `cheap` holds `(l, M)` when they were
 /// derived from Newton–CG's own quantities.
 #[allow(clippy::too_many_arguments)]
-fn induction_checks(
-    h: &StructuredHessian,
-    hn: &StructuredHessian,
+fn induction_checks<E: CurvatureEval>(
+    h: &E,
+    hn: &E,
     x: &[f64],
     xn: &[f64],
     x_star: Option<&[f64]>,
@@ -253,7 +287,7 @@ fn induction_checks(
     let (l, m) = match cheap {
         Some(lm) => lm,
         None => {
-            if dense_is_cheaper(h) {
+            if h.dense_is_cheaper() {
                 dense_l_and_m(h, hn, x, xn, step, warm)
             } else {
                 let l = lowest_warm(h, seed, warm);
@@ -287,8 +321,8 @@ fn induction_checks(
 /// the previous step's Ritz vector plus a tenth of a seeded random vector (so that a direction
 /// the previous vector lacks is still represented), or from the random vector alone at the
 /// first step. The estimate is settled to [`crate::lanczos::REL_TOL`] relative residual.
-fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64> {
-    let d = h.dim();
+fn lowest_warm<E: CurvatureEval>(h: &E, seed: u64, warm: &mut Warm) -> Option<f64> {
+    let d = h.gradient().len();
     let mut start = losses::spectral::lanczos_start(d, seed);
     let steps = match &warm.lowest {
         Some(prev) => {
@@ -299,7 +333,7 @@ fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64>
         None => LANCZOS_STEPS,
     };
     let r = losses::spectral::lanczos_lowest(d, steps, &start, crate::lanczos::REL_TOL, 2, false, |v, out| {
-        h.apply_fused(Part::Exact, v, out)
+        h.hessian_vector(v, out)
     })?;
     warm.lowest = Some(r.vector);
     Some(r.theta)
@@ -322,8 +356,8 @@ const POWER_TOL: f64 = 1e-2;
 /// [`POWER_TOL`] or after [`POWER_STEPS`] steps. Power estimates increase towards the norm (for
 /// a symmetric operator `‖Bv_k‖` is non-decreasing), so an early stop only forgoes the last
 /// percent.
-fn hessian_difference_norm(h: &StructuredHessian, hn: &StructuredHessian, seed: u64, warm: &mut Warm) -> f64 {
-    let d = h.dim();
+fn hessian_difference_norm<E: CurvatureEval>(h: &E, hn: &E, seed: u64, warm: &mut Warm) -> f64 {
+    let d = h.gradient().len();
     let mut v: Vec<f64> = match warm.difference.take() {
         Some(v) => v,
         None => {
@@ -338,8 +372,8 @@ fn hessian_difference_norm(h: &StructuredHessian, hn: &StructuredHessian, seed: 
             return 0.0;
         }
         v.iter_mut().for_each(|x| *x /= n);
-        h.apply_fused(Part::Exact, &v, &mut a);
-        hn.apply_fused(Part::Exact, &v, &mut b);
+        h.hessian_vector(&v, &mut a);
+        hn.hessian_vector(&v, &mut b);
         v = a.iter().zip(&b).map(|(p, q)| p - q).collect();
         let prev = est;
         est = norm(&v);

@@ -73,6 +73,7 @@ pub use losses;
 pub use sketch;
 pub use sparse_ops;
 
+pub use checks::{ChecksObserver, CurvatureEval};
 pub use error::{SolveError, StepError};
 pub use hessian_step::pcg_step;
 pub use linalg::{PcgFailure, PcgResult, pcg};

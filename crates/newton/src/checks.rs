@@ -14,8 +14,14 @@
 //!
 //! Default ([`ChecksKind::Derived`]) with Newton–CG: `l` from CG's own directions and `M` from
 //! the Taylor remainder of successive gradients ([`derived_l_and_m`]): no pass over `A` (one
-//! when the remainder is rounding), `O(k²·d)` for the `k ≤ 24` CG directions' Gram. The other
-//! strategies run the exact checks whatever the kind.
+//! when the remainder is rounding), `O(k²·d)` for the `k ≤ 24` CG directions' Gram. With the
+//! `exact` strategy at small `d` ([`derived_dense_l_and_m`]): `l` the eigenvalues of the dense
+//! `H(x_t)` the step formed (`O(d³)`, no Hessian formed by the checks), `M` the Taylor remainder
+//! with a dense `H(x_t)s` (`d²`). The sketched strategies run the exact checks whatever the kind.
+//!
+//! Any [`crate::engine::Problem`] whose evaluations implement [`CurvatureEval`] (a gradient and
+//! a Hessian-vector product; optionally a dense Hessian) gets the exact checks from
+//! [`ChecksObserver`] unchanged.
 
 use std::ops::ControlFlow;
 use std::time::Instant;

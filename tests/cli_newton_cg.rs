@@ -90,4 +90,22 @@ fn negative_curvature_and_the_checks_work_through_the_command_line() {
         x0.to_str().unwrap().to_string()
     }]);
     assert!(r["history"].as_array().unwrap().iter().any(|h| h["checks"]["l_est"].is_number()), "no λ_min estimate");
+    // The default checks are derived from CG's own quantities; `--checks exact` always runs the
+    // separate eigenvalue computations; each record names the kind, and the iterates agree.
+    let x0 = dir.path().join("x0.txt");
+    let args = |extra: &'static [&'static str]| {
+        let mut a = vec!["--problem", p.to_str().unwrap(), "--hessian", "newton-cg", "--x0", x0.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        solve_json(&a)
+    };
+    let (derived, exact) = (args(&[]), args(&["--checks", "exact"]));
+    let kinds = |r: &serde_json::Value| -> Vec<String> {
+        r["history"].as_array().unwrap().iter().filter_map(|h| h["checks"]["kind"].as_str().map(String::from)).collect()
+    };
+    // Derived where CG measured curvature; exact where it fell back to steepest descent (here
+    // negative curvature at CG's first iteration, near the cosh saddle).
+    let dk = kinds(&derived);
+    assert!(dk.iter().any(|k| k == "derived") && dk.iter().all(|k| k == "derived" || k == "exact"), "{dk:?}");
+    assert!(!kinds(&exact).is_empty() && kinds(&exact).iter().all(|k| k == "exact"), "{:?}", kinds(&exact));
+    assert_eq!(derived["x"], exact["x"]);
 }

@@ -188,7 +188,7 @@ def minimize(
     atol: float = 0.0,
     delta: float = 0.1,
     refresh_every: Optional[int] = None,
-    checks: bool = True,
+    checks: Union[bool, str] = True,
     x_star: Any = None,
 ) -> OptimizeResult:
     """Minimise ``L(x) = f(Ax) + ½‖diag(w)Ax‖²`` by the approximate Newton method.
@@ -230,7 +230,9 @@ def minimize(
         any other exception stops it and is re-raised.
     atol, delta, refresh_every, checks, x_star
         Absolute gradient floor; sketch failure probability ``δ``; leverage-score refresh
-        interval (default per strategy); whether to compute the SPEC §4 checks; the solution
+        interval (default per strategy); the SPEC §4 checks: ``True`` or ``"derived"`` (the default:
+        estimated from the step's own quantities, as the command line's ``--checks derived``),
+        ``"exact"`` (separate eigenvalue computations, ``--checks exact``) or ``False``; the solution
         ``x*`` that ``r_t`` is measured against (default: successive steps).
 
     Returns
@@ -272,9 +274,20 @@ def minimize(
     x, jac, info = _spnewton.minimize(
         a, bv, loss, fn, w_const, w_rows, x0v, hessian, float(tol), float(atol), float(eps0),
         float(delta), int(seed), int(max_iter), None if max_time is None else float(max_time),
-        refresh_every, bool(checks), xs, threads, cb,
+        refresh_every, _checks_name(checks), xs, threads, cb,
     )
     return _result(x, jac, json.loads(info))
+
+
+def _checks_name(checks: Union[bool, str]) -> str:
+    """``checks=`` as the extension takes it: ``"off"``, ``"derived"`` or ``"exact"``."""
+    if checks is True:
+        return "derived"
+    if checks is False:
+        return "off"
+    if checks in ("derived", "exact"):
+        return str(checks)
+    raise ValueError(f"checks must be True, False, 'derived' or 'exact', got {checks!r}")
 
 
 class Evaluation(NamedTuple):

@@ -53,7 +53,7 @@ def minimize(
     max_iter: int,
     max_time: Optional[float],
     refresh_every: Optional[int],
-    checks: bool,
+    checks: str,
     x_star: Optional[F64],
     threads: Optional[int],
     callback: Optional[Callable[[F64, float, str], bool]],

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use losses::{Activation, HessianParts, LossKind, Objective, Part, Regulariser, StructuredHessian, What};
-use newton::{IterRecord, Iterate, ProblemSummary, Report, ResultFile, SolverParams, Strategy};
+use newton::{ChecksKind, IterRecord, Iterate, ProblemSummary, Report, ResultFile, SolverParams, Strategy};
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use sparse_ops::CsrMatrix;
@@ -149,11 +149,14 @@ pub fn minimize<'py>(
     max_iter: usize,
     max_time: Option<f64>,
     refresh_every: Option<usize>,
-    checks: bool,
+    checks: &str,
     x_star: Option<PyReadonlyArray1<'py, f64>>,
     threads: Option<usize>,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Solved<'py>> {
+    // "off", or the kind of the SPEC §4 checks ("derived", "exact"), as the CLI's --checks.
+    let (checks, checks_kind) =
+        if checks == "off" { (false, ChecksKind::Derived) } else { (true, parse::<ChecksKind>(checks)?) };
     let m = &*a.a;
     let (loss, func) = (parse::<LossKind>(loss)?, parse::<Activation>(func)?);
     let (strategy, choice) = strategy(hessian, m)?;
@@ -185,6 +188,7 @@ pub fn minimize<'py>(
         max_time: max_time.unwrap_or(f64::INFINITY),
         refresh_every: refresh_every.unwrap_or(strategy.default_refresh()),
         checks,
+        checks_kind,
         ..Default::default()
     };
     let pool = common::pool(threads)?;

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use losses::{Activation, LossKind, Objective, Problem, Regulariser};
 use newton::auto::Choice;
-use newton::{IterRecord, Precond, ProblemSummary, Report, SolverParams, Status, Strategy};
+use newton::{ChecksKind, IterRecord, Precond, ProblemSummary, Report, SolverParams, Status, Strategy};
 use serde::{Deserialize, Serialize};
 use sparse_ops::io::read_vector_of_len;
 
@@ -72,10 +72,10 @@ pub struct SolveArgs {
     /// Skip the convergence-theory checks (they cost extra passes over A; docs/reference.md §4).
     #[arg(long)]
     no_checks: bool,
-    /// With newton-cg: estimate the checks' λ_min and M from CG's measured curvature (one pass
-    /// over A a step instead of about 168). Coarser estimates (docs/guide.md).
-    #[arg(long)]
-    cheap_checks: bool,
+    /// How the theory checks estimate λ_min and M: derived (from the step's own quantities; free
+    /// with newton-cg, coarser) or exact (separate Lanczos and power iterations; docs/guide.md).
+    #[arg(long, value_parser = named::<ChecksKind>(ChecksKind::NAMES), default_value = "derived")]
+    checks: ChecksKind,
     /// Show the theory checks per iteration (λ_min, Hessian-Lipschitz M, r_t, the two conditions).
     #[arg(long, short)]
     verbose: bool,
@@ -167,7 +167,7 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         max_cg: args.max_cg,
         precond: args.precond,
         nystrom_rank: args.nystrom_rank.unwrap_or(0),
-        cheap_checks: args.cheap_checks,
+        checks_kind: args.checks,
         ..Default::default()
     };
     if strategy == Strategy::NewtonCg {

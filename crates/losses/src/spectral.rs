@@ -180,6 +180,63 @@ fn normalise(v: &mut [f64]) {
     }
 }
 
+/// Relative tolerance of [`psd_certificate`]: the middle matrix counts as positive
+/// semidefinite when `λ_min(I + G^{1/2}CG^{1/2}) ≥ −PSD_TOL` (rounding in forming `G`).
+pub const PSD_TOL: f64 = 1e-12;
+
+/// A certificate, with no pass over `A`, that `H = Aᵀ(D + UCUᵀ)A ⪰ 0` (issue 16: the saddle
+/// test at a stationary point is skipped where it holds).
+///
+/// `H ⪰ 0` whenever the `n×n` middle matrix `D + UCUᵀ` is. With `D > 0` on every row that has
+/// a nonzero row of `U` (rows with `D_i = 0` and `u_i = 0` contribute nothing), write
+/// `D + UCUᵀ = D^{1/2}(I + VCVᵀ)D^{1/2}`, `V = D^{−1/2}U`: it is PSD iff the nonzero
+/// eigenvalues of `VCVᵀ` are `≥ −1`, and those are the eigenvalues of the `k×k` symmetric
+/// `G^{1/2}CG^{1/2}`, `G = VᵀV = Σ_i u_iu_iᵀ/D_i`. So: one `O(n·k²)` sweep over the row
+/// weights the evaluation already holds, and a `k×k` eigenvalue problem (`k ≤ 3`). Exact, not
+/// an estimate: `true` proves `λ_min(H) ≥ −PSD_TOL·λ_max(AᵀDA)` (rounding aside), and it
+/// holds for every convex loss of SPEC §1 (`D ≥ 0`, e.g. softmax's `diag(p) − ppᵀ`, which is
+/// PSD though `C = −1`). `false` proves nothing (a negative `D_i` with `A` annihilating it
+/// still gives `H ⪰ 0`): the caller then runs its Lanczos test.
+pub fn psd_certificate(h: &StructuredHessian, part: Part) -> bool {
+    let dvec = h.diagonal(part);
+    let (u, k, c) = h.low_rank(part);
+    let mut g = vec![0.0; k * k];
+    for (i, &di) in dvec.iter().enumerate() {
+        let ui = &u[i * k..(i + 1) * k];
+        let zero_row = ui.iter().all(|&v| v == 0.0);
+        if !(di.is_finite() && di >= 0.0) || (di == 0.0 && !zero_row) {
+            return false;
+        }
+        if zero_row {
+            continue;
+        }
+        for a in 0..k {
+            for b in 0..k {
+                g[a * k + b] += ui[a] * ui[b] / di;
+            }
+        }
+    }
+    if k == 0 {
+        return true;
+    }
+    if !g.iter().chain(c).all(|v| v.is_finite()) {
+        return false;
+    }
+    // G^{1/2} from G's eigen-decomposition (G ⪰ 0 up to rounding: clamp at 0).
+    let gm = Mat::from_fn(k, k, |a, b| 0.5 * (g[a * k + b] + g[b * k + a]));
+    let Ok(eig) = gm.self_adjoint_eigen(Side::Lower) else { return false };
+    let (q, s) = (eig.U(), eig.S());
+    let root = Mat::from_fn(k, k, |a, b| (0..k).map(|m| q[(a, m)] * s[m].max(0.0).sqrt() * q[(b, m)]).sum::<f64>());
+    let cm = Mat::from_fn(k, k, |a, b| 0.5 * (c[a * k + b] + c[b * k + a]));
+    let mid = &root * &cm * &root;
+    let mid = Mat::from_fn(k, k, |a, b| if a == b { 1.0 } else { 0.0 } + mid[(a, b)]);
+    let scale = mid.norm_max().max(1.0);
+    match dense_lambda_min(&mid) {
+        Ok(lo) => lo >= -PSD_TOL * scale,
+        Err(_) => false,
+    }
+}
+
 /// Lanczos' tridiagonal matrix `T` (`k×k`): `alpha` on the diagonal, `beta` (`k − 1` entries)
 /// beside it. Shared by every Lanczos in the workspace.
 pub fn tridiagonal(alpha: &[f64], beta: &[f64]) -> Mat<f64> {
@@ -220,5 +277,86 @@ mod lanczos_tests {
         let r = lowest(d, 200, &start_vector(d, 3), 1e-12, 2, true, apply).unwrap();
         assert!(r.theta < 0.0 && r.theta >= -2.0 - 1e-12, "θ = {}", r.theta);
         assert!(r.steps < 20, "{} steps", r.steps);
+    }
+}
+
+#[cfg(test)]
+mod psd_tests {
+    use super::{PSD_TOL, dense_lambda_min, psd_certificate};
+    use crate::hessian::{HessianParts, Part, StructuredHessian};
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Uniform};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+    use sparse_ops::CsrMatrix;
+
+    fn parts(d: Vec<f64>, u: Vec<f64>, k: usize, c: Vec<f64>) -> HessianParts {
+        HessianParts { d_gn: d.iter().map(|v| v.abs()).collect(), d, u, k, c: c.clone(), c_gn: c }
+    }
+
+    /// With `A = I` the Hessian is the middle matrix `D + UCUᵀ` itself, so the certificate must
+    /// hold exactly when its dense `λ_min ≥ 0` (away from the tolerance): checked against dense
+    /// eigenvalues on random `D > 0`, `U` (`k` = 1..3) and indefinite `C`, both answers seen.
+    #[test]
+    fn certificate_is_exact_for_the_middle_matrix() {
+        let n = 12;
+        let eye: Vec<f64> = (0..n * n).map(|i| if i % (n + 1) == 0 { 1.0 } else { 0.0 }).collect();
+        let a = CsrMatrix::from_dense(n, n, &eye).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let (mut yes, mut no) = (0, 0);
+        for trial in 0..300 {
+            let k = 1 + trial % 3;
+            let d: Vec<f64> = (0..n).map(|_| Uniform::new(0.05, 2.0).unwrap().sample(&mut rng)).collect();
+            let u: Vec<f64> = (0..n * k).map(|_| Uniform::new(-1.0, 1.0).unwrap().sample(&mut rng)).collect();
+            let mut c = vec![0.0; k * k];
+            let scale = Uniform::new(0.01, 1.5).unwrap().sample(&mut rng);
+            for i in 0..k {
+                for j in 0..=i {
+                    let v = scale * Uniform::new(-1.0, 1.0).unwrap().sample(&mut rng);
+                    c[i * k + j] = v;
+                    c[j * k + i] = v;
+                }
+            }
+            let h = StructuredHessian::new(&a, parts(d, u, k, c));
+            let lo = dense_lambda_min(&h.dense(Part::Exact)).unwrap();
+            let cert = psd_certificate(&h, Part::Exact);
+            if lo.abs() > 1e-9 {
+                assert_eq!(cert, lo > 0.0, "trial {trial}: λ_min = {lo}, certificate {cert}");
+            }
+            if cert { yes += 1 } else { no += 1 }
+        }
+        assert!(yes > 30 && no > 30, "both outcomes exercised: {yes} certified, {no} not");
+    }
+
+    /// Softmax's `diag(p) − ppᵀ` (`C = −1`, `λ_min = 0` exactly along `1`) is certified through
+    /// a tall `A`, and `H` is then PSD; doubling the rank-one term (`C = −2`) is not certified,
+    /// and `H` has a negative eigenvalue; a negative `D_i` is never certified.
+    #[test]
+    fn softmax_middle_matrix_is_certified_and_its_perturbations_are_not() {
+        let (n, dim) = (30, 5);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        // Column 0 all ones: `A e₀ = 1`, the direction the doubled rank-one term makes negative.
+        let dense: Vec<f64> = (0..n * dim)
+            .map(|i| if i % dim == 0 { 1.0 } else { Uniform::new(-1.0, 1.0).unwrap().sample(&mut rng) })
+            .collect();
+        let a = CsrMatrix::from_dense(n, dim, &dense).unwrap();
+        let w: Vec<f64> = (0..n).map(|_| Uniform::new(0.1, 1.0).unwrap().sample(&mut rng)).collect();
+        let s: f64 = w.iter().sum();
+        let p: Vec<f64> = w.iter().map(|v| v / s).collect();
+        let h = StructuredHessian::new(&a, parts(p.clone(), p.clone(), 1, vec![-1.0]));
+        assert!(psd_certificate(&h, Part::Exact));
+        let hd = h.dense(Part::Exact);
+        let scale = hd.norm_max();
+        assert!(dense_lambda_min(&hd).unwrap() >= -1e3 * PSD_TOL * scale);
+        let h2 = StructuredHessian::new(&a, parts(p.clone(), p.clone(), 1, vec![-2.0]));
+        assert!(!psd_certificate(&h2, Part::Exact));
+        assert!(dense_lambda_min(&h2.dense(Part::Exact)).unwrap() < 0.0);
+        let mut neg = p.clone();
+        neg[4] = -1e-3;
+        let h3 = StructuredHessian::new(&a, parts(neg, vec![0.0; n], 1, vec![0.0]));
+        assert!(!psd_certificate(&h3, Part::Exact));
+        // k = 0 with D ≥ 0 (zeros allowed): certified.
+        let mut z = p;
+        z[0] = 0.0;
+        assert!(psd_certificate(&StructuredHessian::new(&a, parts(z, vec![], 0, vec![])), Part::Exact));
     }
 }

@@ -10,29 +10,118 @@
 //! adaptive Lanczos for `l` ([`crate::lanczos`]; at most 60 one-pass products at the first
 //! step, at most 10 after, warm-started from the last Ritz vector) and a warm-started power
 //! iteration for `M` (2 products a step, at most 12 steps, stopped at 1% agreement), plus
-//! `O(k²·d)` reorthogonalisation. With `cheap_checks` and Newton–CG: one product a step.
+//! `O(k²·d)` reorthogonalisation: the [`ChecksKind::Exact`] checks.
+//!
+//! Default ([`ChecksKind::Derived`]) with Newton–CG: `l` from CG's own directions and `M` from
+//! the Taylor remainder of successive gradients ([`derived_l_and_m`]): no pass over `A` (one
+//! when the remainder is rounding), `O(k²·d)` for the `k ≤ 24` CG directions' Gram. With the
+//! `exact` strategy at small `d` ([`derived_dense_l_and_m`]): `l` the eigenvalues of the dense
+//! `H(x_t)` the step formed (`O(d³)`, no Hessian formed by the checks), `M` the Taylor remainder
+//! with a dense `H(x_t)s` (`d²`). The sketched strategies run the exact checks whatever the kind.
+//!
+//! Any [`crate::engine::Problem`] whose evaluations implement [`CurvatureEval`] (a gradient and
+//! a Hessian-vector product; optionally a dense Hessian) gets the exact checks from
+//! [`ChecksObserver`] unchanged.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use losses::{Evaluation, Part, StructuredHessian};
+use losses::{Evaluation, Part};
 
-use crate::engine::{Observer, StepView};
+use crate::engine::{Evaluated, Observer, StepView};
 use crate::linalg::norm;
 use crate::newton_cg::{CgCurvature, SharedCurvature};
 use crate::objective::{LANCZOS_STEPS, dense_is_cheaper};
+use crate::params::ChecksKind;
 use crate::report::{Checks, IterRecord};
 
-/// Fills in each record's [`Checks`] and `timing.checks_s`.
-pub(crate) struct ChecksObserver<'s> {
+/// What the checks need of an evaluated point (issue 16 item 5): the gradient ([`Evaluated`])
+/// and exact Hessian-vector products, and a dense Hessian where that is cheaper than Lanczos.
+/// Implemented for [`losses::Evaluation`]; another [`crate::engine::Problem`] (a distributed
+/// one, say) implements it for its evaluations to run [`ChecksObserver`] unchanged: with
+/// `hessian_vector` alone it gets the exact (Lanczos / power-iteration) checks.
+pub trait CurvatureEval: Evaluated {
+    /// `out = H(x)·v`, the exact Hessian at the evaluated point.
+    fn hessian_vector(&self, v: &[f64], out: &mut [f64]);
+    /// Whether forming the dense `d×d` Hessian and its eigenvalues is cheaper than Lanczos
+    /// (then [`Self::dense_hessian`] must return it). Default: no.
+    fn dense_is_cheaper(&self) -> bool {
+        false
+    }
+    /// The dense exact Hessian, when [`Self::dense_is_cheaper`]. Default: `None`.
+    fn dense_hessian(&self) -> Option<faer::Mat<f64>> {
+        None
+    }
+}
+
+impl CurvatureEval for Evaluation<'_> {
+    fn hessian_vector(&self, v: &[f64], out: &mut [f64]) {
+        self.hessian.as_ref().expect("the Newton strategies evaluate Hessians").apply_fused(Part::Exact, v, out)
+    }
+    fn dense_is_cheaper(&self) -> bool {
+        self.hessian.as_ref().is_some_and(dense_is_cheaper)
+    }
+    fn dense_hessian(&self) -> Option<faer::Mat<f64>> {
+        self.hessian.as_ref().map(|h| h.dense(Part::Exact))
+    }
+}
+
+/// The SPEC §4 checks as an engine [`Observer`] of any [`CurvatureEval`]: fills in each
+/// record's [`Checks`] and `timing.checks_s`.
+pub struct ChecksObserver<'s> {
     /// `x*` when known: `r_t = ‖x_t − x*‖`; otherwise successive steps stand in.
     pub x_star: Option<&'s [f64]>,
+    /// Seed of the Lanczos and power-iteration start vectors.
     pub seed: u64,
     prev_step: Option<f64>,
-    /// Newton–CG's measured curvature: when set, the cheap checks (see [`cheap_l_and_m`]).
+    /// The largest `‖g‖` seen (`‖g(x₀)‖` in practice): the scale of the gradients' absolute
+    /// rounding, under which a Taylor remainder is noise ([`GRAD_ROUNDING`]).
+    g_scale: f64,
+    /// Newton–CG's measured curvature: when set, the derived checks (see [`derived_l_and_m`]).
     cg: Option<SharedCurvature>,
     /// Warm starts carried between steps (see [`Warm`]).
     warm: Warm,
+    /// The dense exact `H(x_t)` the `exact` strategy formed for its step: when set (and dense
+    /// is cheaper than Lanczos), the derived dense checks ([`derived_dense_l_and_m`]).
+    dense: Option<SharedDense>,
+}
+
+/// The dense exact Hessian `H(x_t)` a dense strategy formed for the step from `x_t`, handed
+/// to the derived checks (issue 16: the checks form no Hessian of their own).
+pub(crate) type SharedDense = std::rc::Rc<std::cell::RefCell<Option<faer::Mat<f64>>>>;
+
+/// The derived SPEC §4 estimates for a step of the `exact` strategy at small `d`, from the
+/// dense `H(x_t)` it factored: `l = λ_min(H(x_t))` exactly (`O(d³)` eigenvalues, no pass over
+/// `A`), and `M = 2‖g_{t+1} − g_t − H(x_t)s‖/‖s‖²`, the Taylor remainder of successive
+/// gradients (a lower bound on the Hessian's Lipschitz constant on the segment, see
+/// [`derived_l_and_m`]) with `H(x_t)s` a dense product (`d²`). When the remainder is within
+/// rounding of the gradients, one fused product `H(x_{t+1})s` gives the directional
+/// `‖(H(x_{t+1}) − H(x_t))s‖/‖s‖²` instead (one pass). The exact checks form `H(x_{t+1})` and
+/// diagonalise `H(x_{t+1}) − H(x_t)` every step on top.
+fn derived_dense_l_and_m<E: CurvatureEval>(
+    m: &faer::Mat<f64>,
+    hn: &E,
+    (x, g): (&[f64], &[f64]),
+    (xn, gn): (&[f64], &[f64]),
+    g_scale: f64,
+) -> (Option<f64>, Option<f64>) {
+    let l = losses::spectral::dense_lambda_min(m).ok();
+    let s: Vec<f64> = xn.iter().zip(x).map(|(a, b)| a - b).collect();
+    let ss = s.iter().map(|v| v * v).sum::<f64>();
+    if ss.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return (l, None);
+    }
+    let d = s.len();
+    let hs: Vec<f64> = (0..d).map(|i| (0..d).map(|j| m[(i, j)] * s[j]).sum::<f64>()).collect();
+    let rem = gn.iter().zip(g).zip(&hs).map(|((a, b), h)| (a - b - h) * (a - b - h)).sum::<f64>().sqrt();
+    let noise = (TAYLOR_NOISE * (norm(gn) + norm(g) + norm(&hs))).max(GRAD_ROUNDING * g_scale);
+    if rem > noise {
+        return (l, Some(2.0 * rem / ss));
+    }
+    let mut hns = vec![0.0; d];
+    hn.hessian_vector(&s, &mut hns);
+    let diff = hns.iter().zip(&hs).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+    (l, Some(diff / ss))
 }
 
 /// The previous step's converged vectors: the Hessian changes little from one step to the
@@ -52,20 +141,20 @@ struct Warm {
 /// dense matrices (eigenvalues of `d×d` matrices), each dense Hessian formed once: `H(x_{t+1})`
 /// is kept for the next step. Exact where the Lanczos and power estimates only bound the
 /// quantities from inside.
-fn dense_l_and_m(
-    h: &StructuredHessian,
-    hn: &StructuredHessian,
+fn dense_l_and_m<E: CurvatureEval>(
+    h: &E,
+    hn: &E,
     x: &[f64],
     xn: &[f64],
     step: f64,
     warm: &mut Warm,
 ) -> (Option<f64>, Option<f64>) {
     let cur = match warm.dense.take() {
-        Some((at, m)) if at.as_slice() == x => m,
-        _ => h.dense(Part::Exact),
+        Some((at, m)) if at.as_slice() == x => Some(m),
+        _ => h.dense_hessian(),
     };
+    let (Some(cur), Some(next)) = (cur, hn.dense_hessian()) else { return (None, None) };
     let l = losses::spectral::dense_lambda_min(&cur).ok();
-    let next = hn.dense(Part::Exact);
     let m = (step > 0.0)
         .then(|| {
             let diff = faer::Mat::from_fn(cur.nrows(), cur.ncols(), |i, j| next[(i, j)] - cur[(i, j)]);
@@ -79,31 +168,43 @@ fn dense_l_and_m(
 }
 
 impl<'s> ChecksObserver<'s> {
+    /// Checks measuring `r_t` against `x_star` when given (else successive steps), with
+    /// seeded start vectors.
     pub fn new(x_star: Option<&'s [f64]>, seed: u64) -> Self {
-        Self { x_star, seed, prev_step: None, cg: None, warm: Warm::default() }
+        Self { x_star, seed, prev_step: None, g_scale: 0.0, cg: None, warm: Warm::default(), dense: None }
     }
-    /// The cheap checks, from what Newton–CG measured.
-    pub fn with_cg(mut self, cg: SharedCurvature) -> Self {
+    /// The derived checks of a dense strategy, from the `H(x_t)` it formed.
+    pub(crate) fn with_dense(mut self, dense: SharedDense) -> Self {
+        self.dense = Some(dense);
+        self
+    }
+    /// The derived checks, from what Newton–CG measured.
+    pub(crate) fn with_cg(mut self, cg: SharedCurvature) -> Self {
         self.cg = Some(cg);
         self
     }
 }
 
-/// The cheap SPEC §4 estimates for a Newton–CG step (issue 16, `cheap_checks`): `l` is CG's Rayleigh–Ritz
-/// estimate of `λ_min(H(x_t))` over its directions (no pass over `A`), and `M` is the
-/// directional estimate `‖(H(x_{t+1}) − H(x_t))s‖/‖s‖²` along the step `s`, with `H(x_t)s`
-/// from CG's residual (`H(x_t)p = −g − r`) and one fused product `H(x_{t+1})s`: one pass over
-/// `A` in all, against about 84 Hessian-vector products (168 passes) for 60 Lanczos steps and
-/// 12 power iterations of the full checks. Both are estimates of the same kind as the full ones
-/// (a Ritz value bounds `λ_min` from above; a directional difference bounds the norm from
-/// below), over much smaller subspaces, hence coarser (see `SolverParams::cheap_checks`). `None` when CG measured nothing usable (steepest-descent
-/// fallback): the full checks run then.
-fn cheap_l_and_m(
+/// The derived SPEC §4 estimates for a Newton–CG step ([`ChecksKind::Derived`]), from what
+/// the step already computed:
+///
+/// - `l`: CG's Rayleigh–Ritz value over its own directions ([`CgCurvature::lambda_min`]): an
+///   upper bound on `λ_min(H(x_t))`, as any Ritz value is (no pass over `A`).
+/// - `M`: the Taylor remainder of successive gradients. `g(x+s) − g(x) − H(x)s =
+///   ∫₀¹(H(x+τs) − H(x))s dτ`, so `‖·‖ ≤ L‖s‖²/2` for `L` the Hessian's Lipschitz constant
+///   on the segment, and `M = 2‖g_{t+1} − g_t − H_t s‖/‖s‖²` bounds `L` from below. `H_t s =
+///   α·H_t p = α(−g_t − r)` from CG's residual `r`: no pass over `A`. When the remainder is
+///   within rounding of the gradients (the last, tiny steps), one fused product `H(x_{t+1})s`
+///   gives the directional `‖(H(x_{t+1}) − H(x_t))s‖/‖s‖²` instead (one pass).
+///
+/// `None` when CG measured nothing usable (steepest-descent fallback): the exact checks run then.
+fn derived_l_and_m<E: CurvatureEval>(
     c: &CgCurvature,
-    hn: &StructuredHessian,
-    x: &[f64],
-    xn: &[f64],
+    hn: &E,
+    (x, g): (&[f64], &[f64]),
+    (xn, gn): (&[f64], &[f64]),
     alpha: f64,
+    g_scale: f64,
 ) -> Option<(Option<f64>, Option<f64>)> {
     let hp = c.hp.as_ref()?;
     let s: Vec<f64> = xn.iter().zip(x).map(|(a, b)| a - b).collect();
@@ -111,23 +212,56 @@ fn cheap_l_and_m(
     if ss.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Some((c.lambda_min, None));
     }
+    let rem = gn.iter().zip(g).zip(hp).map(|((a, b), h)| (a - b - alpha * h) * (a - b - alpha * h)).sum::<f64>().sqrt();
+    // Rounding in the three vectors the remainder is the difference of.
+    let noise = (TAYLOR_NOISE * (norm(gn) + norm(g) + alpha * norm(hp))).max(GRAD_ROUNDING * g_scale);
+    if rem > noise {
+        return Some((c.lambda_min, Some(2.0 * rem / ss)));
+    }
     let mut hns = vec![0.0; s.len()];
-    hn.apply_fused(Part::Exact, &s, &mut hns);
+    hn.hessian_vector(&s, &mut hns);
     let diff = hns.iter().zip(hp).map(|(a, b)| (a - alpha * b) * (a - alpha * b)).sum::<f64>().sqrt();
     Some((c.lambda_min, Some(diff / ss)))
 }
 
-impl Observer<Evaluation<'_>> for ChecksObserver<'_> {
-    fn observe(&mut self, view: &mut StepView<'_, Evaluation<'_>>) -> ControlFlow<()> {
+/// Relative size under which the Taylor remainder is rounding, not curvature change: the
+/// gradients are sums over `n` rows, each accurate to about `1e-16` relative; `1e-10` leaves
+/// room for the cancellation in CG's residual recurrence.
+const TAYLOR_NOISE: f64 = 1e-10;
+
+/// The gradients' absolute rounding relative to the largest `‖g‖` seen: near the minimum `g`
+/// is a sum of terms far larger than itself, so its error is relative to their scale, not to
+/// `‖g‖`. Measured on `gen --n 30000 --d 30`: the last step's remainder was `1.1e-13` against
+/// `‖g(x₀)‖ = 1.7e3` (6e-17 of it, pure rounding; taken as curvature it gave `M = 3.9e9`
+/// where the exact checks find `1.7e4`); `1e-12` leaves a 10⁴ margin.
+const GRAD_ROUNDING: f64 = 1e-12;
+
+impl<E: CurvatureEval> Observer<E> for ChecksObserver<'_> {
+    fn observe(&mut self, view: &mut StepView<'_, E>) -> ControlFlow<()> {
         if view.escape {
             return ControlFlow::Continue(());
         }
         let t = Instant::now();
-        let (h, hn) = (view.at.hessian.as_ref(), view.next.hessian.as_ref());
-        let (h, hn) = (h.expect("the Newton strategies evaluate Hessians"), hn.expect("likewise"));
+        let (h, hn) = (view.at, view.next);
         let step = dist(view.x, view.x_next);
         let measured = self.cg.as_ref().and_then(|c| c.borrow_mut().take());
-        let cheap = measured.and_then(|c| cheap_l_and_m(&c, hn, view.x, view.x_next, view.record.step_length));
+        let (g, gn) = (Some(view.at.gradient()), Some(view.next.gradient()));
+        if let Some(g) = g {
+            self.g_scale = self.g_scale.max(norm(g));
+        }
+        let cheap = match (measured, g, gn) {
+            (Some(c), Some(g), Some(gn)) => {
+                derived_l_and_m(&c, hn, (view.x, g), (view.x_next, gn), view.record.step_length, self.g_scale)
+            }
+            _ => None,
+        };
+        let formed = self.dense.as_ref().and_then(|c| c.borrow_mut().take());
+        let cheap = cheap.or_else(|| match (formed, g, gn) {
+            (Some(m), Some(g), Some(gn)) if m.nrows() == g.len() && h.dense_is_cheaper() => {
+                Some(derived_dense_l_and_m(&m, hn, (view.x, g), (view.x_next, gn), self.g_scale))
+            }
+            _ => None,
+        });
         view.record.checks =
             induction_checks(h, hn, view.x, view.x_next, self.x_star, self.prev_step, self.seed, cheap, &mut self.warm);
         view.record.timing.checks_s = t.elapsed().as_secs_f64();
@@ -141,11 +275,11 @@ fn dist(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// The SPEC §4 quantities for the step `x → xn`; `cheap` holds `(l, M)` when they were
-/// estimated from Newton–CG's own products.
+/// derived from Newton–CG's own quantities.
 #[allow(clippy::too_many_arguments)]
-fn induction_checks(
-    h: &StructuredHessian,
-    hn: &StructuredHessian,
+fn induction_checks<E: CurvatureEval>(
+    h: &E,
+    hn: &E,
     x: &[f64],
     xn: &[f64],
     x_star: Option<&[f64]>,
@@ -155,10 +289,11 @@ fn induction_checks(
     warm: &mut Warm,
 ) -> Checks {
     let step = dist(x, xn);
+    let kind = if cheap.is_some() { ChecksKind::Derived } else { ChecksKind::Exact };
     let (l, m) = match cheap {
         Some(lm) => lm,
         None => {
-            if dense_is_cheaper(h) {
+            if h.dense_is_cheaper() {
                 dense_l_and_m(h, hn, x, xn, step, warm)
             } else {
                 let l = lowest_warm(h, seed, warm);
@@ -184,6 +319,7 @@ fn induction_checks(
             (Some(m), Some(r), Some(l)) => Some(l > 0.0 && m * r <= 0.1 * l),
             _ => None,
         },
+        kind: Some(kind),
     }
 }
 
@@ -191,8 +327,8 @@ fn induction_checks(
 /// the previous step's Ritz vector plus a tenth of a seeded random vector (so that a direction
 /// the previous vector lacks is still represented), or from the random vector alone at the
 /// first step. The estimate is settled to [`crate::lanczos::REL_TOL`] relative residual.
-fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64> {
-    let d = h.dim();
+fn lowest_warm<E: CurvatureEval>(h: &E, seed: u64, warm: &mut Warm) -> Option<f64> {
+    let d = h.gradient().len();
     let mut start = losses::spectral::lanczos_start(d, seed);
     let steps = match &warm.lowest {
         Some(prev) => {
@@ -203,7 +339,7 @@ fn lowest_warm(h: &StructuredHessian, seed: u64, warm: &mut Warm) -> Option<f64>
         None => LANCZOS_STEPS,
     };
     let r = losses::spectral::lanczos_lowest(d, steps, &start, crate::lanczos::REL_TOL, 2, false, |v, out| {
-        h.apply_fused(Part::Exact, v, out)
+        h.hessian_vector(v, out)
     })?;
     warm.lowest = Some(r.vector);
     Some(r.theta)
@@ -226,8 +362,8 @@ const POWER_TOL: f64 = 1e-2;
 /// [`POWER_TOL`] or after [`POWER_STEPS`] steps. Power estimates increase towards the norm (for
 /// a symmetric operator `‖Bv_k‖` is non-decreasing), so an early stop only forgoes the last
 /// percent.
-fn hessian_difference_norm(h: &StructuredHessian, hn: &StructuredHessian, seed: u64, warm: &mut Warm) -> f64 {
-    let d = h.dim();
+fn hessian_difference_norm<E: CurvatureEval>(h: &E, hn: &E, seed: u64, warm: &mut Warm) -> f64 {
+    let d = h.gradient().len();
     let mut v: Vec<f64> = match warm.difference.take() {
         Some(v) => v,
         None => {
@@ -242,8 +378,8 @@ fn hessian_difference_norm(h: &StructuredHessian, hn: &StructuredHessian, seed: 
             return 0.0;
         }
         v.iter_mut().for_each(|x| *x /= n);
-        h.apply_fused(Part::Exact, &v, &mut a);
-        hn.apply_fused(Part::Exact, &v, &mut b);
+        h.hessian_vector(&v, &mut a);
+        hn.hessian_vector(&v, &mut b);
         v = a.iter().zip(&b).map(|(p, q)| p - q).collect();
         let prev = est;
         est = norm(&v);

@@ -33,6 +33,12 @@ pub(crate) struct HessianStep {
     /// the loop forms at a converged point is not in the history.
     steps_made: usize,
     last_passes: usize,
+    /// Where the `exact` strategy leaves the dense `H(x_t)` it formed, for the derived checks.
+    shared_dense: Option<crate::checks::SharedDense>,
+    /// The `exact` strategy's last dense `H(x_t)` with the gradient it was formed for (small
+    /// `d` only, [`crate::objective::dense_is_cheaper`]): at a stationary point the loop's
+    /// saddle test reads it instead of forming the same matrix again.
+    last_dense: Option<(Vec<f64>, Mat<f64>)>,
 }
 
 /// A kept Cholesky factor of the exact Hessian, used as the PCG preconditioner of a warm
@@ -85,7 +91,15 @@ impl HessianStep {
             factor: None,
             steps_made: 0,
             last_passes: 0,
+            shared_dense: None,
+            last_dense: None,
         }
+    }
+
+    /// Hand each step's dense exact `H(x_t)` (strategy `exact`) to the derived checks.
+    pub(crate) fn with_shared_dense(mut self, shared: crate::checks::SharedDense) -> Self {
+        self.shared_dense = Some(shared);
+        self
     }
 
     /// Seeded with a sample a previous solve drew: its first step keeps it (re-weighted by the
@@ -172,9 +186,25 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
         Need::Curvature
     }
 
+    /// The saddle test from the dense `H` the last step formed at this point (`exact`, small
+    /// `d`): the PSD certificate first, then that matrix's eigenvalues; no Hessian formed.
+    fn negative_curvature(&mut self, at: &Evaluation<'a>, _seed: u64) -> Option<Option<(f64, Vec<f64>)>> {
+        let (h, g) = (at.hessian.as_ref()?, at.gradient.as_deref()?);
+        let (formed_at, m) = self.last_dense.take()?;
+        let same = formed_at.len() == g.len() && formed_at.iter().zip(g).all(|(a, b)| a.to_bits() == b.to_bits());
+        if !same || m.nrows() != h.dim() {
+            return None;
+        }
+        if losses::spectral::psd_certificate(h, Part::Exact) {
+            return Some(None);
+        }
+        Some(crate::objective::dense_negative_curvature(&m))
+    }
+
     fn step(&mut self, f: &Objective<'a>, input: StepInput<'_, Evaluation<'a>>) -> Result<Step, StepError> {
         let h = input.at.hessian.as_ref().expect("evaluated with the Hessian");
         let g = input.at.gradient.as_deref().expect("evaluated with the gradient");
+        self.last_dense = None;
         let near = self.factor.as_mut().filter(|_| self.params.strategy == Strategy::LeveragePcg).map(|state| {
             let near = norm(g) <= state.near_grad;
             if !near {
@@ -280,6 +310,10 @@ impl HessianStep {
         };
         let t = Instant::now();
         symmetrise(&mut m);
+        if let Some(shared) = self.shared_dense.as_ref().filter(|_| self.params.strategy == Strategy::Exact) {
+            // The exact H(x_t), before any damping: the checks' l and H(x_t)s (d² copy).
+            *shared.borrow_mut() = Some(m.clone());
+        }
         let d = g.len();
         if max_diagonal(&m) == 0.0 && (0..d).all(|i| (0..d).all(|j| m[(i, j)] == 0.0)) {
             return Err(StepError::Underflow { grad_norm: norm(g) });
@@ -302,6 +336,9 @@ impl HessianStep {
         } else {
             chol_solve(&l, &neg_g)
         };
+        if self.params.strategy == Strategy::Exact && crate::objective::dense_is_cheaper(h) {
+            self.last_dense = Some((g.to_vec(), m));
+        }
         timing.solve_s += t.elapsed().as_secs_f64();
         if !p.iter().all(|v| v.is_finite()) {
             return Err(StepError::NonFiniteStep);
@@ -392,4 +429,40 @@ pub fn pcg_step(
         None => res.x,
     };
     (p, res.iterations)
+}
+
+#[cfg(test)]
+mod saddle_tests {
+    use super::HessianStep;
+    use crate::engine::{Problem, StepInput, Strategy as _};
+    use crate::params::{SolverParams, Strategy};
+    use losses::{Activation, LossKind, Objective, PlantSpec, Regulariser, What, plant};
+    use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
+
+    /// Near cosh's saddle at 0 the `exact` strategy's own test (the dense `H` its step formed)
+    /// gives the problem's answer (same `λ_min`, same direction up to sign), and declines at a
+    /// point its last step was not formed at.
+    #[test]
+    fn the_exact_strategy_answers_the_saddle_test_from_its_own_matrix() {
+        let spec = GenSpec { nrows: 3000, ncols: 8, sparsity: Sparsity::RowNnz(6), variant: Variant::Plain, seed: 4 };
+        let a = random_sparse(&spec).unwrap();
+        let ps = PlantSpec { loss: LossKind::Rescaled, func: Activation::Cosh, scale: 1.0, noise: 0.0, seed: 5 };
+        let (_, b) = plant(&a, &ps).unwrap();
+        let f = Objective::new(&a, &b, Regulariser::None, LossKind::Rescaled, Activation::Cosh).unwrap();
+        let x: Vec<f64> = (0..8).map(|i| 1e-3 * (i as f64 + 1.0)).collect();
+        let at = f.evaluate(&x, What::Hessian).unwrap();
+        let mut s = HessianStep::new(SolverParams { strategy: Strategy::Exact, ..Default::default() });
+        s.step(&f, StepInput { x: &x, at: &at, iteration: 0, rel_grad: 1.0 }).unwrap();
+        let own = s.negative_curvature(&at, 0).expect("the step formed H here").expect("a saddle");
+        let reference = Problem::negative_curvature(&f, &at, 0).expect("a saddle");
+        assert!(own.0 < 0.0 && (own.0 - reference.0).abs() <= 1e-9 * reference.0.abs(), "{own:?} vs {reference:?}");
+        let cos: f64 = own.1.iter().zip(&reference.1).map(|(p, q)| p * q).sum();
+        assert!(cos.abs() > 1.0 - 1e-8, "directions differ: cos = {cos}");
+        // Taken: a second call, or another point, leaves the test to the problem.
+        assert!(s.negative_curvature(&at, 0).is_none());
+        s.step(&f, StepInput { x: &x, at: &at, iteration: 1, rel_grad: 1.0 }).unwrap();
+        let y: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
+        let other = f.evaluate(&y, What::Hessian).unwrap();
+        assert!(s.negative_curvature(&other, 0).is_none());
+    }
 }

@@ -73,10 +73,11 @@ pub use losses;
 pub use sketch;
 pub use sparse_ops;
 
+pub use checks::{ChecksObserver, CurvatureEval};
 pub use error::{SolveError, StepError};
 pub use hessian_step::pcg_step;
 pub use linalg::{PcgFailure, PcgResult, pcg};
-pub use params::{Precond, SolverParams, Strategy};
+pub use params::{ChecksKind, Precond, SolverParams, Strategy};
 pub use report::{CheckCounts, Checks, Fallback, IterRecord, Iterate, ProblemSummary, Report, Status, Timing};
 pub use result_file::ResultFile;
 pub use solver::solve;

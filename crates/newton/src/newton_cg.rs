@@ -38,7 +38,7 @@ pub(crate) struct NewtonCg {
     /// The same of the last step.
     last_cg: Option<f64>,
     builds: u64,
-    /// The last step's curvature, for the cheap checks observer (`None` there when the full
+    /// The last step's curvature, for the derived checks observer (`None` there when the full
     /// checks run).
     shared: Option<SharedCurvature>,
 }
@@ -156,7 +156,7 @@ pub(crate) struct CgStep {
     pub curvature: CgCurvature,
 }
 
-/// Curvature that CG measured on the way, for the cheap SPEC §4 checks
+/// Curvature that CG measured on the way, for the derived SPEC §4 checks
 /// ([`crate::checks`]): no extra pass over `A`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CgCurvature {

@@ -58,19 +58,30 @@ pub(crate) fn dense_is_cheaper(h: &StructuredHessian) -> bool {
     dense <= lanczos
 }
 
+/// `(λ_min, unit eigenvector)` of a dense exact Hessian when it is clearly negative (relative
+/// to its largest eigenvalue), else `None`: `O(d³)`.
+pub(crate) fn dense_negative_curvature(m: &faer::Mat<f64>) -> Option<(f64, Vec<f64>)> {
+    let d = m.nrows();
+    if d == 0 {
+        return None;
+    }
+    let eig = m.self_adjoint_eigen(Side::Lower).ok()?;
+    let s = eig.S();
+    let (lo, hi) = (s[0], s[d - 1]);
+    (lo < -1e-10 * hi.abs().max(lo.abs())).then(|| (lo, (0..d).map(|i| eig.U()[(i, 0)]).collect()))
+}
+
 /// `(λ_min, unit eigenvector)` of the exact Hessian when it is clearly negative (relative to
 /// its largest eigenvalue), else `None`.
 fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>)> {
     let d = h.dim();
-    if dense_is_cheaper(h) {
-        let m = h.dense(Part::Exact);
-        let eig = m.self_adjoint_eigen(Side::Lower).ok()?;
-        let s = eig.S();
-        let (lo, hi) = (s[0], s[d - 1]);
-        if lo < -1e-10 * hi.abs().max(lo.abs()) {
-            return Some((lo, (0..d).map(|i| eig.U()[(i, 0)]).collect()));
-        }
+    // H ⪰ 0 proved from the row weights (D ≥ 0 and the middle matrix PSD; no pass over A):
+    // nothing to find (issue 16; cosh at 0 has D < 0 and still reaches the tests below).
+    if losses::spectral::psd_certificate(h, Part::Exact) {
         return None;
+    }
+    if dense_is_cheaper(h) {
+        return dense_negative_curvature(&h.dense(Part::Exact));
     }
     // Adaptive Lanczos (issue 16): stops once the lowest Ritz value is settled well enough to
     // know its sign (residual ≤ 10% of it, after at least 10 steps) instead of always spending

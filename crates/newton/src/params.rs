@@ -38,6 +38,25 @@ pub enum Precond {
 
 runtime::named_enum!(Precond { None => "none", Jacobi => "jacobi", Nystrom => "nystrom" });
 
+/// How the SPEC §4 checks estimate `l = λ_min(H(x_t))` and the Hessian-Lipschitz `M`
+/// (issue 16; cost models in `newton::checks`' docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksKind {
+    /// From what the iteration already computed, where the strategy provides it (`newton-cg`):
+    /// `l` is the Rayleigh–Ritz value of CG's own directions (an upper bound on `λ_min`), `M`
+    /// the Taylor remainder of successive gradients, `2‖g_{t+1} − g_t − H_t s_t‖/‖s_t‖²` with
+    /// `H_t s_t` from CG's residual. No pass over `A` (one when the remainder is below
+    /// rounding). With `exact` at small `d`: `l` from the dense `H(x_t)` the step formed, `M` the
+    /// same Taylor remainder. The other strategies run the exact checks.
+    Derived,
+    /// Separate eigenvalue computations: adaptive warm Lanczos for `l` and power iteration on
+    /// `H(x_{t+1}) − H(x_t)` for `M` (dense eigenvalues at small `d`).
+    Exact,
+}
+
+runtime::named_enum!(ChecksKind { Derived => "derived", Exact => "exact" });
+
 // The names are serde's (kebab-case), the CLI's `--hessian` and Python's `strategy=`.
 runtime::named_enum!(Strategy {
     Exact => "exact",
@@ -126,12 +145,11 @@ pub struct SolverParams {
     pub precond: Precond,
     /// The rank of the Nyström preconditioner (0: `min(50, d/4)`).
     pub nystrom_rank: usize,
-    /// With `newton-cg`, estimate the SPEC §4 checks' `l` and `M` from CG's measured curvature
-    /// (one pass over `A` a step) instead of by their own Lanczos and power iterations (about
-    /// 168 passes). Coarser: on the bundled KJV problem at `x₀` the CG Rayleigh–Ritz `l` was 697
-    /// where `λ_min = 26.4` (60 Lanczos steps: 32.3), and the directional `M` 7–10× below the
-    /// power iteration's. Off by default.
-    pub cheap_checks: bool,
+    /// How the checks estimate `l` and `M` ([`ChecksKind`]). `Derived` (the default) costs
+    /// nothing with `newton-cg` but is coarser: on the bundled KJV problem at `x₀` the CG
+    /// Rayleigh–Ritz `l` was 697 where `λ_min = 26.4` (60 Lanczos steps: 32.3);
+    /// docs/benchmarks.md "Checks" has the measured factors.
+    pub checks_kind: ChecksKind,
 }
 
 impl Default for SolverParams {
@@ -152,7 +170,7 @@ impl Default for SolverParams {
             dense_tasks: 2,
             precond: Precond::Jacobi,
             nystrom_rank: 0,
-            cheap_checks: false,
+            checks_kind: ChecksKind::Derived,
         }
     }
 }

@@ -87,6 +87,10 @@ pub struct Checks {
     pub contraction_ok: Option<bool>,
     /// `M·r_t ≤ 0.1·l`.
     pub lipschitz_ok: Option<bool>,
+    /// Which estimates gave `l` and `M` ([`crate::ChecksKind`]): `derived` from the step's own
+    /// quantities, `exact` from separate eigenvalue computations; `None` when no check ran.
+    #[serde(default)]
+    pub kind: Option<crate::params::ChecksKind>,
 }
 
 /// A step that did not go as plain Newton would.

@@ -9,7 +9,7 @@ use crate::engine::{self, FnObserver, LineSearch, LoopParams, Observer};
 use crate::error::SolveError;
 use crate::hessian_step::HessianStep;
 use crate::newton_cg::{NewtonCg, SharedCurvature};
-use crate::params::{SolverParams, Strategy};
+use crate::params::{ChecksKind, SolverParams, Strategy};
 use crate::report::{IterRecord, Iterate, Report};
 
 /// Armijo trials from the full step down to `α = 2⁻⁴⁶ ≈ 1.4·10⁻¹⁴`.
@@ -60,11 +60,19 @@ pub fn solve(
     validate(params, x0, d, x_star)?;
     let loop_params = params.loop_params();
     let mut checks = ChecksObserver::new(x_star, params.seed);
-    // Newton–CG hands its measured curvature to the checks when cheap checks were asked for.
+    // Newton–CG hands its measured curvature to the checks when derived checks were asked for.
     let shared: Option<SharedCurvature> =
-        (params.strategy == Strategy::NewtonCg && params.checks && params.cheap_checks).then(SharedCurvature::default);
+        (params.strategy == Strategy::NewtonCg && params.checks && params.checks_kind == ChecksKind::Derived)
+            .then(SharedCurvature::default);
     if let Some(c) = &shared {
         checks = checks.with_cg(c.clone());
+    }
+    // The exact strategy hands its dense H(x_t) to the derived checks.
+    let dense: Option<crate::checks::SharedDense> =
+        (params.strategy == Strategy::Exact && params.checks && params.checks_kind == ChecksKind::Derived)
+            .then(Default::default);
+    if let Some(c) = &dense {
+        checks = checks.with_dense(c.clone());
     }
     let mut user = FnObserver(observer);
     let mut observers: Vec<&mut dyn Observer<_>> = Vec::with_capacity(2);
@@ -75,7 +83,11 @@ pub fn solve(
     let mut report = if params.strategy == Strategy::NewtonCg {
         engine::run(f, &mut NewtonCg::new(*params, shared.clone()), x0, &loop_params, &mut observers)
     } else {
-        engine::run(f, &mut HessianStep::new(*params), x0, &loop_params, &mut observers)
+        let mut step = HessianStep::new(*params);
+        if let Some(c) = dense {
+            step = step.with_shared_dense(c);
+        }
+        engine::run(f, &mut step, x0, &loop_params, &mut observers)
     }
     .map_err(SolveError::AtStart)?;
     report.regime_from_iteration = if params.checks { regime_from(&report.history) } else { None };

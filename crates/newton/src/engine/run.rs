@@ -49,6 +49,12 @@ pub trait Strategy<P: Problem> {
     fn step(&mut self, problem: &P, input: StepInput<'_, P::Eval>) -> Result<Step, StepError>;
     /// The line search accepted the length `alpha` along the last step.
     fn accepted(&mut self, _alpha: f64) {}
+    /// At a stationary point `at`: the strategy's own negative-curvature test, when what its
+    /// last step formed there answers it (e.g. the dense Hessian it factored); `Some(answer)`
+    /// in [`Problem::negative_curvature`]'s form, `None` to leave the test to the problem.
+    fn negative_curvature(&mut self, _at: &P::Eval, _seed: u64) -> Option<Option<(f64, Vec<f64>)>> {
+        None
+    }
 }
 
 /// What the loop does, beyond the problem and the strategy.
@@ -276,7 +282,9 @@ impl<P: Problem> Run<'_, P> {
             return ControlFlow::Break((Status::Converged, None));
         }
         let t = Instant::now();
-        let escape = self.problem.negative_curvature(&self.cur, self.params.seed);
+        let escape = strategy
+            .negative_curvature(&self.cur, self.params.seed)
+            .unwrap_or_else(|| self.problem.negative_curvature(&self.cur, self.params.seed));
         total.checks_s += t.elapsed().as_secs_f64();
         match escape {
             None => ControlFlow::Break((Status::Converged, None)),

@@ -123,10 +123,12 @@ for f in (a, b):
     for r, (nnz, stored) in enumerate(zip(f["nnz_per_rank"], f["stored_bytes_per_rank"])):
         rows = n // p + 1
         share = 12 * nnz + 8 * (rows + 1)          # the rank's CSR block
-        recv = c if (r == 0 and p > 1) else 0
-        dense = 8 * (c // p + 1 + recv) * (d * d + 1) + 8 * (3 * d * d + 20 * d)
-        bound = share + 8 * 14 * rows + dense       # + its n-vectors (b, w, 12 work) + O(C·d²)
+        # Its own chunks' partials and one segment of the chain's state: no rank (rank 0
+        # included) holds the partials of all C chunks.
+        dense = 8 * (c // p + 1) * (d * d + 1) + 8 * 2 * (d * d + 1) + 8 * (3 * d * d + 20 * d)
+        bound = share + 8 * 14 * rows + dense       # + its n-vectors (b, w, 12 work) + O(C/P·d²)
         assert stored <= bound, f"rank {r} stores {stored} > {bound}"
+        assert stored - share - 8 * 14 * rows < 8 * c * (d * d + 1), f"rank {r} holds every chunk"
 checked = 0
 for f in (a, b):
     for it in f["iterations"]:

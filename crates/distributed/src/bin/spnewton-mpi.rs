@@ -181,7 +181,7 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
     // read wrongly without a per-rank error (each rank checks the order of its block only).
     let nnz_parts: Vec<f64> =
         f.chunk_ranges().map(|r| (f.rows().indptr[r.end] - f.rows().indptr[r.start]) as f64).collect();
-    let total = net.sum_chunks(&nnz_parts, 1, chunking.chunks)[0] as usize;
+    let total = net.sum_chunks(&nnz_parts, 1)[0] as usize;
     if total != source.nnz {
         return Err(format!(
             "{}: the ranks read {total} nonzeros, the header says {}: is the matrix sorted by row? \

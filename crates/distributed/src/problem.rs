@@ -236,8 +236,9 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         }
         let (loss, f, b, w2) = (self.loss, self.func, &self.rows.b, &self.w2);
         let z = self.ax(x);
-        let uv: Vec<(f64, f64)> =
-            if loss == LossKind::Linear { Vec::new() } else { z.iter().map(|&t| (f.u(t), f.du(t))).collect() };
+        // u(z) and u'(z) by the single-machine objective's vectorised kernels
+        // (`runtime::vmath`, as `losses::Objective` computes them), not `std`'s.
+        let uv: Vec<(f64, f64)> = if loss == LossKind::Linear { Vec::new() } else { activation(f, &z) };
         // Stage 1, per chunk: s0, Σw²z², max|z| (NaN as +∞), and the floor's Σ(|u| + |b|)².
         let mut st1 = Vec::with_capacity(4 * self.chunks.len());
         for r in self.chunk_ranges() {
@@ -376,6 +377,20 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         let dense = 8 * self.chunks.len() * partial + 8 * chain + 8 * (3 * d * d + 20 * d);
         self.rows.matrix_bytes() + self.rows.vector_bytes() + 8 * 12 * self.rows.b.len() + dense
     }
+}
+
+/// `(u(z_i), u'(z_i))` per row, by `runtime::vmath` (the kernels of `losses::Objective`).
+fn activation(f: Activation, z: &[f64]) -> Vec<(f64, f64)> {
+    let (mut u, mut du) = (vec![0.0; z.len()], vec![0.0; z.len()]);
+    match f {
+        Activation::Exp => {
+            runtime::vmath::exp_into(z, &mut u);
+            du.copy_from_slice(&u);
+        }
+        Activation::Cosh => runtime::vmath::cosh_sinh_into(z, &mut u, &mut du),
+        Activation::Sinh => runtime::vmath::cosh_sinh_into(z, &mut du, &mut u),
+    }
+    u.into_iter().zip(du).collect()
 }
 
 /// `out += (AᵀU) C (AᵀU)ᵀ v`.

@@ -1,11 +1,15 @@
 //! The α–β cost model of an iteration, and the byte count it predicts (which `bench
 //! distributed` checks against the counters of [`crate::Net`]).
 //!
-//! Communication (what [`crate::Net`] does): a reduction of `L` values per chunk gathers
-//! `8·L` bytes per chunk at rank 0 and broadcasts the `8·L`-byte total. With `C` chunks and
-//! `P` ranks, rank 0 receives `8·L·(C − C₀)` bytes (`C₀` its own chunks); modelled time
-//! `2·α·⌈log₂P⌉ + β·8·L·(C − C/P) + β·8·L·⌈log₂P⌉` (the gather's bytes all cross rank 0's link;
-//! the broadcast is a tree).
+//! Communication (what [`crate::Net`] does, see [`crate::comm`]): a reduction of `L` values
+//! per chunk is a pipelined chain through the ranks in order, carrying the compensated
+//! accumulators (`16·L` bytes from each rank to the next), then the last rank's broadcast of
+//! the `8·L`-byte total. Rank `r` sends `16·L` (unless it is the last) and receives `16·L`
+//! (unless it is the first); the broadcast counts `8·L·(P − 1)` sent by its root and `8·L`
+//! received by every other rank. None of this depends on `n` or on the number of chunks `C`.
+//! Modelled time of one reduction, `S = ⌈L/SEGMENT⌉` segments:
+//! `(P − 2 + S)·(α + β·16·L/S) + ⌈log₂P⌉·(α + β·8·L)` (the chain's pipeline fill, then one
+//! segment per step; the broadcast is a tree).
 //!
 //! Compute: `t_row·nnz/P` for the passes over the rank's rows (evaluation, line search, the
 //! Gram's `Σ nnz(a_i)²`), measured at `P = 1`, plus the redundant `d×d` factorisation
@@ -13,122 +17,110 @@
 
 use serde::Serialize;
 
+use crate::comm::SEGMENT;
 use crate::strategy::Mode;
 
-/// Which collectives one exact iteration with a full step makes: the step's Gram, then the
-/// evaluation of the new point (value: stage 1 of 4 values per chunk, gathered whole; for the
-/// rescaled loss stage 2 of 3 values; gradient and `AᵀU`: `d(1+k)`; the Hessian's finiteness
-/// flag: 1).
+/// The shape of a distributed run, as far as the byte count depends on it.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
     /// Columns of `A`: the dimension of `x`.
     pub d: usize,
     /// Width of the low-rank part: 2 for the rescaled loss, else 0.
     pub k: usize,
-    /// The number of row chunks `C`.
+    /// The number of row chunks `C` (the bytes do not depend on it).
     pub chunks: usize,
     /// The number of ranks `P` (`P ≤ C`).
     pub ranks: usize,
 }
 
-/// `(sent, received)` bytes of rank `r` for one `sum_chunks(len)`.
-fn sum_chunks(s: &Shape, r: usize, len: usize) -> (u64, u64) {
-    let own = owned(s, r) as u64;
-    let (len, c, p) = (len as u64, s.chunks as u64, s.ranks as u64);
+type Bytes = (u64, u64);
+
+/// `(sent, received)` bytes of rank `r` for the chain of one reduction of `len` values.
+fn chain(s: &Shape, r: usize, len: usize) -> Bytes {
+    let len = len as u64;
     if s.ranks == 1 {
         return (0, 0);
     }
-    if r == 0 { (8 * own * len + 8 * len * (p - 1), 8 * len * (c - own)) } else { (8 * own * len, 8 * len) }
+    (if r + 1 < s.ranks { 16 * len } else { 0 }, if r > 0 { 16 * len } else { 0 })
 }
 
-/// `(sent, received)` of rank `r` for one `all_chunks(len)`.
-fn all_chunks(s: &Shape, r: usize, len: usize) -> (u64, u64) {
-    let own = owned(s, r) as u64;
-    let (len, c, p) = (len as u64, s.chunks as u64, s.ranks as u64);
-    if s.ranks == 1 {
-        return (0, 0);
-    }
-    if r == 0 { (8 * own * len + 8 * c * len * (p - 1), 8 * len * (c - own)) } else { (8 * own * len, 8 * c * len) }
-}
-
-fn owned(s: &Shape, r: usize) -> usize {
-    (r + 1) * s.chunks / s.ranks - r * s.chunks / s.ranks
-}
-
-/// Bytes `(sent, received)` by rank `r` in one exact iteration whose full step is accepted.
-pub fn exact_full_step_bytes(s: &Shape, r: usize) -> (u64, u64) {
-    let (g, e) = (sum_chunks(s, r, s.d * s.d + 1), evaluation_bytes(s, r));
-    (g.0 + e.0, g.1 + e.1)
-}
-
-/// `(sent, received)` of rank `r` for one `reduce_to_root(len)`.
-fn reduce_to_root(s: &Shape, r: usize, len: usize) -> (u64, u64) {
-    let own = owned(s, r) as u64;
-    let (len, c) = (len as u64, s.chunks as u64);
-    if s.ranks == 1 {
-        return (0, 0);
-    }
-    // Rank 0's own partials count as sent (MPI_Gatherv copies them), as in `Net`.
-    if r == 0 { (8 * own * len, 8 * len * (c - own)) } else { (8 * own * len, 0) }
-}
-
-/// `(sent, received)` of rank `r` for one `broadcast(len)`.
-fn broadcast(s: &Shape, r: usize, len: usize) -> (u64, u64) {
+/// `(sent, received)` of rank `r` for one broadcast of `len` values from the last rank.
+fn broadcast(s: &Shape, r: usize, len: usize) -> Bytes {
     let (len, p) = (len as u64, s.ranks as u64);
     if s.ranks == 1 {
         return (0, 0);
     }
-    if r == 0 { (8 * len * (p - 1), 0) } else { (0, 8 * len) }
+    if r + 1 == s.ranks { (8 * len * (p - 1), 0) } else { (0, 8 * len) }
+}
+
+/// `(sent, received)` of rank `r` for one `sum_chunks(len)` (chain, then broadcast).
+fn sum_chunks(s: &Shape, r: usize, len: usize) -> Bytes {
+    add(chain(s, r, len), broadcast(s, r, len))
+}
+
+fn add(a: Bytes, b: Bytes) -> Bytes {
+    (a.0 + b.0, a.1 + b.1)
+}
+
+/// Bytes `(sent, received)` by rank `r` in one exact iteration whose full step is accepted.
+pub fn exact_full_step_bytes(s: &Shape, r: usize) -> Bytes {
+    add(sum_chunks(s, r, s.d * s.d + 1), evaluation_bytes(s, r))
 }
 
 /// Bytes `(sent, received)` by rank `r` in one iteration of `mode` whose full step is accepted:
 /// the direction (`refresh`: a new leverage sample is drawn; `cg` Hessian-vector products) and
 /// the evaluation of the new point.
-pub fn iteration_bytes(s: &Shape, r: usize, mode: Mode, refresh: bool, cg: usize) -> (u64, u64) {
+pub fn iteration_bytes(s: &Shape, r: usize, mode: Mode, refresh: bool, cg: usize) -> Bytes {
     let d = s.d;
     let mut ops = vec![evaluation_bytes(s, r)];
     if mode != Mode::NewtonCg {
         ops.push(sum_chunks(s, r, d * d + 1));
     }
     if refresh && matches!(mode, Mode::Leverage | Mode::LeveragePcg) {
-        ops.push(reduce_to_root(s, r, 4 * d * d + 1));
-        ops.push(broadcast(s, r, d * d + 1));
+        ops.push(chain(s, r, 4 * d * d + 1));
+        ops.push(broadcast(s, r, d * d + 2));
         ops.push(sum_chunks(s, r, 1));
     }
     if matches!(mode, Mode::LeveragePcg | Mode::NewtonCg) {
         let hv = sum_chunks(s, r, d);
         ops.push((hv.0 * cg as u64, hv.1 * cg as u64));
     }
-    ops.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    ops.into_iter().fold((0, 0), add)
 }
 
 /// Bytes `(sent, received)` by rank `r` in one evaluation with the Hessian's parts.
-pub fn evaluation_bytes(s: &Shape, r: usize) -> (u64, u64) {
-    let d = s.d;
-    let mut ops = vec![all_chunks(s, r, 4)];
-    if s.k > 0 {
-        ops.push(sum_chunks(s, r, 3));
-    }
-    ops.push(sum_chunks(s, r, d * (1 + s.k)));
-    ops.push(sum_chunks(s, r, 1));
-    ops.iter().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+pub fn evaluation_bytes(s: &Shape, r: usize) -> Bytes {
+    reductions_of_evaluation(s.d, s.k).into_iter().map(|l| sum_chunks(s, r, l)).fold((0, 0), add)
 }
 
-/// Values per chunk reduced in one iteration of `mode` (full step; `cg` Hessian-vector
-/// products; `refresh`: a leverage sample is drawn).
-pub fn values_per_chunk(mode: Mode, d: usize, k: usize, cg: usize, refresh: bool) -> (usize, usize) {
-    // (values per chunk summed or gathered at rank 0, number of reductions)
-    let eval = 4 + 3 + d * (1 + k) + 1;
-    match mode {
-        Mode::Exact => (eval + d * d + 1, 5),
-        Mode::Leverage | Mode::LeveragePcg => {
-            let m = 4 * d;
-            let sample = if refresh { m * d + 1 + 1 } else { 0 };
-            let pcg = if mode == Mode::LeveragePcg { cg * d } else { 0 };
-            (eval + d * d + 1 + sample + pcg, 5 + if refresh { 3 } else { 0 } + cg)
-        }
-        Mode::NewtonCg => (eval + cg * d, 4 + cg),
+/// The lengths of the reductions of one evaluation: stage 1 (4 values), stage 2 of the
+/// rescaled loss (3), the gradient and `AᵀU` (`d(1+k)`), the Hessian's finiteness flag (1).
+fn reductions_of_evaluation(d: usize, k: usize) -> Vec<usize> {
+    let mut v = vec![4];
+    if k > 0 {
+        v.push(3);
     }
+    v.extend([d * (1 + k), 1]);
+    v
+}
+
+/// The lengths `L` of the reductions of one iteration of `mode` (full step; `cg`
+/// Hessian-vector products; `refresh`: a leverage sample is drawn). The leverage factor's
+/// broadcast (`d² + 2`) is not a reduction and is returned second.
+pub fn reductions(mode: Mode, d: usize, k: usize, cg: usize, refresh: bool) -> (Vec<usize>, usize) {
+    let mut v = reductions_of_evaluation(d, k);
+    let mut bcast = 0;
+    if mode != Mode::NewtonCg {
+        v.push(d * d + 1);
+    }
+    if refresh && matches!(mode, Mode::Leverage | Mode::LeveragePcg) {
+        v.extend([4 * d * d + 1, 1]);
+        bcast = d * d + 2;
+    }
+    if matches!(mode, Mode::LeveragePcg | Mode::NewtonCg) {
+        v.extend(std::iter::repeat_n(d, cg));
+    }
+    (v, bcast)
 }
 
 /// Machine constants of the model.
@@ -144,17 +136,20 @@ pub struct Machine {
     pub t_factor: f64,
 }
 
-/// Modelled seconds per iteration: `(compute, communication)`.
-pub fn iteration_time(m: &Machine, nnz: f64, p: usize, chunks: usize, values: usize, reductions: usize) -> (f64, f64) {
+/// Modelled seconds per iteration: `(compute, communication)`, for reductions of the
+/// lengths `lens` and one broadcast of `bcast` values (see the module doc).
+pub fn iteration_time(m: &Machine, nnz: f64, p: usize, lens: &[usize], bcast: usize) -> (f64, f64) {
     let lg = (p as f64).log2().ceil();
     let compute = m.t_nnz * nnz / p as f64 + m.t_factor;
-    let c = chunks as f64;
-    let bytes = 8.0 * values as f64;
-    let comm = if p == 1 {
-        0.0
-    } else {
-        2.0 * m.alpha * lg * reductions as f64 + m.beta * bytes * (c - c / p as f64) + m.beta * bytes * lg
-    };
+    if p == 1 {
+        return (compute, 0.0);
+    }
+    let tree = |l: usize| lg * (m.alpha + m.beta * 8.0 * l as f64);
+    let mut comm = if bcast > 0 { tree(bcast) } else { 0.0 };
+    for &l in lens {
+        let segs = l.div_ceil(SEGMENT).max(1) as f64;
+        comm += (p as f64 - 2.0 + segs) * (m.alpha + m.beta * 16.0 * l as f64 / segs) + tree(l);
+    }
     (compute, comm)
 }
 
@@ -165,14 +160,13 @@ pub type Curve = (f64, Vec<(usize, f64, f64, f64)>);
 pub fn plot_speedup(path: &std::path::Path, m: &Machine, d: usize, nnzs: &[f64]) -> Result<Vec<Curve>, String> {
     use plotters::prelude::*;
     let ps: Vec<usize> = (0..=10).map(|e| 1usize << e).collect();
-    let (values, reductions) = values_per_chunk(Mode::Exact, d, 2, 0, false);
+    let (lens, bcast) = reductions(Mode::Exact, d, 2, 0, false);
     let mut table = Vec::new();
     for &nnz in nnzs {
         let mut rows = Vec::new();
-        let (c1, _) = iteration_time(m, nnz, 1, 64, values, reductions);
+        let (c1, _) = iteration_time(m, nnz, 1, &lens, bcast);
         for &p in &ps {
-            let chunks = p.max(64);
-            let (c, k) = iteration_time(m, nnz, p, chunks, values, reductions);
+            let (c, k) = iteration_time(m, nnz, p, &lens, bcast);
             rows.push((p, c, k, c1 / (c + k)));
         }
         table.push((nnz, rows));

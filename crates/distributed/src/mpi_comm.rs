@@ -6,14 +6,17 @@ use mpi::traits::*;
 
 use crate::comm::Comm;
 
+/// The tag of the reduction chain's point-to-point messages.
+const CHAIN_TAG: i32 = 21;
+
 /// `MPI_COMM_WORLD`.
 pub struct MpiComm {
     world: SimpleCommunicator,
 }
 
 impl MpiComm {
-    /// Communicate over `world` (the launcher passes `universe.world()`); its rank 0 is the
-    /// root of every gather and broadcast.
+    /// Communicate over `world` (the launcher passes `universe.world()`); see [`Comm`] for
+    /// which rank roots which collective.
     pub fn new(world: SimpleCommunicator) -> Self {
         Self { world }
     }
@@ -57,11 +60,18 @@ impl Comm for MpiComm {
             None
         }
     }
-    fn broadcast(&self, buf: &mut [f64]) {
+    fn broadcast_from(&self, root: usize, buf: &mut [f64]) {
         if buf.is_empty() {
             return;
         }
-        self.world.process_at_rank(0).broadcast_into(buf);
+        self.world.process_at_rank(root as i32).broadcast_into(buf);
+    }
+    fn send(&self, dest: usize, buf: &[f64]) {
+        self.world.process_at_rank(dest as i32).send_with_tag(buf, CHAIN_TAG);
+    }
+    fn recv(&self, src: usize, buf: &mut [f64]) {
+        let status = self.world.process_at_rank(src as i32).receive_into_with_tag(buf, CHAIN_TAG);
+        assert_eq!(status.count(f64::equivalent_datatype()) as usize, buf.len(), "a chain message of the wrong length");
     }
     fn all_gather_u64(&self, x: u64) -> Vec<u64> {
         let mut out = vec![0u64; self.size()];

@@ -14,7 +14,7 @@ use newton::engine::{Evaluated, Need, Problem};
 use runtime::reduce::Neumaier;
 
 use crate::chunks::Chunking;
-use crate::comm::{Comm, Net};
+use crate::comm::{Comm, Fold, Net};
 use crate::error::DistError;
 use crate::read::LocalRows;
 
@@ -104,7 +104,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
             net.agree(RowWeights::squares(&w, rows.b.len()).map_err(|e| e.to_string())).map_err(DistError::Remote)?;
         let mut p = Self { net, rows, chunking, chunks, loss, func, w2, b_sq_norm: 0.0, n };
         let parts: Vec<f64> = p.chunk_ranges().map(|r| p.sum_rows(r, |i| p.rows.b[i] * p.rows.b[i])).collect();
-        p.b_sq_norm = net.sum_chunks(&parts, 1, chunking.chunks)[0];
+        p.b_sq_norm = net.sum_chunks(&parts, 1)[0];
         Ok(p)
     }
 
@@ -224,7 +224,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
     pub fn hessian_apply(&self, e: &DistEval, v: &[f64]) -> Vec<f64> {
         let av = self.ax(v);
         let parts = self.tr_mul_chunks(1, |i, _| e.dd[i] * av[i]);
-        let mut out = self.net.sum_chunks(&parts, self.rows.d, self.chunking.chunks);
+        let mut out = self.net.sum_chunks(&parts, self.rows.d);
         add_low_rank_apply(&e.atu, e.k, &e.c, v, &mut out);
         out
     }
@@ -236,8 +236,9 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         }
         let (loss, f, b, w2) = (self.loss, self.func, &self.rows.b, &self.w2);
         let z = self.ax(x);
-        let uv: Vec<(f64, f64)> =
-            if loss == LossKind::Linear { Vec::new() } else { z.iter().map(|&t| (f.u(t), f.du(t))).collect() };
+        // u(z) and u'(z) by the single-machine objective's vectorised kernels
+        // (`runtime::vmath`, as `losses::Objective` computes them), not `std`'s.
+        let uv: Vec<(f64, f64)> = if loss == LossKind::Linear { Vec::new() } else { activation(f, &z) };
         // Stage 1, per chunk: s0, Σw²z², max|z| (NaN as +∞), and the floor's Σ(|u| + |b|)².
         let mut st1 = Vec::with_capacity(4 * self.chunks.len());
         for r in self.chunk_ranges() {
@@ -255,16 +256,8 @@ impl<'n, C: Comm> DistProblem<'n, C> {
             };
             st1.extend([s0, reg, m, fl]);
         }
-        let all = self.net.all_chunks(&st1, 4, self.chunking.chunks);
-        let (mut s0, mut reg, mut fl, mut max_abs_z) =
-            (Neumaier::default(), Neumaier::default(), Neumaier::default(), 0.0f64);
-        for c in all.chunks_exact(4) {
-            s0.add(c[0]);
-            reg.add(c[1]);
-            max_abs_z = max_abs_z.max(c[2]);
-            fl.add(c[3]);
-        }
-        let (s0, reg, mut fl) = (s0.value(), reg.value(), fl.value());
+        let tot = self.net.fold_chunks(&st1, 4, |j| if j == 2 { Fold::Max } else { Fold::Sum });
+        let (s0, reg, max_abs_z, mut fl) = (tot[0], tot[1], tot[2], tot[3]);
         let overflow = |detail| DistError::Overflow { max_abs_z, detail };
         if !max_abs_z.is_finite() {
             return Err(overflow("A·x is not finite"));
@@ -285,7 +278,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
                         self.sum_rows(r, |i| (uv[i].0.abs() + alpha.abs() * b[i].abs()).powi(2)),
                     ]);
                 }
-                let s = self.net.sum_chunks(&st2, 3, self.chunking.chunks);
+                let s = self.net.sum_chunks(&st2, 3);
                 beta = s[0];
                 fl = s[2];
                 0.5 * s[1] + 0.5 * reg
@@ -344,7 +337,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         let width = if curv { 1 + k } else { 1 };
         let u = &e.u;
         let parts = self.tr_mul_chunks(width, |i, l| if l == 0 { y[i] } else { u[i * k + l - 1] });
-        let tot = self.net.sum_chunks(&parts, d * width, self.chunking.chunks);
+        let tot = self.net.sum_chunks(&parts, d * width);
         e.gradient = (0..d).map(|j| tot[j * width]).collect();
         if !e.gradient.iter().all(|v| v.is_finite()) {
             return Err(overflow("the gradient overflows"));
@@ -356,7 +349,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
                 e.c = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
             }
             let bad = e.dd.iter().chain(&e.dgn).chain(&e.atu).any(|v| !v.is_finite());
-            let bad = self.net.sum_chunks(&vec![f64::from(u8::from(bad)); self.chunks.len()], 1, self.chunking.chunks);
+            let bad = self.net.sum_chunks(&vec![f64::from(u8::from(bad)); self.chunks.len()], 1);
             if bad[0] > 0.0 {
                 return Err(overflow("the Hessian overflows"));
             }
@@ -368,8 +361,9 @@ impl<'n, C: Comm> DistProblem<'n, C> {
     /// the `n_p`-vectors of an evaluation (`z`, `u`, `u'`, `y`, `D`, `D_GN`, `U`, `Av`, the
     /// leverage scores and probabilities: at most 12 per row), and the replicated dense state:
     /// the `d×d` matrix and its factor, the per-chunk partials it sends (`C_p` of this rank's
-    /// chunks) and, on rank 0, the `C` partials it receives. With `C` fixed this is the rank's
-    /// share of `A` plus `O(d² + m·d)`.
+    /// chunks) and one segment of the reduction chain's state (no rank holds every chunk's
+    /// partials: see [`crate::comm`]). With `C` fixed this is the rank's share of `A` plus
+    /// `O(d² + m·d)`.
     pub fn stored_bytes(&self, mode: crate::Mode) -> usize {
         let d = self.rows.d;
         let m = 4 * d;
@@ -378,10 +372,25 @@ impl<'n, C: Comm> DistProblem<'n, C> {
             crate::Mode::Leverage | crate::Mode::LeveragePcg => m * d + 1,
             crate::Mode::NewtonCg => d * 3,
         };
-        let received = if self.net.rank() == 0 && self.net.size() > 1 { self.chunking.chunks } else { 0 };
-        let dense = 8 * (self.chunks.len() + received) * partial + 8 * (3 * d * d + 20 * d);
+        // The chain's state: one segment of (sum, compensation) pairs.
+        let chain = 2 * crate::comm::SEGMENT.min(partial);
+        let dense = 8 * self.chunks.len() * partial + 8 * chain + 8 * (3 * d * d + 20 * d);
         self.rows.matrix_bytes() + self.rows.vector_bytes() + 8 * 12 * self.rows.b.len() + dense
     }
+}
+
+/// `(u(z_i), u'(z_i))` per row, by `runtime::vmath` (the kernels of `losses::Objective`).
+fn activation(f: Activation, z: &[f64]) -> Vec<(f64, f64)> {
+    let (mut u, mut du) = (vec![0.0; z.len()], vec![0.0; z.len()]);
+    match f {
+        Activation::Exp => {
+            runtime::vmath::exp_into(z, &mut u);
+            du.copy_from_slice(&u);
+        }
+        Activation::Cosh => runtime::vmath::cosh_sinh_into(z, &mut u, &mut du),
+        Activation::Sinh => runtime::vmath::cosh_sinh_into(z, &mut du, &mut u),
+    }
+    u.into_iter().zip(du).collect()
 }
 
 /// `out += (AᵀU) C (AᵀU)ᵀ v`.

@@ -4,8 +4,8 @@
 //! CG modes take `newton::pcg_step`, the single-machine solver's inexact step.
 //!
 //! - `exact`: `Σ_c A_cᵀ D_c A_c` (`d²` per chunk) + `(AᵀU)C(AᵀU)ᵀ`.
-//! - `leverage`: a CountSketch `S D₊^{1/2} A` (`m = 4d` rows; `m·d` per chunk, reduced to rank 0),
-//!   the triangular factor `R` of its Gram computed once on rank 0 and broadcast (`d²`), a
+//! - `leverage`: a CountSketch `S D₊^{1/2} A` (`m = 4d` rows; `m·d` per chunk, reduced along the
+//!   chain to the last rank), the triangular factor `R` of its Gram computed once on the last rank and broadcast (`d²`), a
 //!   Rademacher JL projection `R⁻¹Ω` (`q = 16` columns, seeded), scores `τ_i`, `Στ` (one value per
 //!   chunk), local Bernoulli sampling with `p_i = min(1, s·τ_i/Στ)` from a hash of
 //!   `(seed, iteration, global row)` — so the sample does not depend on the ranks — and the
@@ -96,7 +96,7 @@ impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
         match self.mode {
             Mode::Exact => {
                 let parts = f.gram_chunks(|i| e.dd[i], None);
-                let mut h = f.net().sum_chunks(&parts, d * d + 1, f.chunking().chunks);
+                let mut h = f.net().sum_chunks(&parts, d * d + 1);
                 h.truncate(d * d);
                 add_low_rank(&e.atu, e.k, &e.c, &mut h, d);
                 passes += 1;
@@ -116,7 +116,7 @@ impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
                 timing.sketch_s += ts.elapsed().as_secs_f64();
                 let (keep, p) = self.sample.as_ref().expect("sampled");
                 let parts = f.gram_chunks(|i| dplus(e, i) / p[i], Some(keep));
-                let mut h = f.net().sum_chunks(&parts, d * d + 1, f.chunking().chunks);
+                let mut h = f.net().sum_chunks(&parts, d * d + 1);
                 rows_kept = Some(h[d * d] as usize);
                 h.truncate(d * d);
                 add_low_rank(&e.atu, e.k, &e.c, &mut h, d);
@@ -175,7 +175,6 @@ impl DistStep {
         let d = f.dim();
         let m = 4 * d;
         let seed = mix(self.params.seed.wrapping_add(it as u64));
-        let chunks = f.chunking().chunks;
         let nl = e.dd.len();
         // CountSketch of D₊^{1/2}A, one m×d partial per chunk, plus the count of D < 0.
         let len = m * d + 1;
@@ -196,9 +195,11 @@ impl DistStep {
                 }
             }
         }
-        let reduced = f.net().reduce_to_root(&parts, len, chunks);
-        // R (upper, d×d, row-major) with RᵀR = (SA)ᵀ(SA): factored once on rank 0, broadcast.
-        let mut r = vec![0.0; d * d + 1];
+        let reduced = f.net().reduce_to_last(&parts, len);
+        // R (upper, d×d, row-major) with RᵀR = (SA)ᵀ(SA): factored once on the last rank (which
+        // ends the reduction chain), broadcast with the count of D < 0 and, when the factor
+        // failed, the Gram's largest diagonal (so that every rank returns the same error).
+        let mut r = vec![0.0; d * d + 2];
         if let Some(sa) = reduced {
             let mut gram = vec![0.0; d * d];
             for b in 0..m {
@@ -213,16 +214,23 @@ impl DistStep {
                 }
             }
             let gram = Mat::from_fn(d, d, |j, l| gram[j * d + l]);
-            let (l, _) =
-                damped_cholesky(&gram, Par::Seq).ok_or(StepError::NotFactorisable { max_diag: max_diagonal(&gram) })?;
-            for j in 0..d {
-                for k in 0..d {
-                    r[j * d + k] = l[(k, j)];
+            match damped_cholesky(&gram, Par::Seq) {
+                Some((l, _)) => {
+                    for j in 0..d {
+                        for k in 0..d {
+                            r[j * d + k] = l[(k, j)];
+                        }
+                    }
                 }
+                None => r[d * d + 1] = max_diagonal(&gram).max(f64::MIN_POSITIVE),
             }
             r[d * d] = sa[m * d];
         }
-        f.net().broadcast(&mut r);
+        f.net().broadcast_from(f.net().last(), &mut r);
+        if r[d * d + 1] != 0.0 {
+            return Err(StepError::NotFactorisable { max_diag: r[d * d + 1] });
+        }
+        r.truncate(d * d + 1);
         let negative = r[d * d] as usize;
         // G = R⁻¹Ω (back substitution), Ω Rademacher from the seed.
         let q = JL_COLUMNS;
@@ -257,7 +265,7 @@ impl DistStep {
                 a.value()
             })
             .collect();
-        let total = f.net().sum_chunks(&sums, 1, chunks)[0];
+        let total = f.net().sum_chunks(&sums, 1)[0];
         let s = sketch::sampler::sample_size(d, self.params.eps0, self.params.delta, sketch::DEFAULT_OVERSAMPLING)
             .map_err(StepError::from)? as f64;
         let mut keep = vec![false; nl];

@@ -3,8 +3,9 @@
 //! for `P = 1…4` and for [`LocalComm`], for every strategy. (The same check under a real
 //! `mpirun` is `scripts/test-mpi.sh`.)
 
+use std::collections::{HashMap, VecDeque};
 use std::ops::ControlFlow;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
 
 use distributed::read::Source;
 use distributed::strategy::Mode;
@@ -13,12 +14,18 @@ use losses::{Activation, LossKind, PlantSpec, Problem, Regulariser};
 use newton::SolverParams;
 use sparse_ops::generate::{GenSpec, Sparsity, Variant, random_sparse};
 
+/// Queued point-to-point messages by (source, destination).
+type Mailboxes = HashMap<(usize, usize), VecDeque<Vec<f64>>>;
+
 struct Shared {
     barrier: Barrier,
     slots: Mutex<Vec<Vec<f64>>>,
     words: Mutex<Vec<u64>>,
     bcast: Mutex<Vec<f64>>,
     bytes: Mutex<Vec<u8>>,
+    /// Point-to-point messages by (source, destination), in order.
+    mail: Mutex<Mailboxes>,
+    posted: Condvar,
 }
 
 struct ThreadComm {
@@ -41,15 +48,29 @@ impl Comm for ThreadComm {
         self.sh.barrier.wait();
         out
     }
-    fn broadcast(&self, buf: &mut [f64]) {
-        if self.rank == 0 {
+    fn broadcast_from(&self, root: usize, buf: &mut [f64]) {
+        if self.rank == root {
             *self.sh.bcast.lock().unwrap() = buf.to_vec();
         }
         self.sh.barrier.wait();
-        if self.rank != 0 {
+        if self.rank != root {
             buf.copy_from_slice(&self.sh.bcast.lock().unwrap());
         }
         self.sh.barrier.wait();
+    }
+    fn send(&self, dest: usize, buf: &[f64]) {
+        self.sh.mail.lock().unwrap().entry((self.rank, dest)).or_default().push_back(buf.to_vec());
+        self.sh.posted.notify_all();
+    }
+    fn recv(&self, src: usize, buf: &mut [f64]) {
+        let mut mail = self.sh.mail.lock().unwrap();
+        loop {
+            if let Some(m) = mail.get_mut(&(src, self.rank)).and_then(|q| q.pop_front()) {
+                buf.copy_from_slice(&m);
+                return;
+            }
+            mail = self.sh.posted.wait(mail).unwrap();
+        }
     }
     fn all_gather_u64(&self, x: u64) -> Vec<u64> {
         self.sh.words.lock().unwrap()[self.rank] = x;
@@ -88,6 +109,8 @@ fn threads(src: &Source, p: usize, chunks: usize, mode: Mode) -> Vec<Result<Vec<
         words: Mutex::new(vec![0; p]),
         bcast: Mutex::new(Vec::new()),
         bytes: Mutex::new(Vec::new()),
+        mail: Mutex::new(HashMap::new()),
+        posted: Condvar::new(),
     });
     std::thread::scope(|s| {
         let hs: Vec<_> = (0..p)
@@ -156,5 +179,101 @@ fn one_failing_rank_fails_every_rank_with_its_message() {
     for (rank, r) in out.iter().enumerate() {
         let e = r.as_ref().expect_err("every rank fails");
         assert!(e.starts_with("rank 2: ") && e.contains("part-00002.b.txt"), "rank {rank}: {e}");
+    }
+}
+
+/// Per rank: the bytes of every iteration whose full step was accepted, measured and modelled,
+/// and the bytes the rank stores.
+type Counted = (Vec<((u64, u64), (u64, u64))>, usize, usize);
+
+fn count_bytes<C: Comm>(net: &Net<C>, src: &Source, chunks: usize, mode: Mode) -> Result<Counted, String> {
+    let ch = Chunking::new(src.n, chunks);
+    let rows = net.agree(src.read_rows(ch.owned_rows(net.rank(), net.size())).map_err(|e| e.to_string()))?;
+    let f = DistProblem::new(net, rows, src.n, ch, src.loss, src.func, src.w_const).map_err(|e| e.to_string())?;
+    let params = SolverParams { tol: 1e-10, refresh_every: 3, max_iter: 8, checks: false, ..Default::default() };
+    let mut marks = vec![net.stats()];
+    let r = distributed::solve(&f, mode, &vec![0.0; src.d], &params, &mut |_, _| {
+        marks.push(net.stats());
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| e.to_string())?;
+    let shape = distributed::cost::Shape { d: src.d, k: 2, chunks: ch.chunks, ranks: net.size() };
+    let mut out = Vec::new();
+    for (t, h) in r.history.iter().enumerate().filter(|(_, h)| h.step_length == 1.0) {
+        let meas =
+            (marks[t + 1].bytes_sent - marks[t].bytes_sent, marks[t + 1].bytes_received - marks[t].bytes_received);
+        let refresh = t.is_multiple_of(params.refresh_every);
+        let (a, b) =
+            distributed::cost::iteration_bytes(&shape, net.rank(), mode, refresh, h.cg_iterations.unwrap_or(0));
+        let (c, e) = distributed::cost::evaluation_bytes(&shape, net.rank());
+        out.push((meas, if t == 0 { (a + c, b + e) } else { (a, b) }));
+    }
+    Ok((out, f.stored_bytes(mode), f.rows().matrix_bytes() + f.rows().vector_bytes()))
+}
+
+#[test]
+fn bytes_per_iteration_equal_the_model_and_no_rank_stores_every_chunk() {
+    let a = random_sparse(&GenSpec {
+        nrows: 3000,
+        ncols: 8,
+        sparsity: Sparsity::RowNnz(3),
+        variant: Variant::Plain,
+        seed: 5,
+    })
+    .unwrap();
+    let spec = PlantSpec { loss: LossKind::Rescaled, func: Activation::Exp, scale: 0.5, noise: 0.0, seed: 6 };
+    let (_, b) = losses::plant(&a, &spec).unwrap();
+    let p =
+        Problem { a, b, w: Regulariser::None, loss: LossKind::Rescaled, func: Activation::Exp, x0: None, x_true: None };
+    let dir = tempfile::tempdir().unwrap();
+    p.write_dir(dir.path(), false).unwrap();
+    let src = Source::open(dir.path()).unwrap();
+    let d = src.d;
+    for mode in [Mode::Exact, Mode::Leverage, Mode::LeveragePcg, Mode::NewtonCg] {
+        for ranks in [2, 3, 4] {
+            let sh = Arc::new(Shared {
+                barrier: Barrier::new(ranks),
+                slots: Mutex::new(vec![Vec::new(); ranks]),
+                words: Mutex::new(vec![0; ranks]),
+                bcast: Mutex::new(Vec::new()),
+                bytes: Mutex::new(Vec::new()),
+                mail: Mutex::new(HashMap::new()),
+                posted: Condvar::new(),
+            });
+            // 48 chunks: rank 0 gathering every chunk's d×d partial would hold 48·(d² + 1)
+            // values; the chain keeps each rank at its own 48/P.
+            let chunks = 48;
+            let out: Vec<_> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..ranks)
+                    .map(|rank| {
+                        let (sh, src) = (sh.clone(), &src);
+                        s.spawn(move || count_bytes(&Net::new(ThreadComm { rank, size: ranks, sh }), src, chunks, mode))
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+            });
+            for (rank, (iters, stored, share)) in out.iter().enumerate() {
+                assert!(!iters.is_empty(), "{mode:?}: no full step to check");
+                for (t, (meas, model)) in iters.iter().enumerate() {
+                    assert_eq!(meas, model, "{mode:?}, rank {rank} of {ranks}, iteration {t}");
+                    assert!(meas.0 > 0 && meas.1 > 0 || ranks == 1);
+                }
+                // Its share of A, b, w, 12 n-vectors, its own chunks' partials (at most
+                // m·d + 1 each) and O(d² + m·d): never the C partials of every chunk.
+                let rows = 3000 / ranks + 1;
+                let own = chunks / ranks + 1;
+                let bound =
+                    share + 8 * 12 * rows + 8 * own * (4 * d * d + 1) + 8 * (3 * d * d + 20 * d + 8 * d * d + 2);
+                assert!(*stored <= bound, "{mode:?}: rank {rank} stores {stored} > {bound}");
+                // The largest partial per chunk: the leverage sketch's m·d + 1 (m = 4d), else the
+                // Gram's d² + 1; rank 0 used to hold all C of them.
+                let partial =
+                    if matches!(mode, Mode::Leverage | Mode::LeveragePcg) { 4 * d * d + 1 } else { d * d + 1 };
+                assert!(
+                    *stored < share + 8 * 12 * rows + 8 * chunks * partial,
+                    "{mode:?}: rank {rank} holds every chunk"
+                );
+            }
+        }
     }
 }

@@ -79,11 +79,14 @@ struct SolveArgs {
     /// Fixed row chunks (independent of the ranks; at least the number of ranks).
     #[arg(long, default_value_t = distributed::DEFAULT_CHUNKS)]
     chunks: usize,
-    #[arg(long, default_value_t = 1e-10)]
+    /// Relative tolerance (as `spnewton solve`: ‖g‖ ≤ tol·‖g(x₀)‖ and the Newton decrement).
+    #[arg(long, default_value_t = 1e-8)]
     tol: f64,
+    /// Absolute tolerance on ‖g‖.
     #[arg(long, default_value_t = 0.0)]
     atol: f64,
-    #[arg(long, default_value_t = 50)]
+    /// Iteration limit (as `spnewton solve`).
+    #[arg(long, default_value_t = 100)]
     max_iter: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -122,7 +125,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if rank == 0 {
-                eprintln!("error: {e}");
+                // One write (eprintln! writes piecewise): mpirun forwards each write of the rank
+                // as it comes, and its own abort banner must not split the line.
+                use std::io::Write;
+                let _ = std::io::stderr().write_all(format!("error: {e}\n").as_bytes());
             }
             ExitCode::from(2)
         }
@@ -181,7 +187,7 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
     // read wrongly without a per-rank error (each rank checks the order of its block only).
     let nnz_parts: Vec<f64> =
         f.chunk_ranges().map(|r| (f.rows().indptr[r.end] - f.rows().indptr[r.start]) as f64).collect();
-    let total = net.sum_chunks(&nnz_parts, 1, chunking.chunks)[0] as usize;
+    let total = net.sum_chunks(&nnz_parts, 1)[0] as usize;
     if total != source.nnz {
         return Err(format!(
             "{}: the ranks read {total} nonzeros, the header says {}: is the matrix sorted by row? \

@@ -85,7 +85,14 @@ impl Symmetry {
 /// A `coordinate real general` header (for the parse-floor measurement).
 #[cfg(test)]
 pub(super) fn test_header(nrows: usize, ncols: usize) -> Header {
-    Header { format: Format::Coordinate, field: Field::Real, symmetry: Symmetry::General, nrows, ncols, entries: usize::MAX }
+    Header {
+        format: Format::Coordinate,
+        field: Field::Real,
+        symmetry: Symmetry::General,
+        nrows,
+        ncols,
+        entries: usize::MAX,
+    }
 }
 
 pub(super) struct Header {

@@ -846,4 +846,25 @@ mod tests {
         assert!(c.extend_sorted(&piece(&[2], &[0])).unwrap());
         assert!(!c.extend_sorted(&piece(&[1], &[0])).unwrap());
     }
+
+    /// Several pieces appended at once (in parallel) stop at the first piece that does not
+    /// continue the sorted rows, and give the same arrays as appending them one by one.
+    #[test]
+    fn many_pieces_stop_at_the_first_unsorted_one() {
+        let pieces = [piece(&[0, 0, 2], &[1, 4, 0]), piece(&[], &[]), piece(&[2, 5], &[3, 1]), piece(&[1], &[0])];
+        let mut c = Collector::new(2);
+        assert_eq!(c.extend_sorted_many(&pieces).unwrap(), 3);
+        let mut one = Collector::new(2);
+        for p in &pieces[..3] {
+            assert!(one.extend_sorted(p).unwrap());
+        }
+        let (a, b) =
+            (c.finish(6, Duplicates::Reject).unwrap().unwrap(), one.finish(6, Duplicates::Reject).unwrap().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a.0, vec![0, 2, 2, 4, 4, 4, 5]);
+        assert_eq!(a.1, vec![1, 4, 0, 3, 1]);
+        // The fourth piece goes back to row 1: nothing of it was appended.
+        let mut c = Collector::new(2);
+        assert_eq!(c.extend_sorted_many(&pieces[2..]).unwrap(), 1);
+    }
 }

@@ -82,6 +82,19 @@ impl Symmetry {
     }
 }
 
+/// A `coordinate real general` header (for the parse-floor measurement).
+#[cfg(test)]
+pub(super) fn test_header(nrows: usize, ncols: usize) -> Header {
+    Header {
+        format: Format::Coordinate,
+        field: Field::Real,
+        symmetry: Symmetry::General,
+        nrows,
+        ncols,
+        entries: usize::MAX,
+    }
+}
+
 pub(super) struct Header {
     format: Format,
     pub(super) field: Field,
@@ -393,34 +406,54 @@ impl Collector {
 
     /// Append a piece's entries in one go when they continue the sorted rows; `false` (and
     /// nothing appended) when they do not.
+    #[cfg(test)]
     fn extend_sorted(&mut self, e: &fast::Entries) -> Result<bool, ReadErrorKind> {
+        Ok(self.extend_sorted_many(std::slice::from_ref(e))? == 1)
+    }
+
+    /// Append the leading pieces of `pieces` that continue the sorted rows, in order: the
+    /// row pointer is extended sequentially (cheap), the column indices and values are copied
+    /// in parallel, each piece into its own disjoint range of the final arrays (so the page
+    /// faults of the fresh output memory are split over the pool too). Returns how many
+    /// pieces were appended; the next one (if any) does not continue the sorted rows.
+    fn extend_sorted_many(&mut self, pieces: &[fast::Entries]) -> Result<usize, ReadErrorKind> {
         let Collector::Sorted { indptr, indices, data, strict } = self else {
-            return Ok(false);
+            return Ok(0);
         };
-        let (Some(&first), Some(&last)) = (e.rows.first(), e.rows.last()) else {
-            return Ok(true);
-        };
-        if (first as usize) + 1 < indptr.len() || !e.sorted {
-            return Ok(false);
-        }
-        if last as usize + 1 > indptr.capacity() {
-            limits::try_reserve(indptr, last as usize + 1 - indptr.len(), row_ptr_what(last as usize + 1))?;
-        }
-        // Strict order must also hold across the seam with the previous piece.
-        let seam = first as usize + 1 == indptr.len()
-            && indptr.last().is_some_and(|&s| s < indices.len())
-            && indices.last().is_some_and(|&c| c >= e.cols[0]);
-        *strict = *strict && e.strict && !seam;
-        let base = indices.len();
-        for (k, &r) in e.rows.iter().enumerate() {
-            let r = r as usize;
-            if r + 1 > indptr.len() {
-                indptr.resize(r + 1, base + k);
+        // Length and last column the arrays will have once the pieces so far are appended.
+        let mut len = indices.len();
+        let mut last_col = indices.last().copied();
+        let mut n = 0;
+        for e in pieces {
+            let (Some(&first), Some(&last)) = (e.rows.first(), e.rows.last()) else {
+                n += 1;
+                continue;
+            };
+            if (first as usize) + 1 < indptr.len() || !e.sorted {
+                break;
             }
+            if last as usize + 1 > indptr.capacity() {
+                limits::try_reserve(indptr, last as usize + 1 - indptr.len(), row_ptr_what(last as usize + 1))?;
+            }
+            // Strict order must also hold across the seam with the previous piece.
+            let seam = first as usize + 1 == indptr.len()
+                && indptr.last().is_some_and(|&s| s < len)
+                && last_col.is_some_and(|c| c >= e.cols[0]);
+            *strict = *strict && e.strict && !seam;
+            for (k, &r) in e.rows.iter().enumerate() {
+                let r = r as usize;
+                if r + 1 > indptr.len() {
+                    indptr.resize(r + 1, len + k);
+                }
+            }
+            len += e.len();
+            last_col = e.cols.last().copied().or(last_col);
+            n += 1;
         }
-        indices.extend_from_slice(&e.cols);
-        data.extend_from_slice(&e.vals);
-        Ok(true)
+        let pieces = &pieces[..n];
+        par_append(indices, pieces, |e| &e.cols, "column indices of the entries")?;
+        par_append(data, pieces, |e| &e.vals, "values of the entries")?;
+        Ok(n)
     }
 
     /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`.
@@ -459,6 +492,40 @@ impl Collector {
     }
 }
 
+/// Append `part(p)` of every piece to `dst`, in order, copying the pieces in parallel into
+/// disjoint ranges of `dst`'s spare capacity. Grows `dst` geometrically (typed error when the
+/// memory is not there).
+fn par_append<T: Copy + Send + Sync>(
+    dst: &mut Vec<T>,
+    pieces: &[fast::Entries],
+    part: impl Fn(&fast::Entries) -> &[T] + Sync,
+    what: &'static str,
+) -> Result<(), ReadErrorKind> {
+    let add: usize = pieces.iter().map(|e| part(e).len()).sum();
+    if add == 0 {
+        return Ok(());
+    }
+    if dst.capacity() - dst.len() < add {
+        limits::try_reserve(dst, add.max(dst.len()), || what.to_string())?;
+    }
+    let mut rest = &mut dst.spare_capacity_mut()[..add];
+    let mut slots = Vec::with_capacity(pieces.len());
+    for e in pieces {
+        let (head, tail) = rest.split_at_mut(part(e).len());
+        slots.push(head);
+        rest = tail;
+    }
+    slots.into_par_iter().zip(pieces.par_iter()).for_each(|(slot, e)| {
+        for (d, &s) in slot.iter_mut().zip(part(e)) {
+            d.write(s);
+        }
+    });
+    // SAFETY: the `add` spare slots after the current length were all initialised above (the
+    // slots partition them and each is written element by element from a source of its length).
+    unsafe { dst.set_len(dst.len() + add) };
+    Ok(())
+}
+
 /// Advance to the next data line (skipping blank lines and `%` comments); `false` at the end.
 fn next_data_line(lines: &mut Lines<'_>) -> Result<bool, ReadError> {
     while let Some(l) = lines.next_line()? {
@@ -475,6 +542,9 @@ struct Coord<'h> {
     h: &'h Header,
     seen: usize,
     acc: Collector,
+    /// One parse buffer per piece of a block, reused from block to block: no allocation (and
+    /// no page faults on freshly mapped memory) per block.
+    scratch: Vec<fast::Entries>,
 }
 
 impl Coord<'_> {
@@ -515,26 +585,42 @@ impl Coord<'_> {
         Ok(())
     }
 
+    /// Store the entries of a block's pieces (all parsed by the fast path), in order: runs of
+    /// pieces that continue sorted rows go straight into the CSR arrays, others entry by entry.
+    /// Returns the line endings of the pieces.
+    fn bulk(&mut self, chunks: &[fast::Entries], name: &Path) -> Result<usize, ReadError> {
+        let newlines = chunks.iter().map(|c| c.newlines).sum();
+        let mut k = 0;
+        while k < chunks.len() {
+            if self.h.symmetry == Symmetry::General {
+                k += self.acc.extend_sorted_many(&chunks[k..]).map_err(|kind| ReadError::at(name, None, kind))?;
+            }
+            if let Some(c) = chunks.get(k) {
+                for i in 0..c.len() {
+                    self.entry(c.rows[i] as usize, c.cols[i] as usize, c.vals[i])
+                        .map_err(|kind| ReadError::at(name, None, kind))?;
+                }
+                k += 1;
+            }
+        }
+        Ok(newlines)
+    }
+
     /// A block of whole lines starting at line `first_line`: parsed in parallel when every
     /// line is ordinary, else line by line. Returns the number of lines in the block.
     fn block(&mut self, block: &[u8], name: &Path, first_line: usize) -> Result<usize, ReadError> {
         let parts = split_lines(block, block.len().div_ceil(PART_BYTES));
         let h = self.h;
-        let chunks: Vec<Option<fast::Entries>> = parts.par_iter().map(|p| fast::coordinate(p, h)).collect();
-        let total = chunks.iter().try_fold(0usize, |acc, c| c.as_ref().map(|c| acc + c.len()));
-        if let Some(total) = total.filter(|&t| self.seen + t <= h.entries) {
-            let mut newlines = 0;
-            for c in chunks.into_iter().flatten() {
-                newlines += c.newlines;
-                let bulk = h.symmetry == Symmetry::General
-                    && self.acc.extend_sorted(&c).map_err(|kind| ReadError::at(name, None, kind))?;
-                if !bulk {
-                    for k in 0..c.len() {
-                        self.entry(c.rows[k] as usize, c.cols[k] as usize, c.vals[k])
-                            .map_err(|kind| ReadError::at(name, None, kind))?;
-                    }
-                }
-            }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        if scratch.len() < parts.len() {
+            scratch.resize_with(parts.len(), fast::Entries::default);
+        }
+        let chunks = &mut scratch[..parts.len()];
+        let ok = parts.par_iter().zip(chunks.par_iter_mut()).all(|(p, e)| fast::coordinate_into(p, h, e));
+        let total: usize = chunks.iter().map(fast::Entries::len).sum();
+        let fast_lines = if ok && self.seen + total <= h.entries { Some(self.bulk(chunks, name)?) } else { None };
+        self.scratch = scratch;
+        if let Some(newlines) = fast_lines {
             self.seen += total;
             return Ok(newlines + usize::from(block.last().is_some_and(|&b| b != b'\n')));
         }
@@ -560,7 +646,7 @@ fn read_coordinate(
     let cap = lines.text_bound.map_or(1 << 20, |b| (b / 4).min(usize::MAX as u64) as usize);
     let mirror = if h.symmetry == Symmetry::General { 1 } else { 2 };
     let reserve = h.entries.min(cap).saturating_mul(mirror);
-    let mut coord = Coord { h, seen: 0, acc: Collector::new(reserve) };
+    let mut coord = Coord { h, seen: 0, acc: Collector::new(reserve), scratch: Vec::new() };
     let name = lines.path().to_path_buf();
     let line = Cell::new(lines.line());
     let bytes = Cell::new(0u64);
@@ -759,5 +845,26 @@ mod tests {
         let mut c = Collector::new(8);
         assert!(c.extend_sorted(&piece(&[2], &[0])).unwrap());
         assert!(!c.extend_sorted(&piece(&[1], &[0])).unwrap());
+    }
+
+    /// Several pieces appended at once (in parallel) stop at the first piece that does not
+    /// continue the sorted rows, and give the same arrays as appending them one by one.
+    #[test]
+    fn many_pieces_stop_at_the_first_unsorted_one() {
+        let pieces = [piece(&[0, 0, 2], &[1, 4, 0]), piece(&[], &[]), piece(&[2, 5], &[3, 1]), piece(&[1], &[0])];
+        let mut c = Collector::new(2);
+        assert_eq!(c.extend_sorted_many(&pieces).unwrap(), 3);
+        let mut one = Collector::new(2);
+        for p in &pieces[..3] {
+            assert!(one.extend_sorted(p).unwrap());
+        }
+        let (a, b) =
+            (c.finish(6, Duplicates::Reject).unwrap().unwrap(), one.finish(6, Duplicates::Reject).unwrap().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a.0, vec![0, 2, 2, 4, 4, 4, 5]);
+        assert_eq!(a.1, vec![1, 4, 0, 3, 1]);
+        // The fourth piece goes back to row 1: nothing of it was appended.
+        let mut c = Collector::new(2);
+        assert_eq!(c.extend_sorted_many(&pieces[2..]).unwrap(), 1);
     }
 }

@@ -7,7 +7,9 @@
 //! through the same engine ([`crate::engine::run`] with the Newton strategy), warm-started:
 //!
 //! - `x`: the previous solution is the start when the shapes agree and the new loss there is
-//!   finite and no higher than at the caller's cold start `x0` (two passes, counted); otherwise
+//!   finite and no higher than at the caller's cold start `x0` (the previous `x` is evaluated
+//!   with its Hessian and that evaluation is the loop's start, [`crate::engine::run_from`]; the
+//!   loss at `x0 = 0` costs `O(n)` on an all-zero matrix, at another `x0` one pass); otherwise
 //!   `x0`, and the record says why. (Measured on real attention rows: a previous row's answer
 //!   can sit on a saturated-softmax plateau of the next row's loss, where the gradient vanishes
 //!   far from the minimum.)
@@ -40,9 +42,10 @@
 //!
 //! A re-solve costs what [`crate::solve`] costs from its start, minus the iterations the warm
 //! start saves, minus two passes over `A` for each reused sample; the drift test is
-//! `O(rows kept)`. With the kept factor, a warm step near the answer costs the warm-start test
-//! (2 passes), the start's evaluation (2), per iteration 2 per CG iteration plus the next
-//! evaluation (2), and nothing to certify: measured 13–14 passes against a cold solve's 68
+//! `O(rows kept)`. With the kept factor, a warm step near the answer costs the start's
+//! evaluation, which is also the warm-start test (2 passes; 2 more when the test rejects the
+//! start, 1 more for the loss at a nonzero `x0`), per iteration 2 per CG iteration plus the next
+//! evaluation (2), and nothing to certify: measured 11–12 passes against a cold solve's 68
 //! (`n = 10⁶, d = 50`, docs/benchmarks.md), plus one Gram pass and a `d³/3` Cholesky per
 //! rebuild. [`shift`] costs two passes over `A` (one per point), two more when `A`
 //! changes (`‖ΔA·x‖_∞`), `O(nnz)` for `‖ΔA‖_F` and four passes per power iteration for `‖ΔA‖₂`
@@ -194,8 +197,8 @@ pub struct Resolved {
     pub report: Report,
     /// What was reused and why.
     pub reused: Reused,
-    /// Passes over `A` by the solver: the warm-start test (two), the start's evaluation (two),
-    /// every iteration's, and the step formed to certify the end (not in the history).
+    /// Passes over `A` by the solver: the start's evaluation (two, also the warm-start test;
+    /// two more when it rejects the start, one for the loss at a nonzero `x0`), every iteration's, and the step formed to certify the end (not in the history).
     pub passes_over_a: usize,
     /// Wall-clock seconds of the whole re-solve (the warm-start test and the certifying step
     /// included).

@@ -103,6 +103,31 @@ impl<'a> Objective<'a> {
         Self::new(&p.a, &p.b, p.w.clone(), p.loss, p.func)
     }
 
+    /// The same loss, targets and regulariser on another matrix of the same shape (`O(1)`: the
+    /// targets are shared). With an all-zero `A` of the shape it gives the loss at `x = 0` in
+    /// `O(n)` instead of a pass over `A` (as `newton::resolve`'s warm-start test uses it).
+    pub fn with_matrix<'c>(&self, a: &'c CsrMatrix) -> Result<Objective<'c>, LossError>
+    where
+        'a: 'c,
+    {
+        let (n, d) = self.a.shape();
+        if a.nrows() != n {
+            return Err(LossError::DimensionMismatch { what: "A (rows)", expected: n, found: a.nrows() });
+        }
+        if a.ncols() != d {
+            return Err(LossError::DimensionMismatch { what: "A (columns)", expected: d, found: a.ncols() });
+        }
+        Ok(Objective {
+            a,
+            b: self.b,
+            w2: self.w2.clone(),
+            loss: self.loss,
+            func: self.func,
+            b_sq_norm: self.b_sq_norm,
+            pool: Arc::default(),
+        })
+    }
+
     /// The data matrix `A`.
     pub fn matrix(&self) -> &'a CsrMatrix {
         self.a

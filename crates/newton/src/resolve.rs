@@ -7,7 +7,9 @@
 //! through the same engine ([`crate::engine::run`] with the Newton strategy), warm-started:
 //!
 //! - `x`: the previous solution is the start when the shapes agree and the new loss there is
-//!   finite and no higher than at the caller's cold start `x0` (two passes, counted); otherwise
+//!   finite and no higher than at the caller's cold start `x0` (the previous `x` is evaluated
+//!   with its Hessian and that evaluation is the loop's start, [`crate::engine::run_from`]; the
+//!   loss at `x0 = 0` costs `O(n)` on an all-zero matrix, at another `x0` one pass); otherwise
 //!   `x0`, and the record says why. (Measured on real attention rows: a previous row's answer
 //!   can sit on a saturated-softmax plateau of the next row's loss, where the gradient vanishes
 //!   far from the minimum.)
@@ -40,9 +42,10 @@
 //!
 //! A re-solve costs what [`crate::solve`] costs from its start, minus the iterations the warm
 //! start saves, minus two passes over `A` for each reused sample; the drift test is
-//! `O(rows kept)`. With the kept factor, a warm step near the answer costs the warm-start test
-//! (2 passes), the start's evaluation (2), per iteration 2 per CG iteration plus the next
-//! evaluation (2), and nothing to certify: measured 13–14 passes against a cold solve's 68
+//! `O(rows kept)`. With the kept factor, a warm step near the answer costs the start's
+//! evaluation, which is also the warm-start test (2 passes; 2 more when the test rejects the
+//! start, 1 more for the loss at a nonzero `x0`), per iteration 2 per CG iteration plus the next
+//! evaluation (2), and nothing to certify: measured 11–12 passes against a cold solve's 68
 //! (`n = 10⁶, d = 50`, docs/benchmarks.md), plus one Gram pass and a `d³/3` Cholesky per
 //! rebuild. [`shift`] costs two passes over `A` (one per point), two more when `A`
 //! changes (`‖ΔA·x‖_∞`), `O(nnz)` for `‖ΔA‖_F` and four passes per power iteration for `‖ΔA‖₂`
@@ -194,8 +197,8 @@ pub struct Resolved {
     pub report: Report,
     /// What was reused and why.
     pub reused: Reused,
-    /// Passes over `A` by the solver: the warm-start test (two), the start's evaluation (two),
-    /// every iteration's, and the step formed to certify the end (not in the history).
+    /// Passes over `A` by the solver: the start's evaluation (two, also the warm-start test;
+    /// two more when it rejects the start, one for the loss at a nonzero `x0`), every iteration's, and the step formed to certify the end (not in the history).
     pub passes_over_a: usize,
     /// Wall-clock seconds of the whole re-solve (the warm-start test and the certifying step
     /// included).
@@ -223,6 +226,13 @@ impl Resolver {
         Self { params, reuse, x: None, sample: None, shape: None, grad_ref: None, factor: None, last: None }
     }
 
+    /// Set the absolute gradient floor of the next solves (`SolverParams::atol`): the scale of
+    /// the gradient test when the caller's start is already near the answer, where `tol`
+    /// relative to `‖g(x₀)‖` would sit below the gradient's rounding floor.
+    pub fn set_atol(&mut self, atol: f64) {
+        self.params.atol = atol;
+    }
+
     /// The previous solution, if any.
     pub fn x(&self) -> Option<&[f64]> {
         self.x.as_deref()
@@ -242,24 +252,48 @@ impl Resolver {
         let shape = f.shape();
         validate(&self.params, x0, shape.1, x_star)?;
         let same_shape = self.shape == Some(shape);
+        // The warm-start test evaluates the previous solution as the engine's start evaluation
+        // would (value, gradient and Hessian: `HessianStep` always needs curvature) and hands it
+        // to the loop when the start is taken, so the test costs only the loss at `x0`.
+        let mut start_eval: Option<losses::Evaluation> = None;
+        let mut test_passes = 0;
         let (start, x_warm, mut x_reason) = match (&self.x, self.reuse.warm_x) {
             (_, false) => (x0.to_vec(), false, "cold run: warm starts off".to_string()),
             (None, true) => (x0.to_vec(), false, "first solve: no previous solution".to_string()),
             (Some(_), true) if !same_shape => {
                 (x0.to_vec(), false, format!("shape changed from {:?} to {shape:?}", self.shape.unwrap_or_default()))
             }
-            (Some(x), true) => match (f.value(x), f.value(x0)) {
-                // One pass each: the warm start must be no worse than the cold one.
-                (Ok(fw), Ok(fc)) if fw <= fc => {
-                    (x.clone(), true, format!("previous solution, same shape; loss there {fw:.3e} ≤ {fc:.3e} at x0"))
+            (Some(x), true) => {
+                // The loss at `x0`: no pass at `x0 = 0` ([`value_at`]), else one.
+                test_passes += usize::from(x0.iter().any(|v| *v != 0.0));
+                match (<Objective as engine::Problem>::evaluate(f, x, engine::Need::Curvature), value_at(f, x0)) {
+                    // The warm start must be no worse than the cold one.
+                    (Ok(ew), Ok(fc)) if ew.value <= fc => {
+                        let fw = ew.value;
+                        start_eval = Some(ew);
+                        (
+                            x.clone(),
+                            true,
+                            format!("previous solution, same shape; loss there {fw:.3e} ≤ {fc:.3e} at x0"),
+                        )
+                    }
+                    (Ok(ew), Ok(fc)) => {
+                        let fw = ew.value;
+                        f.recycle(ew);
+                        test_passes += 2;
+                        (x0.to_vec(), false, format!("previous solution's loss {fw:.3e} > {fc:.3e} at x0"))
+                    }
+                    (Err(e), _) => {
+                        test_passes += 1;
+                        (x0.to_vec(), false, format!("loss not finite at the previous solution: {e}"))
+                    }
+                    (Ok(ew), Err(_)) => {
+                        start_eval = Some(ew);
+                        (x.clone(), true, "previous solution (the loss is not finite at x0)".to_string())
+                    }
                 }
-                (Ok(fw), Ok(fc)) => (x0.to_vec(), false, format!("previous solution's loss {fw:.3e} > {fc:.3e} at x0")),
-                (Err(e), _) => (x0.to_vec(), false, format!("loss not finite at the previous solution: {e}")),
-                (Ok(_), Err(_)) => (x.clone(), true, "previous solution (the loss is not finite at x0)".to_string()),
-            },
+            }
         };
-        let test_passes =
-            if x_reason.starts_with("previous solution") || x_reason.starts_with("loss not") { 2 } else { 0 };
         let uses_sample = self.params.strategy.is_sketched() && self.params.strategy != crate::Strategy::NewtonSketch;
         let offered = match (&self.sample, uses_sample && self.reuse.reuse_sample && same_shape) {
             (Some(s), true) => Some(s.clone()),
@@ -279,7 +313,7 @@ impl Resolver {
             SolverParams { atol: self.params.atol.max(self.params.tol * self.grad_ref.unwrap_or(0.0)), ..self.params };
         let factor_mode = self.reuse.reuse_factor && self.params.strategy == crate::Strategy::LeveragePcg;
         let kept_factor = if same_shape { self.factor.clone() } else { None };
-        let run = |start: &[f64], offered: Option<SampledDiagonal>, warm: bool| {
+        let run = |start: &[f64], offered: Option<SampledDiagonal>, warm: bool, pre: Option<losses::Evaluation<'_>>| {
             let params = if warm { warm_params } else { self.params };
             let mut strategy = match offered {
                 Some(s) => HessianStep::with_sample(params, s, self.reuse.max_drift),
@@ -296,17 +330,17 @@ impl Resolver {
                     );
                 }
             }
-            let report = run_engine(f, &mut strategy, start, &params, x_star);
+            let report = run_engine(f, &mut strategy, start, pre, &params, x_star);
             (report, strategy)
         };
-        let (mut result, mut strategy) = run(&start, offered.clone(), x_warm);
+        let (mut result, mut strategy) = run(&start, offered.clone(), x_warm, start_eval);
         let mut x_warm = x_warm;
         if x_warm && let Err(e) = &result {
             // The loss cannot be evaluated at the previous solution (overflow on the new data):
             // start cold.
             x_reason = format!("previous solution rejected: {e}; cold start");
             x_warm = false;
-            (result, strategy) = run(x0, offered, false);
+            (result, strategy) = run(x0, offered, false, None);
         }
         let report = result?;
         let untaken = strategy.untaken_passes(report.history.len());
@@ -356,11 +390,25 @@ impl Resolver {
     }
 }
 
+/// The loss at the cold start `x0` for the warm-start test: at `x0 = 0` (`Ax = 0` whatever `A`)
+/// the same objective on an all-zero matrix of `A`'s shape gives it bit for bit in `O(n)`
+/// (its `indptr` and the targets) instead of a pass over `A`; otherwise one pass.
+fn value_at(f: &Objective, x0: &[f64]) -> Result<f64, losses::LossError> {
+    if x0.iter().all(|v| *v == 0.0) {
+        let (n, d) = f.shape();
+        if let Ok(zero) = CsrMatrix::try_from_csr(n, d, vec![0; n + 1], Vec::new(), Vec::new()) {
+            return f.with_matrix(&zero)?.value(x0);
+        }
+    }
+    f.value(x0)
+}
+
 /// [`crate::solve`]'s loop with a given Newton strategy (and no user observer).
 fn run_engine(
     f: &Objective,
     strategy: &mut HessianStep,
     x0: &[f64],
+    pre: Option<losses::Evaluation<'_>>,
     params: &SolverParams,
     x_star: Option<&[f64]>,
 ) -> Result<Report, SolveError> {
@@ -370,7 +418,10 @@ fn run_engine(
     if params.checks {
         observers.push(&mut checks);
     }
-    let mut report = engine::run(f, strategy, x0, &loop_params, &mut observers).map_err(SolveError::AtStart)?;
+    let mut report = match pre {
+        Some(e) => engine::run_from(f, strategy, x0, e, std::time::Instant::now(), &loop_params, &mut observers),
+        None => engine::run(f, strategy, x0, &loop_params, &mut observers).map_err(SolveError::AtStart)?,
+    };
     report.regime_from_iteration = if params.checks { crate::checks::regime_from(&report.history) } else { None };
     report.r_against_x_star = x_star.is_some();
     Ok(report)

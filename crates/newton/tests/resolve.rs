@@ -262,3 +262,33 @@ fn a_shape_change_starts_cold_and_says_why() {
         }
     }
 }
+
+/// The warm-start test's loss at `x0 = 0` comes from the same objective on an all-zero matrix
+/// (`Objective::with_matrix`): bit for bit the value on `A` at 0, for every loss and per-row `w`;
+/// another shape is refused.
+#[test]
+fn with_matrix_on_zero_gives_the_loss_at_zero() {
+    let (n, d) = (300, 6);
+    let a = CsrMatrix::from_dense(n, d, &dense(n, d, 5)).unwrap();
+    let zero = CsrMatrix::try_from_csr(n, d, vec![0; n + 1], Vec::new(), Vec::new()).unwrap();
+    let b: Vec<f64> = vec_of(n, 9, 1.0).iter().map(|v| v.abs() / n as f64).collect();
+    let w_rows: Vec<f64> = vec_of(n, 11, 0.5).iter().map(|v| v.abs()).collect();
+    for loss in [LossKind::Rescaled, LossKind::Softmax, LossKind::Linear] {
+        for func in [Activation::Exp, Activation::Cosh, Activation::Sinh] {
+            for w in [Regulariser::Const(0.1), Regulariser::PerRow(w_rows.clone())] {
+                let f = Objective::new(&a, &b, w, loss, func).unwrap();
+                let at_zero = f.value(&vec![0.0; d]);
+                let g = f.with_matrix(&zero).unwrap();
+                match at_zero {
+                    Ok(v) => assert_eq!(g.value(&vec![0.0; d]).unwrap().to_bits(), v.to_bits(), "{loss:?} {func:?}"),
+                    Err(_) => assert!(g.value(&vec![0.0; d]).is_err(), "{loss:?} {func:?}"),
+                }
+                // Nonzero x: the zero matrix is not A.
+                assert_ne!(g.value(&vec![0.3; d]).ok(), f.value(&vec![0.3; d]).ok());
+            }
+        }
+    }
+    let other = CsrMatrix::try_from_csr(n, d + 1, vec![0; n + 1], Vec::new(), Vec::new()).unwrap();
+    let f = Objective::new(&a, &b, Regulariser::Const(0.1), LossKind::Rescaled, Activation::Exp).unwrap();
+    assert!(f.with_matrix(&other).is_err());
+}

@@ -22,4 +22,4 @@ mod run;
 pub use line_search::LineSearch;
 pub use observer::{FnObserver, Observer, StepView};
 pub use problem::{Evaluated, Need, Problem};
-pub use run::{LoopParams, Step, StepInput, Strategy, run};
+pub use run::{LoopParams, Step, StepInput, Strategy, run, run_from};

@@ -116,9 +116,24 @@ pub fn run<P: Problem, S: Strategy<P>>(
     observers: &mut [&mut dyn Observer<P::Eval>],
 ) -> Result<Report, P::Error> {
     let start = Instant::now();
-    let t = Instant::now();
     let cur = problem.evaluate(x0, strategy.need())?;
-    let mut total = Timing { eval_s: t.elapsed().as_secs_f64(), ..Default::default() };
+    Ok(run_from(problem, strategy, x0, cur, start, params, observers))
+}
+
+/// [`run`] from an evaluation of `x0` the caller already made (with at least
+/// `strategy.need()`), e.g. a re-solve that evaluated its warm start to test it: the loop does
+/// not evaluate `x0` again. `start` is when the caller began (the evaluation's time is counted
+/// as evaluation time).
+pub fn run_from<P: Problem, S: Strategy<P>>(
+    problem: &P,
+    strategy: &mut S,
+    x0: &[f64],
+    cur: P::Eval,
+    start: Instant,
+    params: &LoopParams,
+    observers: &mut [&mut dyn Observer<P::Eval>],
+) -> Report {
+    let mut total = Timing { eval_s: start.elapsed().as_secs_f64(), ..Default::default() };
     let g0 = norm(cur.gradient());
     let floor0 = params.decrement_floor * cur.value().abs();
     let mut run = Run {
@@ -140,7 +155,7 @@ pub fn run<P: Problem, S: Strategy<P>>(
         }
     };
     let Run { x, cur, history, .. } = run;
-    Ok(Report {
+    Report {
         status,
         regime_from_iteration: None,
         r_against_x_star: false,
@@ -153,7 +168,7 @@ pub fn run<P: Problem, S: Strategy<P>>(
         timing: total,
         total_s: start.elapsed().as_secs_f64(),
         message,
-    })
+    }
 }
 
 type End = (Status, Option<String>);

@@ -110,17 +110,26 @@ fn main() -> ExitCode {
         Cmd::Solve(a) => (a.clone(), false),
         Cmd::Bench { which: BenchCmd::Distributed(a) } => (a.clone(), true),
     };
-    let (code, rank) = if args.local {
-        (run(&Net::new(LocalComm), &args, bench), 0)
-    } else {
-        let Some(universe) = mpi::initialize() else {
-            eprintln!("error: MPI could not be initialised");
-            return ExitCode::from(2);
-        };
-        let net = Net::new(MpiComm::new(universe.world()));
-        let rank = net.rank();
-        (run(&net, &args, bench), rank)
+    if args.local {
+        let code = run(&Net::new(LocalComm), &args, bench);
+        return report(&code, 0);
+    }
+    let Some(universe) = mpi::initialize() else {
+        eprintln!("error: MPI could not be initialised");
+        return ExitCode::from(2);
     };
+    let net = Net::new(MpiComm::new(universe.world()));
+    let code = run(&net, &args, bench);
+    let exit = report(&code, net.rank());
+    // No rank may exit before rank 0 has written the message: mpirun kills the whole job as soon
+    // as the first rank exits non-zero, which could drop rank 0's line (seen in CI).
+    use mpi::traits::Communicator;
+    universe.world().barrier();
+    exit
+}
+
+/// Rank 0 writes the error (the ranks agree on it); every rank gets the same exit code.
+fn report(code: &Result<(), impl std::fmt::Display>, rank: usize) -> ExitCode {
     match code {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -128,7 +137,9 @@ fn main() -> ExitCode {
                 // One write (eprintln! writes piecewise): mpirun forwards each write of the rank
                 // as it comes, and its own abort banner must not split the line.
                 use std::io::Write;
-                let _ = std::io::stderr().write_all(format!("error: {e}\n").as_bytes());
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(format!("error: {e}\n").as_bytes());
+                let _ = err.flush();
             }
             ExitCode::from(2)
         }

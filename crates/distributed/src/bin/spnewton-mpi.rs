@@ -123,7 +123,7 @@ fn main() -> ExitCode {
     let exit = report(&code, net.rank());
     // No rank may exit before rank 0 has written the message: mpirun kills the whole job as soon
     // as the first rank exits non-zero, which could drop rank 0's line (seen in CI).
-    use mpi::traits::Communicator;
+    use mpi::collective::CommunicatorCollectives;
     universe.world().barrier();
     exit
 }

@@ -141,6 +141,39 @@ impl<'a> StructuredHessian<'a> {
             Part::GaussNewton => (&self.p.u, self.p.k, &self.p.c_gn),
         }
     }
+    /// The size of the terms summed into `vᵀHv` for a unit `v`, before any cancellation:
+    /// `Σ_i |D_i|·‖a_i‖² + Σ_kl |C_kl|·t_k·t_l` with `t_k = Σ_i |U_ik|·‖a_i‖`. A computed
+    /// eigenvalue of `H` is uncertain by a small multiple of `ε` times this, however small `H`
+    /// itself is (a saturated softmax: `D` and `UCUᵀ` nearly cancel). One pass over `A`.
+    ///
+    /// ```
+    /// use losses::{HessianParts, Part, StructuredHessian};
+    /// use sparse_ops::{CsrMatrix, Duplicates};
+    /// let a = CsrMatrix::from_triplets(2, 1, &[(0, 0, 3.0), (1, 0, 1.0)], Duplicates::Reject)?;
+    /// // D = [1, 1], U = [1, 1]ᵀ, C = [−0.5]: H = 9 + 1 − 0.5·16 = 2, the terms 10 + 0.5·16 = 18.
+    /// let parts = HessianParts { d: vec![1.0, 1.0], d_gn: vec![1.0, 1.0], u: vec![1.0, 1.0], k: 1, c: vec![-0.5], c_gn: vec![0.0] };
+    /// let h = StructuredHessian::new(&a, parts);
+    /// assert_eq!(h.dense(Part::Exact)[(0, 0)], 2.0);
+    /// assert_eq!(h.term_scale(Part::Exact), 18.0);
+    /// # Ok::<(), sparse_ops::StructureError>(())
+    /// ```
+    pub fn term_scale(&self, part: Part) -> f64 {
+        let (u, k, c) = self.low_rank(part);
+        let diag = self.diagonal(part);
+        let mut sd = Neumaier::default();
+        let mut t = vec![0.0f64; k];
+        for (i, di) in diag.iter().enumerate() {
+            let r2: f64 = self.a.row(i).1.iter().map(|v| v * v).sum();
+            sd.add(di.abs() * r2);
+            let r = r2.sqrt();
+            for (tk, uk) in t.iter_mut().zip(&u[i * k..(i + 1) * k]) {
+                *tk += uk.abs() * r;
+            }
+        }
+        let low: f64 =
+            (0..k).flat_map(|p| (0..k).map(move |q| (p, q))).map(|(p, q)| c[p * k + q].abs() * t[p] * t[q]).sum();
+        sd.value() + low
+    }
     /// Rows where the exact diagonal `D` is negative.
     pub fn negative_rows(&self) -> usize {
         self.p.d.iter().filter(|&&v| v < 0.0).count()

@@ -65,6 +65,7 @@
 pub mod error;
 pub mod hessian;
 pub mod kind;
+pub mod log_linear;
 pub mod objective;
 pub mod planted;
 pub mod problem;

@@ -198,7 +198,7 @@ impl<'a> StepStrategy<Objective<'a>> for HessianStep {
         if losses::spectral::psd_certificate(h, Part::Exact) {
             return Some(None);
         }
-        Some(crate::objective::dense_negative_curvature(&m))
+        Some(crate::objective::dense_negative_curvature(&m, crate::objective::curvature_floor(h)))
     }
 
     fn step(&mut self, f: &Objective<'a>, input: StepInput<'_, Evaluation<'a>>) -> Result<Step, StepError> {

@@ -58,9 +58,25 @@ pub(crate) fn dense_is_cheaper(h: &StructuredHessian) -> bool {
     dense <= lanczos
 }
 
+/// How many `ε` of the Hessian's term scale ([`StructuredHessian::term_scale`]) a negative
+/// eigenvalue must exceed to be told from rounding.
+const CURVATURE_ROUNDING: f64 = 64.0 * f64::EPSILON;
+
+/// Whether `lo` is clearly negative: below `−1e-10` of the spectrum's size and below the
+/// rounding floor `floor` of the computed eigenvalues (a nearly flat Hessian, such as a
+/// saturated softmax's, has a tiny `λ_max`, and its `λ_min ≈ −1e-14` is rounding, not a saddle).
+fn clearly_negative(lo: f64, hi: f64, floor: f64) -> bool {
+    lo < -(1e-10 * hi.abs().max(lo.abs())).max(floor)
+}
+
+/// The rounding floor of `h`'s computed eigenvalues.
+pub(crate) fn curvature_floor(h: &StructuredHessian) -> f64 {
+    CURVATURE_ROUNDING * h.term_scale(Part::Exact)
+}
+
 /// `(λ_min, unit eigenvector)` of a dense exact Hessian when it is clearly negative (relative
-/// to its largest eigenvalue), else `None`: `O(d³)`.
-pub(crate) fn dense_negative_curvature(m: &faer::Mat<f64>) -> Option<(f64, Vec<f64>)> {
+/// to its largest eigenvalue and above the rounding floor `floor`), else `None`: `O(d³)`.
+pub(crate) fn dense_negative_curvature(m: &faer::Mat<f64>, floor: f64) -> Option<(f64, Vec<f64>)> {
     let d = m.nrows();
     if d == 0 {
         return None;
@@ -68,7 +84,7 @@ pub(crate) fn dense_negative_curvature(m: &faer::Mat<f64>) -> Option<(f64, Vec<f
     let eig = m.self_adjoint_eigen(Side::Lower).ok()?;
     let s = eig.S();
     let (lo, hi) = (s[0], s[d - 1]);
-    (lo < -1e-10 * hi.abs().max(lo.abs())).then(|| (lo, (0..d).map(|i| eig.U()[(i, 0)]).collect()))
+    clearly_negative(lo, hi, floor).then(|| (lo, (0..d).map(|i| eig.U()[(i, 0)]).collect()))
 }
 
 /// `(λ_min, unit eigenvector)` of the exact Hessian when it is clearly negative (relative to
@@ -81,7 +97,7 @@ fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>
         return None;
     }
     if dense_is_cheaper(h) {
-        return dense_negative_curvature(&h.dense(Part::Exact));
+        return dense_negative_curvature(&h.dense(Part::Exact), curvature_floor(h));
     }
     // Adaptive Lanczos (issue 16): stops once the lowest Ritz value is settled well enough to
     // know its sign (residual ≤ 10% of it, after at least 10 steps) instead of always spending
@@ -96,5 +112,5 @@ fn negative_curvature(h: &StructuredHessian, seed: u64) -> Option<(f64, Vec<f64>
         false,
         |v, out| h.apply_fused(Part::Exact, v, out),
     )?;
-    (r.theta < -1e-10 * r.theta_max.abs().max(r.theta.abs())).then_some((r.theta, r.vector))
+    clearly_negative(r.theta, r.theta_max, curvature_floor(h)).then_some((r.theta, r.vector))
 }

@@ -280,9 +280,16 @@ def main():
     ap.add_argument("--cleanup", action="store_true",
                     help="delete each generated problem directory once timed (the full panel's n = 10⁶ "
                          "directories take about 10 GB together)")
+    every = ["spnewton", "spnewton-ncg", "L-BFGS-B", "trust-krylov", "Newton-CG"]
+    ap.add_argument("--solvers", default=",".join(every),
+                    help="comma-separated subset of " + ", ".join(every) + " (spnewton and L-BFGS-B always run: "
+                         "their ratio is the panel's figure); the others' columns then read '-'")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    solvers = ["spnewton", "spnewton-ncg", "L-BFGS-B", "trust-krylov", "Newton-CG"]
+    asked = set(args.solvers.split(",")) | {"spnewton", "L-BFGS-B"}
+    if asked - set(every):
+        raise SystemExit(f"--solvers: unknown {sorted(asked - set(every))}; choose from {every}")
+    solvers = [s for s in every if s in asked]
     rows = []
     print("| problem | spnewton default (s) | newton-cg (s) | L-BFGS-B (s) | trust-krylov (s) | Newton-CG (s) | default / L-BFGS-B |")
     print("|---|---|---|---|---|---|---|")
@@ -312,8 +319,9 @@ def main():
             med[s]["time"] = statistics.median(r["time"] for r in res[s])
         ratio = med["spnewton"]["time"] / med["L-BFGS-B"]["time"]
         rows.append((name, med, ratio))
-        print(f"| {name} | {fmt(med['spnewton'])} ({med['spnewton']['strategy']}) | {fmt(med['spnewton-ncg'])} | "
-              f"{fmt(med['L-BFGS-B'])} | {fmt(med['trust-krylov'])} | {fmt(med['Newton-CG'])} | {ratio:.2f} |",
+        col = {s: fmt(med[s]) if s in med else "-" for s in every}
+        print(f"| {name} | {col['spnewton']} ({med['spnewton']['strategy']}) | {col['spnewton-ncg']} | "
+              f"{col['L-BFGS-B']} | {col['trust-krylov']} | {col['Newton-CG']} | {ratio:.2f} |",
               flush=True)
         # Written after every problem, so a long panel that is stopped keeps what it measured.
         json.dump([{"problem": n, **{s: m[s] for s in solvers}} for n, m, _ in rows],
@@ -322,7 +330,7 @@ def main():
             shutil.rmtree(directory)
     if rows:
         import math
-        for key, label in [("spnewton", "default"), ("spnewton-ncg", "newton-cg")]:
+        for key, label in [(k, lab) for k, lab in [("spnewton", "default"), ("spnewton-ncg", "newton-cg")] if k in solvers]:
             gm = math.exp(sum(math.log(m[key]["time"] / m["L-BFGS-B"]["time"]) for _, m, _ in rows) / len(rows))
             worst = max(m[key]["time"] / m["L-BFGS-B"]["time"] for _, m, _ in rows)
             print(f"\n{label} / L-BFGS-B: geometric mean {gm:.2f}, worst {worst:.2f} over {len(rows)} problems")

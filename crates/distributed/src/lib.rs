@@ -84,6 +84,29 @@ use std::ops::ControlFlow;
 use newton::engine::{self, FnObserver, LoopParams, Observer};
 use newton::{IterRecord, Iterate, Report, SolverParams};
 
+/// The single-machine solver with `chunks` fixed row chunks (`spnewton solve --chunks C`): `p`
+/// in memory, one process ([`LocalComm`]) evaluating the whole reduction tree. The same code as
+/// every MPI rank runs, so `x` is bitwise that of `spnewton-mpi solve --chunks C` with any
+/// number of ranks on the same problem.
+pub fn solve_in_memory(
+    p: &losses::Problem,
+    chunks: usize,
+    mode: Mode,
+    x0: &[f64],
+    params: &SolverParams,
+    observer: &mut dyn FnMut(&IterRecord, Iterate<'_>) -> ControlFlow<()>,
+) -> Result<Report, DistError> {
+    let n = p.a.nrows();
+    let w_const = match p.w {
+        losses::Regulariser::Const(c) => Some(c),
+        _ => None,
+    };
+    let net = Net::new(LocalComm);
+    let f =
+        DistProblem::new(&net, read::LocalRows::from_problem(p), n, Chunking::new(n, chunks), p.loss, p.func, w_const)?;
+    solve(&f, mode, x0, params, observer)
+}
+
 /// Minimise the distributed problem from `x0` (collective: every rank calls it with the same
 /// arguments and gets the same report).
 pub fn solve<C: Comm>(

@@ -1,6 +1,7 @@
 //! Rank-count independence without MPI: `P` threads exchanging through shared memory (a
 //! [`Comm`] over barriers) run the same collectives as MPI ranks. `x` must be bitwise the same
-//! for `P = 1…4` and for [`LocalComm`], for every strategy. (The same check under a real
+//! for `P = 1…4`, for [`LocalComm`] and for the single-machine chunked solver
+//! (`distributed::solve_in_memory`, `spnewton solve --chunks C`), for every strategy. (The same check under a real
 //! `mpirun` is `scripts/test-mpi.sh`.)
 
 use std::collections::{HashMap, VecDeque};
@@ -147,8 +148,17 @@ fn x_is_bitwise_the_same_for_one_to_four_ranks_and_every_strategy() {
     let dir = tempfile::tempdir().unwrap();
     distributed::split::split_problem(&p, dir.path(), 3).unwrap();
     let src = Source::open(dir.path()).unwrap();
+    let params = SolverParams { tol: 1e-10, refresh_every: 3, max_iter: 40, checks: false, ..Default::default() };
     for mode in [Mode::Exact, Mode::Leverage, Mode::LeveragePcg, Mode::NewtonCg] {
+        // The single-machine chunked solver (`spnewton solve --chunks 12`): the problem in
+        // memory, not read back from the shards.
+        let single = distributed::solve_in_memory(&p, 12, mode, &[0.0; 10], &params, &mut |_, _| {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(single.status, newton::Status::Converged, "{mode:?}");
         let reference = run(&Net::new(LocalComm), &src, 12, mode).unwrap();
+        assert_eq!(reference, single.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{mode:?}: in memory");
         for p in 1..=4 {
             for (rank, x) in threads(&src, p, 12, mode).into_iter().enumerate() {
                 assert_eq!(x.as_ref(), Ok(&reference), "{mode:?}: rank {rank} of {p} differs from the single process");

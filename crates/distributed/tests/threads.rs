@@ -152,10 +152,9 @@ fn x_is_bitwise_the_same_for_one_to_four_ranks_and_every_strategy() {
     for mode in [Mode::Exact, Mode::Leverage, Mode::LeveragePcg, Mode::NewtonCg] {
         // The single-machine chunked solver (`spnewton solve --chunks 12`): the problem in
         // memory, not read back from the shards.
-        let single = distributed::solve_in_memory(&p, 12, mode, &[0.0; 10], &params, &mut |_, _| {
-            ControlFlow::Continue(())
-        })
-        .unwrap();
+        let single =
+            distributed::solve_in_memory(&p, 12, mode, &[0.0; 10], &params, &mut |_, _| ControlFlow::Continue(()))
+                .unwrap();
         assert_eq!(single.status, newton::Status::Converged, "{mode:?}");
         let reference = run(&Net::new(LocalComm), &src, 12, mode).unwrap();
         assert_eq!(reference, single.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{mode:?}: in memory");

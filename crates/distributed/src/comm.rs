@@ -92,7 +92,8 @@ pub struct CommStats {
     pub bytes_received: u64,
     /// Collective operations this rank took part in.
     pub messages: u64,
-    /// Wall-clock seconds spent in those collectives (including waiting for other ranks).
+    /// Wall-clock seconds spent in those collectives (including waiting for other ranks; not the
+    /// chunk partials a reduction computes as it walks the tree).
     pub seconds: f64,
     /// The most `f64` values the reductions held at once on this rank (chunk partials, subtree
     /// sums and received children; the returned total not included): counted, not modelled.
@@ -218,13 +219,18 @@ impl<C: Comm> Net<C> {
     }
 
     fn count(&self, sent: usize, received: usize, t: Instant) {
+        self.count_less(sent, received, t, 0.0);
+    }
+
+    /// As `count`, less `compute` seconds spent inside the collective on this rank's own work.
+    fn count_less(&self, sent: usize, received: usize, t: Instant, compute: f64) {
         let mut s = self.stats.get();
         if self.size() > 1 {
             s.bytes_sent += sent as u64;
             s.bytes_received += received as u64;
         }
         s.messages += 1;
-        s.seconds += t.elapsed().as_secs_f64();
+        s.seconds += (t.elapsed().as_secs_f64() - compute).max(0.0);
         self.stats.set(s);
     }
 
@@ -283,8 +289,16 @@ impl<C: Comm> Net<C> {
         assert!(tree.ranks <= chunks, "{} ranks but {chunks} chunks", tree.ranks);
         let r = Reduction { tree, len, fold };
         let (mut held, mut bytes, mut total) = (Held::default(), (0, 0), None);
+        // The chunks' partials are computed inside the tree walk: their time is compute, not
+        // communication.
+        let mut compute = 0.0;
+        let mut timed = |c: usize, buf: &mut [f64]| {
+            let t = Instant::now();
+            partial(c, buf);
+            compute += t.elapsed().as_secs_f64();
+        };
         for (k, j, dest) in tree.roots(self.rank()) {
-            let v = self.node(&r, k, j, partial, &mut held, &mut bytes);
+            let v = self.node(&r, k, j, &mut timed, &mut held, &mut bytes);
             if self.rank() == 0 {
                 total = Some(v);
             } else {
@@ -296,7 +310,7 @@ impl<C: Comm> Net<C> {
         let mut s = self.stats.get();
         s.peak_values = s.peak_values.max(held.peak as u64);
         self.stats.set(s);
-        self.count(bytes.0, bytes.1, t);
+        self.count_less(bytes.0, bytes.1, t, compute);
         total
     }
 

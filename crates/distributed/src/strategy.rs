@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use newton::engine::{Need, Step, StepInput, Strategy};
 use newton::faer::{Mat, Par};
-use newton::linalg::{chol_solve, damped_cholesky, max_diagonal, symmetrise};
+use newton::linalg::{chol_solve, damped_cholesky, lt_solve_in_place, max_diagonal, symmetrise};
 use newton::{Fallback, SolverParams, StepError, Timing, pcg_step};
 
 use crate::comm::Comm;
@@ -225,26 +225,19 @@ impl DistStep {
         }
         r.truncate(d * d + 1);
         let negative = r[d * d] as usize;
-        // G = R⁻¹Ω (back substitution), Ω Rademacher from the seed.
+        // G = R⁻¹Ω = L⁻ᵀΩ (newton's triangular solve), Ω Rademacher from the seed.
         let q = JL_COLUMNS;
-        let mut gm = vec![0.0; d * q];
-        for c in 0..q {
-            for j in (0..d).rev() {
-                let om = if mix(seed ^ mix((j * q + c) as u64 ^ 0xA5A5)) >> 63 == 1 { -1.0 } else { 1.0 };
-                let mut s = om;
-                for k in j + 1..d {
-                    s -= r[j * d + k] * gm[k * q + c];
-                }
-                gm[j * q + c] = s / r[j * d + j];
-            }
-        }
+        let l = Mat::from_fn(d, d, |i, j| r[j * d + i]);
+        let mut gm =
+            Mat::from_fn(d, q, |j, c| if mix(seed ^ mix((j * q + c) as u64 ^ 0xA5A5)) >> 63 == 1 { -1.0 } else { 1.0 });
+        lt_solve_in_place(&l, &mut gm);
         let tau: Vec<f64> = (0..nl)
             .map(|i| {
                 let (idx, val) = f.row(i);
                 let mut t = [0.0; JL_COLUMNS];
                 for (&j, &v) in idx.iter().zip(val) {
                     for c in 0..q {
-                        t[c] += v * gm[j as usize * q + c];
+                        t[c] += v * gm[(j as usize, c)];
                     }
                 }
                 dplus(e, i) * t.iter().map(|x| x * x).sum::<f64>() / q as f64

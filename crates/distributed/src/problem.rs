@@ -1,5 +1,6 @@
-//! The distributed loss as an engine [`Problem`]: every sum over rows is a per-chunk partial,
-//! and the partials are combined in chunk order on every rank ([`Net`]).
+//! The distributed loss as an engine [`Problem`]: every sum over rows is a per-chunk partial
+//! (the scalars summed compensated within the chunk), and the partials are combined by the
+//! fixed tree over chunk indices on every rank ([`Net`]).
 //!
 //! Per evaluation (value, gradient and the Hessian's diagonal and low-rank factor), with
 //! `k ≤ 2` the low-rank width: two scalar reductions (`4` then `3` values per chunk) and one

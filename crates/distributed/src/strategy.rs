@@ -1,5 +1,5 @@
-//! The Newton strategies on the distributed problem. Every `d×d` matrix is reduced in chunk
-//! order, then factored redundantly on every rank with `newton::linalg`'s damped Cholesky,
+//! The Newton strategies on the distributed problem. Every `d×d` matrix is reduced by the
+//! fixed tree over chunks, then factored redundantly on every rank with `newton::linalg`'s damped Cholesky,
 //! sequentially (the same bits in, the same bits out), so no factor has to be broadcast; the
 //! CG modes take `newton::pcg_step`, the single-machine solver's inexact step.
 //!

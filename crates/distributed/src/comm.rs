@@ -26,7 +26,8 @@
 //!
 //! Cost (α–β model, `P` ranks, a reduction of `L` values): rank `r` sends `8·L` bytes per
 //! subtree it hands down and receives `8·L` per right child it is handed ([`Tree::messages`]:
-//! `O(log C)` each, at most `P − 1` subtrees received by rank 0 in all), then rank 0's
+//! `O(log C)` each; with `C/P` a power of two, one sent per rank and `⌈log₂P⌉` received by
+//! rank 0), then rank 0's
 //! broadcast of `8·L` (counted as `8·L·(P − 1)` sent by the root, `8·L` received by every other
 //! rank). None of this depends on `n`. Time `(R + ⌈log₂P⌉)·(α + β·8·L)`, `R` the most messages
 //! any rank receives.
@@ -125,10 +126,11 @@ impl Tree {
     pub fn height(&self) -> u32 {
         self.chunks.max(1).next_power_of_two().trailing_zeros()
     }
-    /// The rank owning chunk `c` (the inverse of `Chunking::owned`: chunk `c` is rank `p`'s
-    /// when `p·C ≤ c·P < … `, i.e. `p = ⌈(c+1)·P/C⌉ − 1`).
+    /// The rank owning chunk `c`, the inverse of `Chunking::owned` (which gives rank `p` the
+    /// chunks `⌊p·C/P⌋ .. ⌊(p+1)·C/P⌋`, so `c` is `p`'s when `p·C < (c+1)·P ≤ (p+1)·C`):
+    /// `p = ⌈(c+1)·P/C⌉ − 1`.
     pub fn owner(&self, c: usize) -> usize {
-        ((c as u128 + 1) * self.ranks as u128 - 1).div_euclid(self.chunks as u128) as usize
+        (((c as u128 + 1) * self.ranks as u128 - 1) / self.chunks as u128) as usize
     }
     /// The subtrees rank `p` evaluates and hands down, `(k, j, destination)`, in the order it
     /// sends them; for rank 0, the root alone (destination 0: it is kept).
@@ -422,6 +424,20 @@ mod tests {
                 assert_eq!(s, r);
                 assert_eq!(s, (1..ranks).map(|p| t.roots(p).len()).sum::<usize>());
                 assert_eq!(t.messages(0).0, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_aligned_to_the_tree_send_one_message_per_rank() {
+        // C/P a power of two (docs/distributed.md): each rank but 0 hands down one subtree,
+        // and no rank receives more than ⌈log₂P⌉.
+        for m in [1, 2, 4, 8] {
+            for ranks in 2..40 {
+                let t = Tree { chunks: m * ranks, ranks };
+                let lg = ranks.next_power_of_two().trailing_zeros() as usize;
+                assert!((1..ranks).all(|p| t.messages(p).0 == 1 && t.roots(p).len() == 1), "{t:?}");
+                assert_eq!((0..ranks).map(|p| t.messages(p).1).max(), Some(lg), "{t:?}");
             }
         }
     }

@@ -75,3 +75,43 @@ fn result_json_fields_and_exit_codes() {
     names.sort();
     assert_eq!(names, vec![std::ffi::OsString::from("p"), std::ffi::OsString::from("r.json")]);
 }
+
+/// `--chunks C` (issue 21): the MPI solver's chunked reductions in one process. Its `x` is
+/// bitwise the distributed solver's reading the same directory (what every MPI rank runs; the
+/// rank counts themselves are `crates/distributed/tests/threads.rs` and scripts/test-mpi.sh).
+#[test]
+fn chunks_give_the_distributed_solvers_x_bitwise() {
+    use distributed::read::Source;
+    use distributed::{Chunking, DistProblem, LocalComm, Mode, Net};
+    let dir = tempfile::tempdir().unwrap();
+    let p = gen_problem(dir.path(), "p", "--n 3000 --d 8 --row-nnz 3 --loss hyperbolic --w-const 0.05 --seed 5");
+    let out = dir.path().join("r.json");
+    let (ps, os) = (p.to_str().unwrap(), out.to_str().unwrap());
+    for (hessian, mode) in [("exact", Mode::Exact), ("leverage", Mode::Leverage)] {
+        let o = spnewton(&["solve", "--problem", ps, "--hessian", hessian, "--chunks", "7", "--quiet", "--out", os]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(r["chunks"], 7);
+        let x: Vec<u64> = r["x"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap().to_bits()).collect();
+        let src = Source::open(&p).unwrap();
+        let net = Net::new(LocalComm);
+        let rows = src.read_rows(0..src.n).unwrap();
+        let f = DistProblem::new(&net, rows, src.n, Chunking::new(src.n, 7), src.loss, src.func, src.w_const).unwrap();
+        let strategy = if mode == Mode::Exact { newton::Strategy::Exact } else { newton::Strategy::Leverage };
+        let params = newton::SolverParams {
+            strategy,
+            refresh_every: strategy.default_refresh(),
+            checks: false,
+            ..Default::default()
+        };
+        let want =
+            distributed::solve(&f, mode, &[0.0; 8], &params, &mut |_, _| std::ops::ControlFlow::Continue(())).unwrap();
+        assert_eq!(x, want.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{hessian}");
+    }
+    // Strategies the chunked solver does not have, and options it cannot honour, are refused.
+    for extra in [&["--hessian", "gauss-newton"][..], &["--hessian", "exact", "--max-time", "5"]] {
+        let mut args = vec!["solve", "--problem", ps, "--chunks", "7", "--quiet"];
+        args.extend(extra);
+        assert_input_error(&spnewton(&args), "--chunks");
+    }
+}

@@ -42,10 +42,11 @@ pub struct SolveArgs {
     /// pass and Cholesky rates (result.json's `choice` says which and why; docs/guide.md).
     #[arg(long, value_parser = named::<Strategy>(Strategy::NAMES))]
     hessian: Option<Strategy>,
-    /// Preconditioner of --hessian newton-cg: jacobi (diag(H), one pass a step), nystrom (rank-r
-    /// randomized Nyström of the scaled AᵀD₊A, rebuilt when the CG count rises) or none.
-    #[arg(long, value_parser = named::<Precond>(Precond::NAMES), default_value = "jacobi")]
-    precond: Precond,
+    /// Preconditioner of --hessian newton-cg: jacobi (diag(H), one pass a step; the default),
+    /// nystrom (rank-r randomized Nyström of the scaled AᵀD₊A, rebuilt when the CG count rises)
+    /// or none.
+    #[arg(long, value_parser = named::<Precond>(Precond::NAMES))]
+    precond: Option<Precond>,
     /// Rank of the Nyström preconditioner (default min(50, d/4)).
     #[arg(long)]
     nystrom_rank: Option<usize>,
@@ -63,6 +64,12 @@ pub struct SolveArgs {
     /// Iteration limit.
     #[arg(long, default_value_t = 100)]
     max_iter: usize,
+    /// Cut the rows into C fixed chunks and combine every sum over rows by the MPI solver's
+    /// fixed tree over them: x is then bitwise that of `spnewton-mpi solve --chunks C` at any
+    /// rank count (docs/distributed.md). With --hessian exact, leverage, leverage-pcg or
+    /// newton-cg (unpreconditioned); no theory checks, no --max-time.
+    #[arg(long)]
+    chunks: Option<usize>,
     /// Wall-clock limit in seconds.
     #[arg(long)]
     max_time: Option<f64>,
@@ -146,6 +153,10 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         None => None,
     };
     // No --hessian: `auto`, from the shape and this machine's timed rates (newton::auto).
+    let mode = match args.chunks {
+        Some(c) => Some(chunked_mode(&args, c)?),
+        None => None,
+    };
     let (strategy, choice) = match args.hessian {
         Some(s) => (s, None),
         None => {
@@ -163,9 +174,9 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         max_iter: args.max_iter,
         max_time: args.max_time.unwrap_or(f64::INFINITY),
         refresh_every: args.refresh_every.unwrap_or(strategy.default_refresh()),
-        checks: !args.no_checks,
+        checks: !args.no_checks && mode.is_none(),
         max_cg: args.max_cg,
-        precond: args.precond,
+        precond: args.precond.unwrap_or(Precond::Jacobi),
         nystrom_rank: args.nystrom_rank.unwrap_or(0),
         checks_kind: args.checks,
         ..Default::default()
@@ -248,8 +259,11 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         }
         std::ops::ControlFlow::Continue(())
     };
-    let report =
-        newton::solve(&f, &x0, &params, x_star.as_deref(), &mut observer).context("the solver cannot start")?;
+    let report = match (mode, args.chunks) {
+        (Some(mode), Some(c)) => distributed::solve_in_memory(&p, c, mode, &x0, &params, &mut observer)
+            .context("the chunked solver cannot start")?,
+        _ => newton::solve(&f, &x0, &params, x_star.as_deref(), &mut observer).context("the solver cannot start")?,
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -291,7 +305,8 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
         super::plot::convergence(path, &grad, &r, &held)?;
     }
     if let Some(path) = &args.out {
-        let json = ResultFile::new(report.clone(), strategy.name(), summary(&p), SolveExtra { choice: choice.clone() });
+        let extra = SolveExtra { choice: choice.clone(), chunks: args.chunks };
+        let json = ResultFile::new(report.clone(), strategy.name(), summary(&p), extra);
         super::output::write_json(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if report.status == Status::Converged {
@@ -398,6 +413,34 @@ pub struct SolveExtra {
     /// How the strategy was chosen: absent when `--hessian` named it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choice: Option<Choice>,
+    /// `--chunks C`: the rows were cut into `C` fixed chunks (the MPI solver's reductions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<usize>,
+}
+
+/// The chunked solver's strategy for `--chunks`, or why the options do not fit it.
+fn chunked_mode(args: &SolveArgs, chunks: usize) -> anyhow::Result<distributed::Mode> {
+    anyhow::ensure!(chunks >= 1, "--chunks must be at least 1");
+    let mode = match args.hessian {
+        Some(Strategy::Exact) => distributed::Mode::Exact,
+        Some(Strategy::Leverage) => distributed::Mode::Leverage,
+        Some(Strategy::LeveragePcg) => distributed::Mode::LeveragePcg,
+        Some(Strategy::NewtonCg) => distributed::Mode::NewtonCg,
+        other => anyhow::bail!(
+            "--chunks runs the MPI solver's strategies: pass --hessian exact, leverage, leverage-pcg or newton-cg{}",
+            other.map(|s| format!(" (not {})", s.name())).unwrap_or_default()
+        ),
+    };
+    anyhow::ensure!(
+        args.precond.is_none_or(|p| p == Precond::None),
+        "--chunks: newton-cg runs unpreconditioned there (--precond none)"
+    );
+    anyhow::ensure!(
+        args.max_time.is_none(),
+        "--chunks has no --max-time (the MPI solver's ranks could disagree on it)"
+    );
+    anyhow::ensure!(!args.verbose, "--chunks runs no theory checks: --verbose has nothing to show");
+    Ok(mode)
 }
 
 /// result.json of `spnewton solve`.

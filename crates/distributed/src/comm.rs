@@ -1,31 +1,39 @@
 //! Communication: the few collectives the solver needs, over MPI (`crate::mpi_comm`, feature
 //! `mpi`) or within one process ([`LocalComm`]), with every byte counted.
 //!
-//! Every reduction is over per-chunk partial results (see [`crate::Chunking`]) and is one left
-//! fold over the chunks in chunk order, the same for any number of ranks: a **pipelined
-//! chain**. Rank 0 folds its chunks' partials into a compensated (Neumaier) accumulator per
-//! value and sends the accumulator state (sum and compensation, `2·L` values) to rank 1; rank
-//! `r` receives the state of chunks `0..c_r` from rank `r − 1`, folds its own chunks' partials
-//! in order, and sends it on; the last rank `P − 1` holds the fold over all `C` chunks and
-//! broadcasts the `L` totals (`MPI_Bcast`). The state travels in segments of [`SEGMENT`]
-//! values, so the chain is pipelined (rank `r` folds segment `s` while rank `r + 1` folds
-//! segment `s − 1`). The order of the additions is fixed by the chunks, not by the number of
-//! ranks or by MPI's reduction tree, so the result is bitwise the same with 1, 2, 3 or 4 ranks
-//! (and with [`LocalComm`]).
+//! Every reduction is over per-chunk partial results (see [`crate::Chunking`]) combined by one
+//! **fixed binary tree over the chunk indices**, the same for any number of ranks ([`Tree`]):
+//! node `(k, j)` covers chunks `j·2^k .. (j+1)·2^k` (clipped at `C`), a leaf is one chunk's
+//! partial, an inner node is `left + right` (or `left` alone when its right half lies past
+//! `C`), and the root `(K, 0)`, `K = ⌈log₂C⌉`, is the total. Which additions are made, and in
+//! which order, is fixed by `C` alone, so the result is bitwise the same with 1, 2, 3 or 4
+//! ranks and with [`LocalComm`] (one process evaluating the whole tree: the single-machine
+//! solver with this chunking).
 //!
-//! Storage: a rank holds its own chunks' partials (`C_p·L`, `C_p = C/P` its chunks) and one
-//! segment of the state; no rank holds the `C·L` partials of every chunk.
+//! Who computes what: a node belongs to the rank that owns its first chunk. Each rank
+//! evaluates its nodes depth first, computing a chunk's partial only when the tree reaches it
+//! (the caller's closure writes it into a buffer), so it holds at most one buffer per level of
+//! the tree, `K + 1` buffers of `L` values, never its `C/P` chunks' partials. When a node's
+//! right child belongs to another rank, that rank sends the child's value (one message of `L`
+//! values); a rank's subtrees whose parent belongs to a lower rank are its messages out (at most
+//! one per level). Rank 0 holds the root and broadcasts it (`MPI_Bcast`). Deadlock-free with
+//! blocking sends: a rank waiting to receive node `X` waits for a node inside `X` or wholly
+//! left of it; a rank waiting for its send of `X` to be received waits for a node wholly left of
+//! `X`; so no wait can close a cycle.
 //!
-//! Cost (α–β model, `P` ranks, a reduction of `L` values in `S = ⌈L/SEGMENT⌉` segments): every
-//! rank but the last sends `16·L` bytes and every rank but the first receives `16·L`; then the
-//! last rank's broadcast of `8·L` (counted as `8·L·(P − 1)` sent by the root, `8·L` received by
-//! every other rank). Time `(P − 2 + S)·(α + β·16·L/S) + ⌈log₂P⌉·(α + β·8·L)`.
+//! Storage: `K + 1` buffers of `L` values per reduction in flight (`O(L·log C)`), counted in
+//! [`CommStats::peak_values`].
+//!
+//! Cost (α–β model, `P` ranks, a reduction of `L` values): rank `r` sends `8·L` bytes per
+//! subtree it hands down and receives `8·L` per right child it is handed ([`Tree::messages`]:
+//! `O(log C)` each; with `C/P` a power of two, one sent per rank and `⌈log₂P⌉` received by
+//! rank 0), then rank 0's
+//! broadcast of `8·L` (counted as `8·L·(P − 1)` sent by the root, `8·L` received by every other
+//! rank). None of this depends on `n`. Time `(R + ⌈log₂P⌉)·(α + β·8·L)`, `R` the most messages
+//! any rank receives.
 
 use std::cell::Cell;
 use std::time::Instant;
-
-/// Values of the chain's state per message: the chain's pipelining granularity.
-pub const SEGMENT: usize = 4096;
 
 /// The raw collectives a transport provides.
 pub trait Comm {
@@ -85,30 +93,103 @@ pub struct CommStats {
     pub bytes_received: u64,
     /// Collective operations this rank took part in.
     pub messages: u64,
-    /// Wall-clock seconds spent in those collectives (including waiting for other ranks).
+    /// Wall-clock seconds spent in those collectives (including waiting for other ranks; not the
+    /// chunk partials a reduction computes as it walks the tree).
     pub seconds: f64,
+    /// The most `f64` values the reductions held at once on this rank (chunk partials, subtree
+    /// sums and received children; the returned total not included): counted, not modelled.
+    #[serde(default)]
+    pub peak_values: u64,
 }
 
-/// How a reduction folds one value over the chunks.
+/// How a reduction combines one value over the chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fold {
-    /// A compensated (Neumaier) sum, in chunk order.
+    /// The sum, `left + right` at every node of the tree.
     Sum,
     /// The maximum (the partials must not be NaN).
     Max,
 }
 
-/// Fold `x` into the state `(sum, comp)`: Neumaier's step, the same arithmetic as
-/// `runtime::reduce::Neumaier::add` (checked bitwise in this module's tests).
-#[inline]
-fn neumaier(s: &mut [f64], x: f64) {
-    let t = s[0] + x;
-    if s[0].abs() >= x.abs() {
-        s[1] += (s[0] - t) + x;
-    } else {
-        s[1] += (x - t) + s[0];
+/// The fixed reduction tree over `chunks` chunks owned by `ranks` ranks as
+/// [`crate::Chunking::owned`] assigns them (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tree {
+    /// `C ≥ 1`.
+    pub chunks: usize,
+    /// `P`, `1 ≤ P ≤ C`.
+    pub ranks: usize,
+}
+
+impl Tree {
+    /// `K = ⌈log₂C⌉`: the root is node `(K, 0)`.
+    pub fn height(&self) -> u32 {
+        self.chunks.max(1).next_power_of_two().trailing_zeros()
     }
-    s[0] = t;
+    /// The rank owning chunk `c`, the inverse of `Chunking::owned` (which gives rank `p` the
+    /// chunks `⌊p·C/P⌋ .. ⌊(p+1)·C/P⌋`, so `c` is `p`'s when `p·C < (c+1)·P ≤ (p+1)·C`):
+    /// `p = ⌈(c+1)·P/C⌉ − 1`.
+    pub fn owner(&self, c: usize) -> usize {
+        (((c as u128 + 1) * self.ranks as u128 - 1) / self.chunks as u128) as usize
+    }
+    /// The subtrees rank `p` evaluates and hands down, `(k, j, destination)`, in the order it
+    /// sends them; for rank 0, the root alone (destination 0: it is kept).
+    pub fn roots(&self, p: usize) -> Vec<(u32, usize, usize)> {
+        let first = p * self.chunks / self.ranks;
+        if p == 0 {
+            return vec![(self.height(), 0, 0)];
+        }
+        let mut out = Vec::new();
+        let mut l = first;
+        // Chunk `l` starts a right child at level tz(l) whose parent starts before this rank's
+        // first chunk; the next such subtree starts where it ends (see the module doc).
+        while l < self.chunks && self.owner(l) == p {
+            let k = l.trailing_zeros();
+            out.push((k, l >> k, self.owner(l - (1 << k))));
+            l += 1 << k;
+        }
+        out
+    }
+    /// Messages of one reduction (before the broadcast): `(sent, received)` by rank `p`, each
+    /// of `L` values. Counted from the tree's shape, independently of [`Net`]'s evaluation.
+    pub fn messages(&self, p: usize) -> (usize, usize) {
+        let (mut sent, mut received) = (0, 0);
+        for k in 1..=self.height() {
+            for j in 0..self.chunks.div_ceil(1 << k) {
+                let (lo, mid) = (j << k, (2 * j + 1) << (k - 1));
+                if mid < self.chunks && self.owner(lo) != self.owner(mid) {
+                    sent += usize::from(self.owner(mid) == p);
+                    received += usize::from(self.owner(lo) == p);
+                }
+            }
+        }
+        (sent, received)
+    }
+}
+
+/// The reduction buffers live on a rank, counted for [`CommStats::peak_values`].
+#[derive(Default)]
+struct Held {
+    now: usize,
+    peak: usize,
+}
+
+impl Held {
+    fn take(&mut self, len: usize) -> Vec<f64> {
+        self.now += len;
+        self.peak = self.peak.max(self.now);
+        vec![0.0; len]
+    }
+    fn give(&mut self, buf: Vec<f64>) {
+        self.now -= buf.len();
+    }
+}
+
+/// One reduction's fixed arguments, for the depth-first evaluation of [`Net::tree`].
+struct Reduction<'a> {
+    tree: Tree,
+    len: usize,
+    fold: &'a dyn Fn(usize) -> Fold,
 }
 
 /// The solver's collectives over a [`Comm`], counting what each moves.
@@ -130,10 +211,6 @@ impl<C: Comm> Net<C> {
     pub fn size(&self) -> usize {
         self.comm.size()
     }
-    /// The rank that ends every chain and holds its result: `P − 1`.
-    pub fn last(&self) -> usize {
-        self.size() - 1
-    }
     /// The underlying transport (its use is not counted).
     pub fn comm(&self) -> &C {
         &self.comm
@@ -144,76 +221,129 @@ impl<C: Comm> Net<C> {
     }
 
     fn count(&self, sent: usize, received: usize, t: Instant) {
+        self.count_less(sent, received, t, 0.0);
+    }
+
+    /// As `count`, less `compute` seconds spent inside the collective on this rank's own work.
+    fn count_less(&self, sent: usize, received: usize, t: Instant, compute: f64) {
         let mut s = self.stats.get();
         if self.size() > 1 {
             s.bytes_sent += sent as u64;
             s.bytes_received += received as u64;
         }
         s.messages += 1;
-        s.seconds += t.elapsed().as_secs_f64();
+        s.seconds += (t.elapsed().as_secs_f64() - compute).max(0.0);
         self.stats.set(s);
     }
 
-    /// The chain: fold every chunk's `len` partials (`local`: this rank's chunks, in order) in
-    /// chunk order; the totals on the last rank (`None` elsewhere).
-    fn chain(&self, local: &[f64], len: usize, fold: impl Fn(usize) -> Fold) -> Option<Vec<f64>> {
-        let t = Instant::now();
-        let (p, me) = (self.size(), self.rank());
-        let own = local.len().checked_div(len).unwrap_or(0);
-        assert_eq!(own * len, local.len(), "chunk partials of the wrong length");
-        let mut out = (me == p - 1).then(|| vec![0.0; len]);
-        let mut state = vec![0.0; 2 * SEGMENT.min(len)];
-        let mut start = 0;
-        while start < len {
-            let sl = SEGMENT.min(len - start);
-            let st = &mut state[..2 * sl];
-            if me > 0 {
-                self.comm.recv(me - 1, st);
-            } else {
-                st.fill(0.0);
-            }
-            for q in 0..own {
-                let part = &local[q * len + start..q * len + start + sl];
-                for (j, (s, &x)) in st.chunks_exact_mut(2).zip(part).enumerate() {
-                    match fold(start + j) {
-                        Fold::Sum => neumaier(s, x),
-                        Fold::Max => s[0] = s[0].max(x),
-                    }
-                }
-            }
-            match out.as_mut() {
-                Some(o) => {
-                    for (o, s) in o[start..start + sl].iter_mut().zip(st.chunks_exact(2)) {
-                        *o = s[0] + s[1];
-                    }
-                }
-                None => self.comm.send(me + 1, st),
-            }
-            start += sl;
+    /// Node `(k, j)` of the tree, on the rank owning its first chunk (depth first).
+    fn node(
+        &self,
+        r: &Reduction<'_>,
+        k: u32,
+        j: usize,
+        partial: &mut dyn FnMut(usize, &mut [f64]),
+        held: &mut Held,
+        bytes: &mut (usize, usize),
+    ) -> Vec<f64> {
+        let lo = j << k;
+        if k == 0 {
+            let mut buf = held.take(r.len);
+            partial(lo, &mut buf);
+            return buf;
         }
-        let sent = if me + 1 < p { 16 * len } else { 0 };
-        let received = if me > 0 { 16 * len } else { 0 };
-        self.count(sent, received, t);
+        let mut left = self.node(r, k - 1, 2 * j, partial, held, bytes);
+        let mid = (2 * j + 1) << (k - 1);
+        if mid >= r.tree.chunks {
+            return left;
+        }
+        let from = r.tree.owner(mid);
+        let right = if from == self.rank() {
+            self.node(r, k - 1, 2 * j + 1, partial, held, bytes)
+        } else {
+            let mut buf = held.take(r.len);
+            self.comm.recv(from, &mut buf);
+            bytes.1 += 8 * r.len;
+            buf
+        };
+        for (q, (a, &b)) in left.iter_mut().zip(&right).enumerate() {
+            match (r.fold)(q) {
+                Fold::Sum => *a += b,
+                Fold::Max => *a = a.max(b),
+            }
+        }
+        held.give(right);
+        left
+    }
+
+    /// The tree reduction of `len` values per chunk over `chunks` chunks: `partial(c, buf)`
+    /// writes chunk `c`'s partial into the zeroed `buf` (called for this rank's chunks, in
+    /// order, one at a time); the total on rank 0 (`None` elsewhere).
+    fn tree(
+        &self,
+        chunks: usize,
+        len: usize,
+        fold: &dyn Fn(usize) -> Fold,
+        partial: &mut dyn FnMut(usize, &mut [f64]),
+    ) -> Option<Vec<f64>> {
+        let t = Instant::now();
+        let tree = Tree { chunks, ranks: self.size() };
+        assert!(tree.ranks <= chunks, "{} ranks but {chunks} chunks", tree.ranks);
+        let r = Reduction { tree, len, fold };
+        let (mut held, mut bytes, mut total) = (Held::default(), (0, 0), None);
+        // The chunks' partials are computed inside the tree walk: their time is compute, not
+        // communication.
+        let mut compute = 0.0;
+        let mut timed = |c: usize, buf: &mut [f64]| {
+            let t = Instant::now();
+            partial(c, buf);
+            compute += t.elapsed().as_secs_f64();
+        };
+        for (k, j, dest) in tree.roots(self.rank()) {
+            let v = self.node(&r, k, j, &mut timed, &mut held, &mut bytes);
+            if self.rank() == 0 {
+                total = Some(v);
+            } else {
+                self.comm.send(dest, &v);
+                bytes.0 += 8 * len;
+                held.give(v);
+            }
+        }
+        let mut s = self.stats.get();
+        s.peak_values = s.peak_values.max(held.peak as u64);
+        self.stats.set(s);
+        self.count_less(bytes.0, bytes.1, t, compute);
+        total
+    }
+
+    /// `Σ_c partial_c` over all `chunks` chunks by the fixed tree, on every rank: `partial(c,
+    /// buf)` writes the `len` values of chunk `c` (one of this rank's) into the zeroed `buf`.
+    pub fn sum_chunks(&self, chunks: usize, len: usize, partial: impl FnMut(usize, &mut [f64])) -> Vec<f64> {
+        self.fold_chunks(chunks, len, |_| Fold::Sum, partial)
+    }
+
+    /// As [`Net::sum_chunks`], value `q` combined by `fold(q)`.
+    pub fn fold_chunks(
+        &self,
+        chunks: usize,
+        len: usize,
+        fold: impl Fn(usize) -> Fold,
+        mut partial: impl FnMut(usize, &mut [f64]),
+    ) -> Vec<f64> {
+        let mut out = self.tree(chunks, len, &fold, &mut partial).unwrap_or_else(|| vec![0.0; len]);
+        self.broadcast_from(0, &mut out);
         out
     }
 
-    /// `Σ_c partial_c` over all `C` chunks, folded in chunk order (compensated), on every rank:
-    /// `local` holds this rank's chunks' partials, `len` values each.
-    pub fn sum_chunks(&self, local: &[f64], len: usize) -> Vec<f64> {
-        self.fold_chunks(local, len, |_| Fold::Sum)
-    }
-
-    /// As [`Net::sum_chunks`], value `j` folded by `fold(j)`.
-    pub fn fold_chunks(&self, local: &[f64], len: usize, fold: impl Fn(usize) -> Fold) -> Vec<f64> {
-        let mut out = self.chain(local, len, fold).unwrap_or_else(|| vec![0.0; len]);
-        self.broadcast_from(self.last(), &mut out);
-        out
-    }
-
-    /// `Σ_c partial_c` in chunk order on the last rank only (`None` elsewhere): for a result
-    /// the last rank processes further and broadcasts (the leverage sketch's factor).
-    pub fn reduce_to_last(&self, local: &[f64], len: usize) -> Option<Vec<f64>> {
-        self.chain(local, len, |_| Fold::Sum)
+    /// The sum of [`Net::sum_chunks`] on rank 0 only (`None` elsewhere): for a result rank 0
+    /// processes further and broadcasts (the leverage sketch's factor).
+    pub fn reduce_to_root(
+        &self,
+        chunks: usize,
+        len: usize,
+        mut partial: impl FnMut(usize, &mut [f64]),
+    ) -> Option<Vec<f64>> {
+        self.tree(chunks, len, &|_| Fold::Sum, &mut partial)
     }
 
     /// Rank `root`'s values on every rank.
@@ -253,28 +383,68 @@ impl<C: Comm> Net<C> {
     }
 }
 
-/// Add `all.len()/len` partials of `len` values each, in order, compensated: what every
-/// reduction of [`Net`] computes, in one process.
-pub fn combine(all: &[f64], len: usize) -> Vec<f64> {
-    let mut acc = vec![[0.0; 2]; len];
-    if len > 0 {
-        for part in all.chunks_exact(len) {
-            for (a, &x) in acc.iter_mut().zip(part) {
-                neumaier(a, x);
-            }
-        }
-    }
-    acc.iter().map(|a| a[0] + a[1]).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime::reduce::Neumaier;
+    use crate::Chunking;
+
+    /// The tree's sum written as the recursion of the module doc, in one process.
+    fn pairwise(parts: &[f64], k: u32, j: usize) -> f64 {
+        let lo = j << k;
+        if k == 0 {
+            return parts[lo];
+        }
+        let mid = (2 * j + 1) << (k - 1);
+        let left = pairwise(parts, k - 1, 2 * j);
+        if mid >= parts.len() { left } else { left + pairwise(parts, k - 1, 2 * j + 1) }
+    }
 
     #[test]
-    fn the_chain_fold_is_runtime_neumaier_bitwise() {
-        // Terms of mixed magnitude and sign, so that the compensation matters.
+    fn owner_inverts_chunking_and_every_chunk_is_in_one_handed_down_subtree() {
+        for chunks in 1..=40 {
+            for ranks in 1..=chunks.min(9) {
+                let t = Tree { chunks, ranks };
+                let ch = Chunking { n: 10_000, chunks };
+                for p in 0..ranks {
+                    let own = ch.owned(p, ranks);
+                    assert!(own.clone().all(|c| t.owner(c) == p), "C {chunks} P {ranks} rank {p}");
+                    // Consecutive subtrees from the rank's first chunk past its last, each
+                    // starting on one of its chunks and handed to a lower rank.
+                    let mut next = own.start;
+                    for (k, j, dest) in t.roots(p) {
+                        assert_eq!(j << k, next);
+                        assert!(own.contains(&next) && (p == 0 || dest < p));
+                        next = ((j + 1) << k).min(chunks);
+                    }
+                    assert!(next >= own.end);
+                }
+                assert_eq!(t.roots(0), vec![(t.height(), 0, 0)]);
+                assert!(1 << t.height() >= chunks && (chunks == 1 || 1 << (t.height() - 1) < chunks));
+                let (s, r) = (0..ranks).map(|p| t.messages(p)).fold((0, 0), |a, m| (a.0 + m.0, a.1 + m.1));
+                assert_eq!(s, r);
+                assert_eq!(s, (1..ranks).map(|p| t.roots(p).len()).sum::<usize>());
+                assert_eq!(t.messages(0).0, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_aligned_to_the_tree_send_one_message_per_rank() {
+        // C/P a power of two (docs/distributed.md): each rank but 0 hands down one subtree,
+        // and no rank receives more than ⌈log₂P⌉.
+        for m in [1, 2, 4, 8] {
+            for ranks in 2..40 {
+                let t = Tree { chunks: m * ranks, ranks };
+                let lg = ranks.next_power_of_two().trailing_zeros() as usize;
+                assert!((1..ranks).all(|p| t.messages(p).0 == 1 && t.roots(p).len() == 1), "{t:?}");
+                assert_eq!((0..ranks).map(|p| t.messages(p).1).max(), Some(lg), "{t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_tree_is_the_pairwise_recursion_bitwise_and_holds_log_c_buffers() {
+        // Terms of mixed magnitude and sign, so that another order would round differently.
         let mut s = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = || {
             s ^= s << 13;
@@ -283,17 +453,28 @@ mod tests {
             let m = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
             m * 10f64.powi((s % 33) as i32 - 16)
         };
-        let all: Vec<f64> = (0..3 * 1000).map(|_| next()).collect();
-        let got = combine(&all, 3);
-        for (j, g) in got.iter().enumerate() {
-            let mut a = Neumaier::default();
-            all.iter().skip(j).step_by(3).for_each(|&x| a.add(x));
-            assert_eq!(g.to_bits(), a.value().to_bits());
+        for chunks in [1, 2, 3, 7, 48, 64, 100] {
+            let all: Vec<f64> = (0..3 * chunks).map(|_| next()).collect();
+            let net = Net::new(LocalComm);
+            let mut calls = Vec::new();
+            let got = net.fold_chunks(
+                chunks,
+                3,
+                |q| if q == 1 { Fold::Max } else { Fold::Sum },
+                |c, buf| {
+                    calls.push(c);
+                    buf.copy_from_slice(&all[3 * c..3 * c + 3]);
+                },
+            );
+            assert_eq!(calls, (0..chunks).collect::<Vec<_>>(), "each chunk once, in order");
+            let k = Tree { chunks, ranks: 1 }.height();
+            for q in [0, 2] {
+                let col: Vec<f64> = all.iter().skip(q).step_by(3).copied().collect();
+                assert_eq!(got[q].to_bits(), pairwise(&col, k, 0).to_bits());
+            }
+            assert_eq!(got[1], all.iter().skip(1).step_by(3).fold(f64::MIN, |m, &x| m.max(x)));
+            // One buffer per level at most, not one per chunk.
+            assert!(net.stats().peak_values <= 3 * (u64::from(k) + 1), "C {chunks}: {:?}", net.stats());
         }
-        let net = Net::new(LocalComm);
-        assert_eq!(net.sum_chunks(&all, 3), got);
-        let maxes = net.fold_chunks(&all, 3, |j| if j == 1 { Fold::Max } else { Fold::Sum });
-        assert_eq!(maxes[1], all.iter().skip(1).step_by(3).fold(0.0f64, |m, &x| m.max(x)));
-        assert_eq!((maxes[0], maxes[2]), (got[0], got[2]));
     }
 }

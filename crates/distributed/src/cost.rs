@@ -2,14 +2,13 @@
 //! distributed` checks against the counters of [`crate::Net`]).
 //!
 //! Communication (what [`crate::Net`] does, see [`crate::comm`]): a reduction of `L` values
-//! per chunk is a pipelined chain through the ranks in order, carrying the compensated
-//! accumulators (`16·L` bytes from each rank to the next), then the last rank's broadcast of
-//! the `8·L`-byte total. Rank `r` sends `16·L` (unless it is the last) and receives `16·L`
-//! (unless it is the first); the broadcast counts `8·L·(P − 1)` sent by its root and `8·L`
-//! received by every other rank. None of this depends on `n` or on the number of chunks `C`.
-//! Modelled time of one reduction, `S = ⌈L/SEGMENT⌉` segments:
-//! `(P − 2 + S)·(α + β·16·L/S) + ⌈log₂P⌉·(α + β·8·L)` (the chain's pipeline fill, then one
-//! segment per step; the broadcast is a tree).
+//! per chunk combines the chunks' partials by a fixed binary tree over the chunk indices; rank
+//! `r` sends `8·L` bytes for each subtree it hands to a lower rank and receives `8·L` for each
+//! right child a higher rank hands it (`Tree::messages`, from the tree's shape: `O(log C)` each,
+//! `0` sent by rank 0), then rank 0 broadcasts the `8·L`-byte total, counted as `8·L·(P − 1)`
+//! sent by the root and `8·L` received by every other rank. This depends on `C` and `P`, never
+//! on `n`. Modelled time of one reduction: `(R + ⌈log₂P⌉)·(α + β·8·L)`, `R` the most messages
+//! one rank receives (the receives of one rank are sequential; the broadcast is a tree).
 //!
 //! Compute: `t_row·nnz/P` for the passes over the rank's rows (evaluation, line search, the
 //! Gram's `Σ nnz(a_i)²`), measured at `P = 1`, plus the redundant `d×d` factorisation
@@ -17,7 +16,7 @@
 
 use serde::Serialize;
 
-use crate::comm::SEGMENT;
+use crate::comm::Tree;
 use crate::strategy::Mode;
 
 /// The shape of a distributed run, as far as the byte count depends on it.
@@ -27,7 +26,7 @@ pub struct Shape {
     pub d: usize,
     /// Width of the low-rank part: 2 for the rescaled loss, else 0.
     pub k: usize,
-    /// The number of row chunks `C` (the bytes do not depend on it).
+    /// The number of row chunks `C` (the shape of the reduction tree).
     pub chunks: usize,
     /// The number of ranks `P` (`P ≤ C`).
     pub ranks: usize,
@@ -35,27 +34,24 @@ pub struct Shape {
 
 type Bytes = (u64, u64);
 
-/// `(sent, received)` bytes of rank `r` for the chain of one reduction of `len` values.
-fn chain(s: &Shape, r: usize, len: usize) -> Bytes {
-    let len = len as u64;
-    if s.ranks == 1 {
-        return (0, 0);
-    }
-    (if r + 1 < s.ranks { 16 * len } else { 0 }, if r > 0 { 16 * len } else { 0 })
+/// `(sent, received)` bytes of rank `r` for the tree of one reduction of `len` values.
+fn tree(s: &Shape, r: usize, len: usize) -> Bytes {
+    let (sent, received) = Tree { chunks: s.chunks, ranks: s.ranks }.messages(r);
+    (8 * (sent * len) as u64, 8 * (received * len) as u64)
 }
 
-/// `(sent, received)` of rank `r` for one broadcast of `len` values from the last rank.
+/// `(sent, received)` of rank `r` for one broadcast of `len` values from rank 0.
 fn broadcast(s: &Shape, r: usize, len: usize) -> Bytes {
     let (len, p) = (len as u64, s.ranks as u64);
     if s.ranks == 1 {
         return (0, 0);
     }
-    if r + 1 == s.ranks { (8 * len * (p - 1), 0) } else { (0, 8 * len) }
+    if r == 0 { (8 * len * (p - 1), 0) } else { (0, 8 * len) }
 }
 
-/// `(sent, received)` of rank `r` for one `sum_chunks(len)` (chain, then broadcast).
+/// `(sent, received)` of rank `r` for one `sum_chunks(len)` (tree, then broadcast).
 fn sum_chunks(s: &Shape, r: usize, len: usize) -> Bytes {
-    add(chain(s, r, len), broadcast(s, r, len))
+    add(tree(s, r, len), broadcast(s, r, len))
 }
 
 fn add(a: Bytes, b: Bytes) -> Bytes {
@@ -77,7 +73,7 @@ pub fn iteration_bytes(s: &Shape, r: usize, mode: Mode, refresh: bool, cg: usize
         ops.push(sum_chunks(s, r, d * d + 1));
     }
     if refresh && matches!(mode, Mode::Leverage | Mode::LeveragePcg) {
-        ops.push(chain(s, r, 4 * d * d + 1));
+        ops.push(tree(s, r, 4 * d * d + 1));
         ops.push(broadcast(s, r, d * d + 2));
         ops.push(sum_chunks(s, r, 1));
     }
@@ -136,19 +132,21 @@ pub struct Machine {
     pub t_factor: f64,
 }
 
-/// Modelled seconds per iteration: `(compute, communication)`, for reductions of the
-/// lengths `lens` and one broadcast of `bcast` values (see the module doc).
-pub fn iteration_time(m: &Machine, nnz: f64, p: usize, lens: &[usize], bcast: usize) -> (f64, f64) {
+/// Modelled seconds per iteration: `(compute, communication)` on `p` ranks with `chunks`
+/// chunks, for reductions of the lengths `lens` and one broadcast of `bcast` values (see the
+/// module doc).
+pub fn iteration_time(m: &Machine, nnz: f64, p: usize, chunks: usize, lens: &[usize], bcast: usize) -> (f64, f64) {
     let lg = (p as f64).log2().ceil();
     let compute = m.t_nnz * nnz / p as f64 + m.t_factor;
     if p == 1 {
         return (compute, 0.0);
     }
-    let tree = |l: usize| lg * (m.alpha + m.beta * 8.0 * l as f64);
-    let mut comm = if bcast > 0 { tree(bcast) } else { 0.0 };
+    let t = Tree { chunks: chunks.max(p), ranks: p };
+    let hops = (0..p).map(|r| t.messages(r).1).max().unwrap_or(0) as f64;
+    let step = |l: usize| m.alpha + m.beta * 8.0 * l as f64;
+    let mut comm = if bcast > 0 { lg * step(bcast) } else { 0.0 };
     for &l in lens {
-        let segs = l.div_ceil(SEGMENT).max(1) as f64;
-        comm += (p as f64 - 2.0 + segs) * (m.alpha + m.beta * 16.0 * l as f64 / segs) + tree(l);
+        comm += (hops + lg) * step(l);
     }
     (compute, comm)
 }
@@ -164,9 +162,10 @@ pub fn plot_speedup(path: &std::path::Path, m: &Machine, d: usize, nnzs: &[f64])
     let mut table = Vec::new();
     for &nnz in nnzs {
         let mut rows = Vec::new();
-        let (c1, _) = iteration_time(m, nnz, 1, &lens, bcast);
+        let (c1, _) = iteration_time(m, nnz, 1, crate::DEFAULT_CHUNKS, &lens, bcast);
         for &p in &ps {
-            let (c, k) = iteration_time(m, nnz, p, &lens, bcast);
+            // The default 64 chunks, or one per rank beyond 64 ranks.
+            let (c, k) = iteration_time(m, nnz, p, crate::DEFAULT_CHUNKS.max(p), &lens, bcast);
             rows.push((p, c, k, c1 / (c + k)));
         }
         table.push((nnz, rows));

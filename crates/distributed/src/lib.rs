@@ -5,21 +5,23 @@
 //! - [`read::Source`]: each rank reads only its rows of a row-sorted Matrix Market file (binary
 //!   search on byte offsets) or of the shards written by `spnewton split --parts P`.
 //! - [`DistProblem`]: the loss as an engine [`newton::engine::Problem`]; every reduction is over
-//!   per-chunk partials folded in chunk order along a pipelined chain of the ranks, the last
-//!   of which broadcasts the totals ([`Net`], [`comm`]), so `x` is
-//!   bitwise the same with any number of ranks, and the same as with [`LocalComm`] (one process
-//!   holding every chunk: the single-machine solver with this chunking).
+//!   per-chunk partials combined by one fixed binary tree over the chunk indices, rank 0
+//!   broadcasting the totals ([`Net`], [`comm`]), so `x` is bitwise the same with any number of
+//!   ranks, and the same as with [`LocalComm`] (one process evaluating the whole tree: the
+//!   single-machine solver with this chunking, [`solve_in_memory`], `spnewton solve --chunks`).
 //! - [`DistStep`]: exact, leverage, leverage-PCG and Newton–CG directions.
 //! - [`solve`]: the engine's loop (Armijo line search, the same termination tests as
 //!   `newton::solve`), run identically on every rank.
 //!
-//! Cost model per iteration (`P` ranks, `C` chunks, `k ≤ 2`; bytes received by a middle rank of
-//! the chain, `24` per reduced value: `16` of chain state, `8` of broadcast total): evaluation
-//! `24·(8 + d(1+k))`, line-search trials `24·7` each, exact `24·(d²+1)`, leverage
-//! `24·(d² + 2) + 16·(m·d + 1) + 8·(d² + 2)` on a refresh (`m = 4d`), one Hessian-vector product
-//! `24·d`. None depends on `n` or on `C` ([`cost`]). Storage per rank: its rows, its own
-//! `C_p = C/P` chunks' partials and one 4096-value segment of the chain's state. Compute per iteration: `O(nnz_p·r)`
-//! for the Gram (`r` nonzeros per row), `O(nnz_p)` per pass otherwise, `O(d³)` for the factor.
+//! Cost model per iteration (`P` ranks, `C` chunks, `k ≤ 2`, `m = 4d`): the reductions of an
+//! evaluation have `L = 4, 3, d(1+k), 1` values, a line-search trial `4, 3`, exact `d² + 1`,
+//! leverage `d² + 1` plus on a refresh `m·d + 1` (to rank 0), a `d² + 2` broadcast and `1`, a
+//! Hessian-vector product `d`. Each reduction moves `8·L` bytes per tree message (`O(log C)` per
+//! rank, [`comm::Tree::messages`]) and `8·L` per rank for the broadcast; none depends on `n`
+//! ([`cost`]). Storage per rank: its rows, `O(d² + m·d)` dense state and at most
+//! `⌈log₂C⌉ + 1` partials of the reduction in flight (counted). Compute per iteration:
+//! `O(nnz_p·r)` for the Gram (`r` nonzeros per row), `O(nnz_p)` per pass otherwise, `O(d³)` for
+//! the factor.
 //!
 //! The `mpi` feature adds `mpi_comm::MpiComm` (rsmpi over the system's MPI) and the
 //! `spnewton-mpi` launcher; without it the crate needs no MPI.
@@ -83,6 +85,29 @@ use std::ops::ControlFlow;
 
 use newton::engine::{self, FnObserver, LoopParams, Observer};
 use newton::{IterRecord, Iterate, Report, SolverParams};
+
+/// The single-machine solver with `chunks` fixed row chunks (`spnewton solve --chunks C`): `p`
+/// in memory, one process ([`LocalComm`]) evaluating the whole reduction tree. The same code as
+/// every MPI rank runs, so `x` is bitwise that of `spnewton-mpi solve --chunks C` with any
+/// number of ranks on the same problem.
+pub fn solve_in_memory(
+    p: &losses::Problem,
+    chunks: usize,
+    mode: Mode,
+    x0: &[f64],
+    params: &SolverParams,
+    observer: &mut dyn FnMut(&IterRecord, Iterate<'_>) -> ControlFlow<()>,
+) -> Result<Report, DistError> {
+    let n = p.a.nrows();
+    let w_const = match p.w {
+        losses::Regulariser::Const(c) => Some(c),
+        _ => None,
+    };
+    let net = Net::new(LocalComm);
+    let f =
+        DistProblem::new(&net, read::LocalRows::from_problem(p), n, Chunking::new(n, chunks), p.loss, p.func, w_const)?;
+    solve(&f, mode, x0, params, observer)
+}
 
 /// Minimise the distributed problem from `x0` (collective: every rank calls it with the same
 /// arguments and gets the same report).

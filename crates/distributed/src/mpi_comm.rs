@@ -6,8 +6,8 @@ use mpi::traits::*;
 
 use crate::comm::Comm;
 
-/// The tag of the reduction chain's point-to-point messages.
-const CHAIN_TAG: i32 = 21;
+/// The tag of the reduction tree's point-to-point messages.
+const TREE_TAG: i32 = 21;
 
 /// `MPI_COMM_WORLD`.
 pub struct MpiComm {
@@ -67,11 +67,15 @@ impl Comm for MpiComm {
         self.world.process_at_rank(root as i32).broadcast_into(buf);
     }
     fn send(&self, dest: usize, buf: &[f64]) {
-        self.world.process_at_rank(dest as i32).send_with_tag(buf, CHAIN_TAG);
+        self.world.process_at_rank(dest as i32).send_with_tag(buf, TREE_TAG);
     }
     fn recv(&self, src: usize, buf: &mut [f64]) {
-        let status = self.world.process_at_rank(src as i32).receive_into_with_tag(buf, CHAIN_TAG);
-        assert_eq!(status.count(f64::equivalent_datatype()) as usize, buf.len(), "a chain message of the wrong length");
+        let status = self.world.process_at_rank(src as i32).receive_into_with_tag(buf, TREE_TAG);
+        assert_eq!(
+            status.count(f64::equivalent_datatype()) as usize,
+            buf.len(),
+            "a reduction message of the wrong length"
+        );
     }
     fn all_gather_u64(&self, x: u64) -> Vec<u64> {
         let mut out = vec![0u64; self.size()];

@@ -1,5 +1,6 @@
-//! The distributed loss as an engine [`Problem`]: every sum over rows is a per-chunk partial,
-//! and the partials are combined in chunk order on every rank ([`Net`]).
+//! The distributed loss as an engine [`Problem`]: every sum over rows is a per-chunk partial
+//! (the scalars summed compensated within the chunk), and the partials are combined by the
+//! fixed tree over chunk indices on every rank ([`Net`]).
 //!
 //! Per evaluation (value, gradient and the Hessian's diagonal and low-rank factor), with
 //! `k ≤ 2` the low-rank width: two scalar reductions (`4` then `3` values per chunk) and one
@@ -103,8 +104,7 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         let w2 =
             net.agree(RowWeights::squares(&w, rows.b.len()).map_err(|e| e.to_string())).map_err(DistError::Remote)?;
         let mut p = Self { net, rows, chunking, chunks, loss, func, w2, b_sq_norm: 0.0, n };
-        let parts: Vec<f64> = p.chunk_ranges().map(|r| p.sum_rows(r, |i| p.rows.b[i] * p.rows.b[i])).collect();
-        p.b_sq_norm = net.sum_chunks(&parts, 1)[0];
+        p.b_sq_norm = p.sum_chunks(1, |r, out| out[0] = p.sum_rows(r, |i| p.rows.b[i] * p.rows.b[i]))[0];
         Ok(p)
     }
 
@@ -129,13 +129,32 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         self.chunking
     }
 
-    /// This rank's chunks as local row ranges.
-    pub fn chunk_ranges(&self) -> impl Iterator<Item = Range<usize>> + '_ {
-        let off = self.rows.rows.start;
-        self.chunks.clone().map(move |c| {
-            let r = self.chunking.rows(c);
-            r.start - off..r.end - off
-        })
+    /// Chunk `c` (one of this rank's) as a range of local rows.
+    pub fn local_rows(&self, c: usize) -> Range<usize> {
+        debug_assert!(self.chunks.contains(&c), "chunk {c} is not this rank's");
+        let (off, r) = (self.rows.rows.start, self.chunking.rows(c));
+        r.start - off..r.end - off
+    }
+
+    /// `Σ` over every chunk of `partial(its local rows, buf)` (`len` values, `buf` zeroed), by
+    /// the fixed tree of [`crate::comm`], on every rank. Collective.
+    pub fn sum_chunks(&self, len: usize, mut partial: impl FnMut(Range<usize>, &mut [f64])) -> Vec<f64> {
+        self.net.sum_chunks(self.chunking.chunks, len, |c, buf| partial(self.local_rows(c), buf))
+    }
+
+    /// As [`DistProblem::sum_chunks`], value `q` combined by `fold(q)`. Collective.
+    pub fn fold_chunks(
+        &self,
+        len: usize,
+        fold: impl Fn(usize) -> Fold,
+        mut partial: impl FnMut(Range<usize>, &mut [f64]),
+    ) -> Vec<f64> {
+        self.net.fold_chunks(self.chunking.chunks, len, fold, |c, buf| partial(self.local_rows(c), buf))
+    }
+
+    /// As [`DistProblem::sum_chunks`], the total on rank 0 only (`None` elsewhere). Collective.
+    pub fn reduce_to_root(&self, len: usize, mut partial: impl FnMut(Range<usize>, &mut [f64])) -> Option<Vec<f64>> {
+        self.net.reduce_to_root(self.chunking.chunks, len, |c, buf| partial(self.local_rows(c), buf))
     }
 
     fn sum_rows(&self, r: Range<usize>, f: impl Fn(usize) -> f64) -> f64 {
@@ -167,64 +186,51 @@ impl<'n, C: Comm> DistProblem<'n, C> {
             .collect()
     }
 
-    /// `Σ_{i∈chunk} y_i a_i` for each of this rank's chunks, `width` vectors at once
-    /// (`y(i, l)`), concatenated (`d·width` per chunk, column `j` of vector `l` at `j·width + l`).
-    pub fn tr_mul_chunks(&self, width: usize, y: impl Fn(usize, usize) -> f64) -> Vec<f64> {
-        let d = self.rows.d;
-        let mut out = vec![0.0; d * width * self.chunks.len()];
-        for (q, r) in self.chunk_ranges().enumerate() {
-            let part = &mut out[q * d * width..(q + 1) * d * width];
-            for i in r {
-                let (idx, val) = self.row(i);
-                for l in 0..width {
-                    let yi = y(i, l);
-                    if yi == 0.0 {
-                        continue;
-                    }
-                    for (&j, &v) in idx.iter().zip(val) {
-                        part[j as usize * width + l] += yi * v;
-                    }
+    /// `part += Σ_{i∈rows} y_i a_i`, `width` vectors at once (`y(i, l)`; `d·width` values,
+    /// column `j` of vector `l` at `j·width + l`).
+    pub fn tr_mul_into(&self, rows: Range<usize>, width: usize, y: impl Fn(usize, usize) -> f64, part: &mut [f64]) {
+        for i in rows {
+            let (idx, val) = self.row(i);
+            for l in 0..width {
+                let yi = y(i, l);
+                if yi == 0.0 {
+                    continue;
+                }
+                for (&j, &v) in idx.iter().zip(val) {
+                    part[j as usize * width + l] += yi * v;
                 }
             }
         }
-        out
     }
 
-    /// `Σ_i s_i a_i a_iᵀ` per chunk over the local rows `keep` selects (`None`: all), plus one
-    /// trailing count of the rows with `s_i ≠ 0`, concatenated (`d² + 1` per chunk).
-    pub fn gram_chunks(&self, s: impl Fn(usize) -> f64, keep: Option<&[bool]>) -> Vec<f64> {
+    /// `part += Σ_i s_i a_i a_iᵀ` over the local `rows` that `keep` selects (`None`: all), and
+    /// `part[d²] +=` the count of those rows with `s_i ≠ 0` (`d² + 1` values).
+    pub fn gram_into(&self, rows: Range<usize>, s: impl Fn(usize) -> f64, keep: Option<&[bool]>, part: &mut [f64]) {
         let d = self.rows.d;
-        let len = d * d + 1;
-        let mut out = vec![0.0; len * self.chunks.len()];
-        for (q, r) in self.chunk_ranges().enumerate() {
-            let part = &mut out[q * len..(q + 1) * len];
-            for i in r {
-                if keep.is_some_and(|k| !k[i]) {
-                    continue;
-                }
-                let si = s(i);
-                if si == 0.0 {
-                    continue;
-                }
-                part[d * d] += 1.0;
-                let (idx, val) = self.row(i);
-                for (&j, &vj) in idx.iter().zip(val) {
-                    let t = si * vj;
-                    let rowj = &mut part[j as usize * d..j as usize * d + d];
-                    for (&l, &vl) in idx.iter().zip(val) {
-                        rowj[l as usize] += t * vl;
-                    }
+        for i in rows {
+            if keep.is_some_and(|k| !k[i]) {
+                continue;
+            }
+            let si = s(i);
+            if si == 0.0 {
+                continue;
+            }
+            part[d * d] += 1.0;
+            let (idx, val) = self.row(i);
+            for (&j, &vj) in idx.iter().zip(val) {
+                let t = si * vj;
+                let rowj = &mut part[j as usize * d..j as usize * d + d];
+                for (&l, &vl) in idx.iter().zip(val) {
+                    rowj[l as usize] += t * vl;
                 }
             }
         }
-        out
     }
 
     /// `H v = Aᵀ(D∘(Av)) + (AᵀU)C(AᵀU)ᵀv`. Collective: one reduction of `d` per chunk.
     pub fn hessian_apply(&self, e: &DistEval, v: &[f64]) -> Vec<f64> {
         let av = self.ax(v);
-        let parts = self.tr_mul_chunks(1, |i, _| e.dd[i] * av[i]);
-        let mut out = self.net.sum_chunks(&parts, self.rows.d);
+        let mut out = self.sum_chunks(self.rows.d, |r, part| self.tr_mul_into(r, 1, |i, _| e.dd[i] * av[i], part));
         add_low_rank_apply(&e.atu, e.k, &e.c, v, &mut out);
         out
     }
@@ -240,23 +246,26 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         // (`runtime::vmath`, as `losses::Objective` computes them), not `std`'s.
         let uv: Vec<(f64, f64)> = if loss == LossKind::Linear { Vec::new() } else { activation(f, &z) };
         // Stage 1, per chunk: s0, Σw²z², max|z| (NaN as +∞), and the floor's Σ(|u| + |b|)².
-        let mut st1 = Vec::with_capacity(4 * self.chunks.len());
-        for r in self.chunk_ranges() {
-            let s0 = match loss {
-                LossKind::Rescaled => self.sum_rows(r.clone(), |i| uv[i].0),
-                LossKind::Hyperbolic => self.sum_rows(r.clone(), |i| (uv[i].0 - b[i]).powi(2)),
-                _ => self.sum_rows(r.clone(), |i| (z[i] - b[i]).powi(2)),
-            };
-            let reg = self.sum_rows(r.clone(), |i| w2.at(i) * z[i] * z[i]);
-            let m = z[r.clone()].iter().fold(0.0f64, |m, t| if t.is_nan() { f64::INFINITY } else { m.max(t.abs()) });
-            let fl = match loss {
-                LossKind::Hyperbolic => self.sum_rows(r, |i| (uv[i].0.abs() + b[i].abs()).powi(2)),
-                LossKind::Linear => self.sum_rows(r, |i| (z[i].abs() + b[i].abs()).powi(2)),
-                _ => 0.0,
-            };
-            st1.extend([s0, reg, m, fl]);
-        }
-        let tot = self.net.fold_chunks(&st1, 4, |j| if j == 2 { Fold::Max } else { Fold::Sum });
+        let tot = self.fold_chunks(
+            4,
+            |j| if j == 2 { Fold::Max } else { Fold::Sum },
+            |r, out| {
+                let s0 = match loss {
+                    LossKind::Rescaled => self.sum_rows(r.clone(), |i| uv[i].0),
+                    LossKind::Hyperbolic => self.sum_rows(r.clone(), |i| (uv[i].0 - b[i]).powi(2)),
+                    _ => self.sum_rows(r.clone(), |i| (z[i] - b[i]).powi(2)),
+                };
+                let reg = self.sum_rows(r.clone(), |i| w2.at(i) * z[i] * z[i]);
+                let m =
+                    z[r.clone()].iter().fold(0.0f64, |m, t| if t.is_nan() { f64::INFINITY } else { m.max(t.abs()) });
+                let fl = match loss {
+                    LossKind::Hyperbolic => self.sum_rows(r, |i| (uv[i].0.abs() + b[i].abs()).powi(2)),
+                    LossKind::Linear => self.sum_rows(r, |i| (z[i].abs() + b[i].abs()).powi(2)),
+                    _ => 0.0,
+                };
+                out.copy_from_slice(&[s0, reg, m, fl]);
+            },
+        );
         let (s0, reg, max_abs_z, mut fl) = (tot[0], tot[1], tot[2], tot[3]);
         let overflow = |detail| DistError::Overflow { max_abs_z, detail };
         if !max_abs_z.is_finite() {
@@ -269,16 +278,14 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         let value = match loss {
             LossKind::Rescaled => {
                 alpha = s0;
-                let mut st2 = Vec::with_capacity(3 * self.chunks.len());
-                for r in self.chunk_ranges() {
+                let s = self.sum_chunks(3, |r, out| {
                     let c = |i: usize| uv[i].0 - alpha * b[i];
-                    st2.extend([
+                    out.copy_from_slice(&[
                         self.sum_rows(r.clone(), |i| b[i] * c(i)),
                         self.sum_rows(r.clone(), |i| c(i) * c(i)),
                         self.sum_rows(r, |i| (uv[i].0.abs() + alpha.abs() * b[i].abs()).powi(2)),
                     ]);
-                }
-                let s = self.net.sum_chunks(&st2, 3);
+                });
                 beta = s[0];
                 fl = s[2];
                 0.5 * s[1] + 0.5 * reg
@@ -336,8 +343,9 @@ impl<'n, C: Comm> DistProblem<'n, C> {
         }
         let width = if curv { 1 + k } else { 1 };
         let u = &e.u;
-        let parts = self.tr_mul_chunks(width, |i, l| if l == 0 { y[i] } else { u[i * k + l - 1] });
-        let tot = self.net.sum_chunks(&parts, d * width);
+        let tot = self.sum_chunks(d * width, |r, part| {
+            self.tr_mul_into(r, width, |i, l| if l == 0 { y[i] } else { u[i * k + l - 1] }, part)
+        });
         e.gradient = (0..d).map(|j| tot[j * width]).collect();
         if !e.gradient.iter().all(|v| v.is_finite()) {
             return Err(overflow("the gradient overflows"));
@@ -348,33 +356,31 @@ impl<'n, C: Comm> DistProblem<'n, C> {
             if k == 2 {
                 e.c = vec![self.b_sq_norm, -1.0, -1.0, 0.0];
             }
-            let bad = e.dd.iter().chain(&e.dgn).chain(&e.atu).any(|v| !v.is_finite());
-            let bad = self.net.sum_chunks(&vec![f64::from(u8::from(bad)); self.chunks.len()], 1);
-            if bad[0] > 0.0 {
+            // D and D_GN per chunk; AᵀU is replicated, so every rank sees the same.
+            let bad = self.sum_chunks(1, |r, out| {
+                out[0] = f64::from(u8::from(r.clone().any(|i| !(e.dd[i].is_finite() && e.dgn[i].is_finite()))))
+            });
+            if bad[0] > 0.0 || !e.atu.iter().all(|v| v.is_finite()) {
                 return Err(overflow("the Hessian overflows"));
             }
         }
         Ok(e)
     }
 
-    /// Bytes this rank stores at most during an iteration of `mode`: its block of `A`, `b`, `w`,
-    /// the `n_p`-vectors of an evaluation (`z`, `u`, `u'`, `y`, `D`, `D_GN`, `U`, `Av`, the
-    /// leverage scores and probabilities: at most 12 per row), and the replicated dense state:
-    /// the `d×d` matrix and its factor, the per-chunk partials it sends (`C_p` of this rank's
-    /// chunks) and one segment of the reduction chain's state (no rank holds every chunk's
-    /// partials: see [`crate::comm`]). With `C` fixed this is the rank's share of `A` plus
-    /// `O(d² + m·d)`.
+    /// Bytes this rank has stored at most so far, for `mode`: its block of `A`, `b`, `w`, the
+    /// `n_p`-vectors of an evaluation (`z`, `u`, `u'`, `y`, `D`, `D_GN`, `U`, `Av`, the leverage
+    /// scores and probabilities: at most 12 per row), the reduction buffers as counted by
+    /// [`crate::Net`] (`CommStats::peak_values`: at most `⌈log₂C⌉ + 1` partials of the largest
+    /// reduction, never one per chunk) and the replicated dense state: the `d×d` matrix, its
+    /// factor and copy, `O(d)` vectors and, for the leverage modes, the `m×d` sketch total on
+    /// rank 0. This is the rank's share of `A` plus `O(d² + m·d)` (times `log C` for the tree).
     pub fn stored_bytes(&self, mode: crate::Mode) -> usize {
         let d = self.rows.d;
-        let m = 4 * d;
-        let partial = match mode {
-            crate::Mode::Exact => d * d + 1,
-            crate::Mode::Leverage | crate::Mode::LeveragePcg => m * d + 1,
-            crate::Mode::NewtonCg => d * 3,
+        let sketch = match mode {
+            crate::Mode::Leverage | crate::Mode::LeveragePcg => 4 * d * d + 1,
+            crate::Mode::Exact | crate::Mode::NewtonCg => 0,
         };
-        // The chain's state: one segment of (sum, compensation) pairs.
-        let chain = 2 * crate::comm::SEGMENT.min(partial);
-        let dense = 8 * self.chunks.len() * partial + 8 * chain + 8 * (3 * d * d + 20 * d);
+        let dense = 8 * self.net.stats().peak_values as usize + 8 * (3 * d * d + 20 * d + sketch);
         self.rows.matrix_bytes() + self.rows.vector_bytes() + 8 * 12 * self.rows.b.len() + dense
     }
 }

@@ -109,6 +109,23 @@ impl LocalRows {
     pub fn nnz(&self) -> usize {
         self.data.len()
     }
+    /// Every row of a problem in memory (one process holding every chunk), with `w` per row
+    /// when the problem has it per row. The constant weight, if any, is
+    /// [`crate::DistProblem::new`]'s `w_const`.
+    pub fn from_problem(p: &losses::Problem) -> Self {
+        Self {
+            rows: 0..p.a.nrows(),
+            d: p.a.ncols(),
+            indptr: p.a.indptr().to_vec(),
+            indices: p.a.indices().to_vec(),
+            data: p.a.data().to_vec(),
+            b: p.b.clone(),
+            w: match &p.w {
+                losses::Regulariser::PerRow(w) => Some(w.clone()),
+                _ => None,
+            },
+        }
+    }
 }
 
 fn err(path: &Path, reason: impl Into<String>) -> DistError {

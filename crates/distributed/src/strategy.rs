@@ -1,11 +1,11 @@
-//! The Newton strategies on the distributed problem. Every `d×d` matrix is reduced in chunk
-//! order, then factored redundantly on every rank with `newton::linalg`'s damped Cholesky,
+//! The Newton strategies on the distributed problem. Every `d×d` matrix is reduced by the
+//! fixed tree over chunks, then factored redundantly on every rank with `newton::linalg`'s damped Cholesky,
 //! sequentially (the same bits in, the same bits out), so no factor has to be broadcast; the
 //! CG modes take `newton::pcg_step`, the single-machine solver's inexact step.
 //!
 //! - `exact`: `Σ_c A_cᵀ D_c A_c` (`d²` per chunk) + `(AᵀU)C(AᵀU)ᵀ`.
-//! - `leverage`: a CountSketch `S D₊^{1/2} A` (`m = 4d` rows; `m·d` per chunk, reduced along the
-//!   chain to the last rank), the triangular factor `R` of its Gram computed once on the last rank and broadcast (`d²`), a
+//! - `leverage`: a CountSketch `S D₊^{1/2} A` (`m = 4d` rows; `m·d` per chunk, reduced by the
+//!   tree to rank 0), the triangular factor `R` of its Gram computed once on rank 0 and broadcast (`d²`), a
 //!   Rademacher JL projection `R⁻¹Ω` (`q = 16` columns, seeded), scores `τ_i`, `Στ` (one value per
 //!   chunk), local Bernoulli sampling with `p_i = min(1, s·τ_i/Στ)` from a hash of
 //!   `(seed, iteration, global row)` — so the sample does not depend on the ranks — and the
@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use newton::engine::{Need, Step, StepInput, Strategy};
 use newton::faer::{Mat, Par};
-use newton::linalg::{chol_solve, damped_cholesky, max_diagonal, symmetrise};
+use newton::linalg::{chol_solve, damped_cholesky, lt_solve_in_place, max_diagonal, symmetrise};
 use newton::{Fallback, SolverParams, StepError, Timing, pcg_step};
 
 use crate::comm::Comm;
@@ -95,8 +95,7 @@ impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
         let t = Instant::now();
         match self.mode {
             Mode::Exact => {
-                let parts = f.gram_chunks(|i| e.dd[i], None);
-                let mut h = f.net().sum_chunks(&parts, d * d + 1);
+                let mut h = f.sum_chunks(d * d + 1, |r, part| f.gram_into(r, |i| e.dd[i], None, part));
                 h.truncate(d * d);
                 add_low_rank(&e.atu, e.k, &e.c, &mut h, d);
                 passes += 1;
@@ -115,8 +114,7 @@ impl<C: Comm> Strategy<DistProblem<'_, C>> for DistStep {
                 }
                 timing.sketch_s += ts.elapsed().as_secs_f64();
                 let (keep, p) = self.sample.as_ref().expect("sampled");
-                let parts = f.gram_chunks(|i| dplus(e, i) / p[i], Some(keep));
-                let mut h = f.net().sum_chunks(&parts, d * d + 1);
+                let mut h = f.sum_chunks(d * d + 1, |r, part| f.gram_into(r, |i| dplus(e, i) / p[i], Some(keep), part));
                 rows_kept = Some(h[d * d] as usize);
                 h.truncate(d * d);
                 add_low_rank(&e.atu, e.k, &e.c, &mut h, d);
@@ -177,12 +175,8 @@ impl DistStep {
         let seed = mix(self.params.seed.wrapping_add(it as u64));
         let nl = e.dd.len();
         // CountSketch of D₊^{1/2}A, one m×d partial per chunk, plus the count of D < 0.
-        let len = m * d + 1;
-        let ranges: Vec<_> = f.chunk_ranges().collect();
-        let mut parts = vec![0.0; len * ranges.len()];
-        for (q, r) in ranges.iter().enumerate() {
-            let part = &mut parts[q * len..(q + 1) * len];
-            for i in r.clone() {
+        let reduced = f.reduce_to_root(m * d + 1, |r, part| {
+            for i in r {
                 if e.dd[i] < 0.0 {
                     part[m * d] += 1.0;
                 }
@@ -194,10 +188,9 @@ impl DistStep {
                     part[bucket * d + j as usize] += s * v;
                 }
             }
-        }
-        let reduced = f.net().reduce_to_last(&parts, len);
-        // R (upper, d×d, row-major) with RᵀR = (SA)ᵀ(SA): factored once on the last rank (which
-        // ends the reduction chain), broadcast with the count of D < 0 and, when the factor
+        });
+        // R (upper, d×d, row-major) with RᵀR = (SA)ᵀ(SA): factored once on rank 0 (which holds
+        // the reduction tree's root), broadcast with the count of D < 0 and, when the factor
         // failed, the Gram's largest diagonal (so that every rank returns the same error).
         let mut r = vec![0.0; d * d + 2];
         if let Some(sa) = reduced {
@@ -226,46 +219,35 @@ impl DistStep {
             }
             r[d * d] = sa[m * d];
         }
-        f.net().broadcast_from(f.net().last(), &mut r);
+        f.net().broadcast_from(0, &mut r);
         if r[d * d + 1] != 0.0 {
             return Err(StepError::NotFactorisable { max_diag: r[d * d + 1] });
         }
         r.truncate(d * d + 1);
         let negative = r[d * d] as usize;
-        // G = R⁻¹Ω (back substitution), Ω Rademacher from the seed.
+        // G = R⁻¹Ω = L⁻ᵀΩ (newton's triangular solve), Ω Rademacher from the seed.
         let q = JL_COLUMNS;
-        let mut gm = vec![0.0; d * q];
-        for c in 0..q {
-            for j in (0..d).rev() {
-                let om = if mix(seed ^ mix((j * q + c) as u64 ^ 0xA5A5)) >> 63 == 1 { -1.0 } else { 1.0 };
-                let mut s = om;
-                for k in j + 1..d {
-                    s -= r[j * d + k] * gm[k * q + c];
-                }
-                gm[j * q + c] = s / r[j * d + j];
-            }
-        }
+        let l = Mat::from_fn(d, d, |i, j| r[j * d + i]);
+        let mut gm =
+            Mat::from_fn(d, q, |j, c| if mix(seed ^ mix((j * q + c) as u64 ^ 0xA5A5)) >> 63 == 1 { -1.0 } else { 1.0 });
+        lt_solve_in_place(&l, &mut gm);
         let tau: Vec<f64> = (0..nl)
             .map(|i| {
                 let (idx, val) = f.row(i);
                 let mut t = [0.0; JL_COLUMNS];
                 for (&j, &v) in idx.iter().zip(val) {
                     for c in 0..q {
-                        t[c] += v * gm[j as usize * q + c];
+                        t[c] += v * gm[(j as usize, c)];
                     }
                 }
                 dplus(e, i) * t.iter().map(|x| x * x).sum::<f64>() / q as f64
             })
             .collect();
-        let sums: Vec<f64> = ranges
-            .iter()
-            .map(|r| {
-                let mut a = runtime::reduce::Neumaier::default();
-                r.clone().for_each(|i| a.add(tau[i]));
-                a.value()
-            })
-            .collect();
-        let total = f.net().sum_chunks(&sums, 1)[0];
+        let total = f.sum_chunks(1, |r, out| {
+            let mut a = runtime::reduce::Neumaier::default();
+            r.for_each(|i| a.add(tau[i]));
+            out[0] = a.value();
+        })[0];
         let s = sketch::sampler::sample_size(d, self.params.eps0, self.params.delta, sketch::DEFAULT_OVERSAMPLING)
             .map_err(StepError::from)? as f64;
         let mut keep = vec![false; nl];

@@ -1,6 +1,7 @@
 //! Rank-count independence without MPI: `P` threads exchanging through shared memory (a
 //! [`Comm`] over barriers) run the same collectives as MPI ranks. `x` must be bitwise the same
-//! for `P = 1…4` and for [`LocalComm`], for every strategy. (The same check under a real
+//! for `P = 1…4`, for [`LocalComm`] and for the single-machine chunked solver
+//! (`distributed::solve_in_memory`, `spnewton solve --chunks C`), for every strategy. (The same check under a real
 //! `mpirun` is `scripts/test-mpi.sh`.)
 
 use std::collections::{HashMap, VecDeque};
@@ -147,8 +148,16 @@ fn x_is_bitwise_the_same_for_one_to_four_ranks_and_every_strategy() {
     let dir = tempfile::tempdir().unwrap();
     distributed::split::split_problem(&p, dir.path(), 3).unwrap();
     let src = Source::open(dir.path()).unwrap();
+    let params = SolverParams { tol: 1e-10, refresh_every: 3, max_iter: 40, checks: false, ..Default::default() };
     for mode in [Mode::Exact, Mode::Leverage, Mode::LeveragePcg, Mode::NewtonCg] {
+        // The single-machine chunked solver (`spnewton solve --chunks 12`): the problem in
+        // memory, not read back from the shards.
+        let single =
+            distributed::solve_in_memory(&p, 12, mode, &[0.0; 10], &params, &mut |_, _| ControlFlow::Continue(()))
+                .unwrap();
+        assert_eq!(single.status, newton::Status::Converged, "{mode:?}");
         let reference = run(&Net::new(LocalComm), &src, 12, mode).unwrap();
+        assert_eq!(reference, single.x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{mode:?}: in memory");
         for p in 1..=4 {
             for (rank, x) in threads(&src, p, 12, mode).into_iter().enumerate() {
                 assert_eq!(x.as_ref(), Ok(&reference), "{mode:?}: rank {rank} of {p} differs from the single process");
@@ -183,8 +192,9 @@ fn one_failing_rank_fails_every_rank_with_its_message() {
 }
 
 /// Per rank: the bytes of every iteration whose full step was accepted, measured and modelled,
-/// and the bytes the rank stores.
-type Counted = (Vec<((u64, u64), (u64, u64))>, usize, usize);
+/// the bytes the rank stores, its share of `A`, `b`, `w`, and the most values its reductions
+/// held at once (counted by `Net`).
+type Counted = (Vec<((u64, u64), (u64, u64))>, usize, usize, u64);
 
 fn count_bytes<C: Comm>(net: &Net<C>, src: &Source, chunks: usize, mode: Mode) -> Result<Counted, String> {
     let ch = Chunking::new(src.n, chunks);
@@ -208,7 +218,7 @@ fn count_bytes<C: Comm>(net: &Net<C>, src: &Source, chunks: usize, mode: Mode) -
         let (c, e) = distributed::cost::evaluation_bytes(&shape, net.rank());
         out.push((meas, if t == 0 { (a + c, b + e) } else { (a, b) }));
     }
-    Ok((out, f.stored_bytes(mode), f.rows().matrix_bytes() + f.rows().vector_bytes()))
+    Ok((out, f.stored_bytes(mode), f.rows().matrix_bytes() + f.rows().vector_bytes(), net.stats().peak_values))
 }
 
 #[test]
@@ -240,8 +250,9 @@ fn bytes_per_iteration_equal_the_model_and_no_rank_stores_every_chunk() {
                 mail: Mutex::new(HashMap::new()),
                 posted: Condvar::new(),
             });
-            // 48 chunks: rank 0 gathering every chunk's d×d partial would hold 48·(d² + 1)
-            // values; the chain keeps each rank at its own 48/P.
+            // 48 chunks: the tree has 7 levels, so a rank holds at most 7 partials of a
+            // reduction, fewer than its own 48/P ≥ 12 chunks' (what the chain held before) and
+            // far fewer than the 48 a gather at rank 0 held.
             let chunks = 48;
             let out: Vec<_> = std::thread::scope(|s| {
                 let hs: Vec<_> = (0..ranks)
@@ -252,26 +263,27 @@ fn bytes_per_iteration_equal_the_model_and_no_rank_stores_every_chunk() {
                     .collect();
                 hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
             });
-            for (rank, (iters, stored, share)) in out.iter().enumerate() {
+            for (rank, (iters, stored, share, peak)) in out.iter().enumerate() {
                 assert!(!iters.is_empty(), "{mode:?}: no full step to check");
                 for (t, (meas, model)) in iters.iter().enumerate() {
                     assert_eq!(meas, model, "{mode:?}, rank {rank} of {ranks}, iteration {t}");
                     assert!(meas.0 > 0 && meas.1 > 0 || ranks == 1);
                 }
-                // Its share of A, b, w, 12 n-vectors, its own chunks' partials (at most
-                // m·d + 1 each) and O(d² + m·d): never the C partials of every chunk.
-                let rows = 3000 / ranks + 1;
-                let own = chunks / ranks + 1;
-                let bound =
-                    share + 8 * 12 * rows + 8 * own * (4 * d * d + 1) + 8 * (3 * d * d + 20 * d + 8 * d * d + 2);
-                assert!(*stored <= bound, "{mode:?}: rank {rank} stores {stored} > {bound}");
                 // The largest partial per chunk: the leverage sketch's m·d + 1 (m = 4d), else the
-                // Gram's d² + 1; rank 0 used to hold all C of them.
+                // Gram's d² + 1.
                 let partial =
                     if matches!(mode, Mode::Leverage | Mode::LeveragePcg) { 4 * d * d + 1 } else { d * d + 1 };
+                let levels = 7; // ⌈log₂48⌉ + 1
+                assert!(*peak as usize <= levels * partial, "{mode:?}: rank {rank} held {peak} values");
+                assert!(*peak as usize >= 3 * d, "{mode:?}: rank {rank}: the count missed a partial");
+                // Its share of A, b, w, 12 n-vectors, the tree's buffers and O(d² + m·d).
+                let rows = 3000 / ranks + 1;
+                let bound = share + 8 * 12 * rows + 8 * levels * partial + 8 * (3 * d * d + 20 * d + 4 * d * d + 1);
+                assert!(*stored <= bound, "{mode:?}: rank {rank} stores {stored} > {bound}");
+                // Less than its own chunks' partials alone.
                 assert!(
-                    *stored < share + 8 * 12 * rows + 8 * chunks * partial,
-                    "{mode:?}: rank {rank} holds every chunk"
+                    *stored < share + 8 * 12 * rows + 8 * (chunks / ranks) * partial,
+                    "{mode:?}: rank {rank} stores as much as one partial per chunk"
                 );
             }
         }

@@ -109,8 +109,15 @@ pub fn chol_solve(l: &Mat<f64>, b: &[f64]) -> Vec<f64> {
     let d = b.len();
     let mut x = Mat::from_fn(d, 1, |i, _| b[i]);
     solve_lower_triangular_in_place(l.as_ref(), x.as_mut(), Par::Seq);
-    solve_upper_triangular_in_place(l.transpose(), x.as_mut(), Par::Seq);
+    lt_solve_in_place(l, &mut x);
     (0..d).map(|i| x[(i, 0)]).collect()
+}
+
+/// `B ← L⁻ᵀB`, `L` lower triangular (sequential, so the same bits wherever it runs): the
+/// second half of [`chol_solve`], and `R⁻¹Ω` for `R = Lᵀ` (a JL projection of leverage
+/// scores).
+pub fn lt_solve_in_place(l: &Mat<f64>, b: &mut Mat<f64>) {
+    solve_upper_triangular_in_place(l.transpose(), b.as_mut(), Par::Seq);
 }
 
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {

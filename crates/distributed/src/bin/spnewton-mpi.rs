@@ -123,7 +123,7 @@ fn main() -> ExitCode {
     let exit = report(&code, net.rank());
     // No rank may exit before rank 0 has written the message: mpirun kills the whole job as soon
     // as the first rank exits non-zero, which could drop rank 0's line (seen in CI).
-    use mpi::collective::CommunicatorCollectives;
+    use mpi::traits::CommunicatorCollectives;
     universe.world().barrier();
     exit
 }
@@ -196,9 +196,8 @@ fn run<C: Comm>(net: &Net<C>, a: &SolveArgs, bench: bool) -> Result<(), String> 
         .map_err(|e| e.to_string())?;
     // The blocks read must hold every nonzero once: a file not sorted by row would otherwise be
     // read wrongly without a per-rank error (each rank checks the order of its block only).
-    let nnz_parts: Vec<f64> =
-        f.chunk_ranges().map(|r| (f.rows().indptr[r.end] - f.rows().indptr[r.start]) as f64).collect();
-    let total = net.sum_chunks(&nnz_parts, 1)[0] as usize;
+    let total =
+        f.sum_chunks(1, |r, out| out[0] = (f.rows().indptr[r.end] - f.rows().indptr[r.start]) as f64)[0] as usize;
     if total != source.nnz {
         return Err(format!(
             "{}: the ranks read {total} nonzeros, the header says {}: is the matrix sorted by row? \

@@ -279,9 +279,7 @@ pub fn run(args: RowsArgs) -> anyhow::Result<i32> {
     let r = spectral_norm(&k).max(max_x).max(4.0);
     let ok = |s: &Solve| s.loss_excess <= 1e-12;
     let converged = |s: &Solve| s.status == Status::Converged;
-    let count = |pick: Pick, test: &dyn Fn(&Solve) -> bool| {
-        rows.iter().filter_map(pick).filter(|s| test(s)).count()
-    };
+    let count = |pick: Pick, test: &dyn Fn(&Solve) -> bool| rows.iter().filter_map(pick).filter(|s| test(s)).count();
     let total = |pick: Pick| -> (usize, f64) {
         rows.iter().filter_map(pick).fold((0, 0.0), |(p, t), s| (p + s.passes_over_a, t + s.time_s))
     };

@@ -264,7 +264,7 @@ def check_objective(obj, directory, tmp):
         if scale is None:
             # The problem's own scale, at x0: where the loss and gradient are ~0 (the planted
             # x_true) both sides compute rounding noise of sums of terms of this size, and noise
-            # is compared against it (10⁻⁶ of it), not against itself.
+            # is compared against it (10⁻⁴ of it), not against itself.
             scale = (abs(e["loss"]), float(np.linalg.norm(ge)))
         rv = abs(val - e["loss"]) / max(abs(e["loss"]), 1e-4 * scale[0], 1e-300)
         rg = float(np.linalg.norm(g - ge)) / max(float(np.linalg.norm(ge)), 1e-4 * scale[1], 1e-300)

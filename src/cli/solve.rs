@@ -199,7 +199,9 @@ pub fn run(args: SolveArgs) -> anyhow::Result<i32> {
     // x_true is x* only if it is stationary: a regulariser or noise moves the minimiser away
     // from the planted point, and r_t against it would not go to 0.
     let mut note = None;
+    // The chunked solver (--chunks) measures no r_t: no x*, and no passes spent finding it.
     let x_star = match explicit_x_star {
+        _ if mode.is_some() => None,
         Some(x) => Some(x),
         None => p.x_true.clone().filter(|xt| {
             let g = |x: &[f64]| f.evaluate(x, losses::What::Gradient).ok().and_then(|e| e.gradient);

@@ -178,7 +178,6 @@ impl Choice {
         let timed = calibration.map(|c| c.step_seconds(d, nnz));
         let (exact_s, newton_cg_s) = (timed.map(|t| t.0), timed.map(|t| t.1));
         let (strategy, rule) = match (by_flops, timed) {
-            (Strategy::LeveragePcg, _) => (by_flops, "r ≥ 32 and n ≥ 40·d·ln d: leverage-pcg".to_string()),
             (Strategy::Exact, Some((exact_s, newton_cg_s))) if newton_cg_s * OVERRULE <= exact_s => {
                 (Strategy::NewtonCg, format!("flops say exact, timed newton-cg ≥ {OVERRULE}× cheaper: newton-cg"))
             }
@@ -228,11 +227,8 @@ mod tests {
         // Small d: exact by flops, and only an absurdly slow Cholesky overrules it.
         assert_eq!(Choice::decide(30_000, 30, 300_000, Some(rates(1.4e-9, 1e-10))).strategy, Strategy::Exact);
         assert_eq!(Choice::decide(30_000, 30, 300_000, Some(rates(1.4e-9, 1e-4))).strategy, Strategy::NewtonCg);
-        // Leverage-pcg's rule is not timed.
-        assert_eq!(
-            Choice::decide(4_000_000, 200, 200_000_000, Some(rates(1.0, 1e-20))).strategy,
-            Strategy::LeveragePcg
-        );
+        // Rows of 50: newton-cg by flops, and timings cannot overrule that.
+        assert_eq!(Choice::decide(4_000_000, 200, 200_000_000, Some(rates(1.0, 1e-20))).strategy, Strategy::NewtonCg);
     }
 
     #[test]

@@ -72,21 +72,17 @@ impl Strategy {
     pub fn is_sketched(self) -> bool {
         matches!(self, Strategy::Leverage | Strategy::LeveragePcg | Strategy::NewtonSketch)
     }
-    /// A default from the shape, as measured (docs/benchmarks.md): `leverage-pcg` (with the
-    /// sample reused for 4 iterations) was fastest at 50 nonzeros per row when `n` is far above
-    /// the sample size (`n ≥ 40·d·ln d`), so it is chosen at `r ≥ 32` there. Otherwise the cost
-    /// of one exact Newton matrix, the weighted Gram (`≈ n·r²/2` multiply-adds) plus its
-    /// Cholesky (`d³/3`), is set against Newton–CG's step, about 10 CG iterations of one fused
-    /// pass (`2·nnz` flops) each, `20·nnz`: `newton-cg` (Jacobi) when the dense matrix costs
-    /// more (wide problems, `d` in the thousands: the `d³` and `d²` terms dwarf `nnz`; the
-    /// bundled KJV problem, where it solves 4× faster than `exact`), else `exact`, which wins
-    /// with few columns and few nonzeros a row (docs/benchmarks.md, "Against SciPy").
+    /// A default from the shape, as measured: the cost of one exact Newton matrix, the
+    /// weighted Gram (`≈ n·r²/2` multiply-adds) plus its Cholesky (`d³/3`), is set against
+    /// Newton–CG's step, about 10 CG iterations of one fused pass (`2·nnz` flops) each,
+    /// `20·nnz`: `newton-cg` (Jacobi) when the dense matrix costs more (wide problems, `d` in
+    /// the thousands: the `d³` and `d²` terms dwarf `nnz`; rows of ~50 nonzeros, where the Gram's
+    /// `r²` dominates; the bundled KJV problem, where it solves 4× faster than `exact`), else
+    /// `exact`, which wins with few columns and few nonzeros a row (docs/benchmarks.md,
+    /// "Against SciPy"). `leverage-pcg` is never the default: where it had been (`r ≥ 32`,
+    /// `n ≥ 40·d·ln d`, measured before `newton-cg` existed) `newton-cg` solved 2.0–2.7× faster
+    /// (docs/benchmarks.md, "`auto` and rows of 50").
     pub fn default_for(n: usize, d: usize, nnz: usize) -> Strategy {
-        let r = nnz as f64 / n.max(1) as f64;
-        let sample = 40.0 * d as f64 * (d.max(2) as f64).ln();
-        if r >= 32.0 && n as f64 >= sample {
-            return Strategy::LeveragePcg;
-        }
         let (exact, newton_cg) = Strategy::step_costs(n, d, nnz);
         if exact > newton_cg { Strategy::NewtonCg } else { Strategy::Exact }
     }
@@ -192,8 +188,11 @@ mod tests {
         assert_eq!(Strategy::default_for(1_000_000, 50, 10_000_000), Strategy::Exact);
         // 10 nonzeros a row: exact won everywhere in docs/benchmarks.md.
         assert_eq!(Strategy::default_for(4_000_000, 200, 40_000_000), Strategy::Exact);
-        // 50 a row with n far above the sample: leverage-pcg with reused samples won.
-        assert_eq!(Strategy::default_for(4_000_000, 200, 200_000_000), Strategy::LeveragePcg);
+        // 50 a row, n far above the sample: newton-cg, 2.0–2.7× faster than leverage-pcg
+        // (the default there until 2026-12-06) at n = 10⁶.
+        assert_eq!(Strategy::default_for(4_000_000, 200, 200_000_000), Strategy::NewtonCg);
+        assert_eq!(Strategy::default_for(1_000_000, 200, 50_000_000), Strategy::NewtonCg);
+        assert_eq!(Strategy::default_for(100_000, 200, 5_000_000), Strategy::NewtonCg);
         assert_eq!(Strategy::LeveragePcg.default_refresh(), 4);
         assert_eq!(Strategy::Leverage.default_refresh(), 4);
         assert_eq!(Strategy::NewtonSketch.default_refresh(), 1);

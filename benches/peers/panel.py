@@ -321,7 +321,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="spnewton's threads (0: all cores)")
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "peers-panel"))
-    ap.add_argument("--only", default="", help="run problems whose name contains this")
+    ap.add_argument("--only", default="", help="run problems whose name contains this (a+b: both)")
     ap.add_argument("--cleanup", action="store_true",
                     help="delete each generated problem directory once timed (the full panel's n = 10⁶ "
                          "directories take about 10 GB together)")
@@ -346,7 +346,7 @@ def main():
         print("| problem | spnewton default (s) | newton-cg (s) | L-BFGS-B (s) | trust-krylov (s) | Newton-CG (s) | default / L-BFGS-B |")
         print("|---|---|---|---|---|---|---|")
     for name, gen in panel(args.quick):
-        if args.only and args.only not in name:
+        if args.only and not all(part in name for part in args.only.split("+")):
             continue
         directory = os.path.join(ROOT, "datasets", "kjv") if gen is None else os.path.join(args.out, name)
         if gen is not None and not os.path.exists(os.path.join(directory, "meta.json")):

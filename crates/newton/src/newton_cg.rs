@@ -3,7 +3,8 @@
 //!
 //! Each step solves `H p = −g` by preconditioned CG from `p = 0` to the Eisenstat–Walker
 //! forcing term `‖Hp + g‖ ≤ η_k‖g‖`, `η_k = min(0.5, √(‖g_k‖/‖g_0‖))` (superlinear local
-//! convergence: `η_k → 0` as `‖g_k‖ → 0`). Each CG iteration is one Hessian-vector product,
+//! convergence: `η_k → 0` as `‖g_k‖ → 0`); for the linear loss, a quadratic, `η_k` is at most
+//! half the stopping level `tol·‖g_0‖/‖g_k‖`, so one step solves it. Each CG iteration is one Hessian-vector product,
 //! [`losses::StructuredHessian::apply_fused`]: one pass over `A` (benches/hessian_vector.rs
 //! measures it against the two-pass product). On negative curvature `dᵀHd ≤ 0` CG stops and
 //! the iterate so far is the step (steepest descent `−g` if it is the first CG iteration),
@@ -19,7 +20,7 @@
 
 use std::time::Instant;
 
-use losses::{Evaluation, Objective, Part, StructuredHessian};
+use losses::{Evaluation, LossKind, Objective, Part, StructuredHessian};
 
 use crate::engine::{Need, Step, StepInput, Strategy as StepStrategy};
 use crate::error::StepError;
@@ -102,7 +103,13 @@ impl<'a> StepStrategy<Objective<'a>> for NewtonCg {
         let h = input.at.hessian.as_ref().expect("evaluated with the Hessian");
         let g = input.at.gradient.as_deref().expect("evaluated with the gradient");
         let mut timing = Timing::default();
-        let eta = 0.5f64.min(input.rel_grad.sqrt());
+        let mut eta = 0.5f64.min(input.rel_grad.sqrt());
+        if f.loss() == LossKind::Linear {
+            // A quadratic: CG's residual `Hp + g` is the next gradient, so one CG solve to the
+            // stopping level replaces the Newton steps (and their evaluations and Jacobi
+            // passes) that a loose forcing term would spend on the way.
+            eta = eta.min(0.5 * self.params.tol / input.rel_grad.max(f64::MIN_POSITIVE));
+        }
         let t = Instant::now();
         let (own, mut passes) = self.preconditioner(f, h);
         timing.sketch_s = t.elapsed().as_secs_f64();

@@ -318,3 +318,26 @@ fn derived_checks_agree_with_the_exact_ones_within_the_stated_factors() {
     }
     assert!(compared > 0);
 }
+
+/// The linear loss is a quadratic: CG's residual is the next gradient, so the first step is
+/// solved to the stopping level and the gradient test holds after it (a loose forcing term
+/// spent 4–5 Newton steps and their evaluations here). Also with a noisy `b` and Jacobi.
+#[test]
+fn a_quadratic_is_solved_in_one_newton_step() {
+    let a = matrix(20_000, 60, 7, Variant::Plain);
+    let (_, b) =
+        plant(&a, &PlantSpec { loss: LossKind::Linear, func: Activation::Exp, scale: 0.5, noise: 0.1, seed: 9 })
+            .unwrap();
+    let f = Objective::new(&a, &b, Regulariser::Const(0.05), LossKind::Linear, Activation::Exp).unwrap();
+    let r = run(&f, &[0.0; 60], &cg_params(Precond::Jacobi), None);
+    assert_eq!(r.status, Status::Converged, "{:?}", r.message);
+    assert!(r.grad_norm <= 1e-8 * r.grad_norm0);
+    let first = &r.history[0];
+    assert!(
+        r.history.len() <= 2,
+        "{} Newton steps, CG {:?}",
+        r.history.len(),
+        r.history.iter().map(|h| h.cg_iterations).collect::<Vec<_>>()
+    );
+    assert!(first.cg_iterations.unwrap() > 1, "the first step's CG ran to the stopping level");
+}

@@ -63,7 +63,7 @@ trait SwapBits {
 macro_rules! swap_int {
     ($($t:ty),*) => {$(impl SwapBits for $t { #[inline] fn from_bits_swapped(x: Self) -> Self { x.swap_bytes() } })*};
 }
-swap_int!(u32, i32, u64, i64);
+swap_int!(u8, u32, i32, u64, i64);
 impl SwapBits for f64 {
     fn from_bits_swapped(x: Self) -> Self {
         f64::from_bits(x.to_bits().swap_bytes())
@@ -74,7 +74,7 @@ impl SwapBits for f32 {
         f32::from_bits(x.to_bits().swap_bytes())
     }
 }
-plain!(u32, i32, u64, i64, f64, f32);
+plain!(u8, u32, i32, u64, i64, f64, f32);
 
 fn bytes_mut<T: Plain>(v: &mut [T]) -> &mut [u8] {
     // SAFETY: `T` is a primitive number (see `Plain`): no padding, any byte pattern is a valid
@@ -220,8 +220,9 @@ enum Source<'f> {
     Direct { file: &'f File, pos: u64, end: u64, crc: flate2::Crc },
 }
 
-/// Bytes per parallel positioned read of a stored array.
-const PIECE_BYTES: usize = 8 << 20;
+/// Bytes per parallel positioned read of a stored array: small enough that the piece is still
+/// in the core's cache for its CRC-32 and its check right after the read.
+const PIECE_BYTES: usize = 1 << 20;
 
 impl Source<'_> {
     fn crc(&self) -> &flate2::Crc {
@@ -231,31 +232,43 @@ impl Source<'_> {
         }
     }
 
-    /// Fill `buf` completely (a short entry is `Truncated`).
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind> {
+    /// Fill `out` completely (a short entry is `Truncated`) and tell whether `check` holds for
+    /// every piece of it. A stored entry is read in parallel pieces of [`PIECE_BYTES`], each
+    /// checksummed and checked right after its read, while it is in cache (the pieces split
+    /// `out` at fixed offsets, so the work does not depend on the thread count).
+    fn fill_checked<T: Plain + Sync>(&mut self, out: &mut [T], check: &Check<'_, T>) -> Result<bool, ReadErrorKind> {
         match self {
-            Source::Stream(r) => r.read_exact(buf).map_err(super::lines::io_kind),
+            Source::Stream(r) => {
+                r.read_exact(bytes_mut(out)).map_err(super::lines::io_kind)?;
+                Ok(check(out))
+            }
             Source::Direct { file, pos, end, crc } => {
-                if (buf.len() as u64) > *end - *pos {
+                let len = std::mem::size_of_val(out) as u64;
+                if len > *end - *pos {
                     return Err(ReadErrorKind::Truncated);
                 }
                 let at = *pos;
                 let file: &File = file;
-                let crcs: Vec<Result<flate2::Crc, std::io::Error>> = buf
-                    .par_chunks_mut(PIECE_BYTES)
+                let per = PIECE_BYTES / std::mem::size_of::<T>();
+                let pieces: Vec<Result<(flate2::Crc, bool), std::io::Error>> = out
+                    .par_chunks_mut(per)
                     .enumerate()
                     .map(|(k, piece)| {
-                        pread_exact(file, piece, at + (k * PIECE_BYTES) as u64)?;
+                        let bytes = bytes_mut(piece);
+                        pread_exact(file, bytes, at + (k * per * std::mem::size_of::<T>()) as u64)?;
                         let mut c = flate2::Crc::new();
-                        c.update(piece);
-                        Ok(c)
+                        c.update(bytes);
+                        Ok((c, check(piece)))
                     })
                     .collect();
-                for c in crcs {
-                    crc.combine(&c.map_err(super::lines::io_kind)?);
+                let mut ok = true;
+                for c in pieces {
+                    let (c, piece_ok) = c.map_err(super::lines::io_kind)?;
+                    crc.combine(&c);
+                    ok &= piece_ok;
                 }
-                *pos += buf.len() as u64;
-                Ok(())
+                *pos += len;
+                Ok(ok)
             }
         }
     }
@@ -420,25 +433,45 @@ fn npy_header<R: Read>(mut r: R, avail: u64, what: &str) -> Result<Array<R>, Rea
     Ok(Array { elem, swap, shape, len, data: r, what: what.to_string() })
 }
 
+/// A check of a piece of an array (`true`: it passes), run as the piece arrives.
+type Check<'a, T> = dyn Fn(&[T]) -> bool + Sync + 'a;
+
+/// No check.
+fn unchecked<T>(_: &[T]) -> bool {
+    true
+}
+
 /// Where array bytes come from.
 trait Fill: Read {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind>;
+    /// Fill `out` completely; `Ok(true)` when `check` holds for all of it.
+    fn fill_checked<T: Plain + Sync>(&mut self, out: &mut [T], check: &Check<'_, T>) -> Result<bool, ReadErrorKind>;
+
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind> {
+        self.fill_checked(buf, &unchecked).map(drop)
+    }
 }
 
 impl Fill for &mut Source<'_> {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind> {
-        Source::fill(self, buf)
+    fn fill_checked<T: Plain + Sync>(&mut self, out: &mut [T], check: &Check<'_, T>) -> Result<bool, ReadErrorKind> {
+        Source::fill_checked(self, out, check)
     }
 }
 
 impl<R: Read> Fill for BufReader<R> {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), ReadErrorKind> {
-        self.read_exact(buf).map_err(super::lines::io_kind)
+    fn fill_checked<T: Plain + Sync>(&mut self, out: &mut [T], check: &Check<'_, T>) -> Result<bool, ReadErrorKind> {
+        self.read_exact(bytes_mut(out)).map_err(super::lines::io_kind)?;
+        Ok(check(out))
     }
 }
 
 impl<R: Fill> Array<R> {
-    fn read_into<T: Plain>(&mut self, out: &mut Vec<T>) -> Result<(), ReadErrorKind> {
+    fn read_into<T: Plain + Sync>(&mut self, out: &mut Vec<T>) -> Result<(), ReadErrorKind> {
+        self.read_checked(out, &unchecked).map(drop)
+    }
+
+    /// Read the elements into `out` (replaced) and tell whether `check` holds for all of them
+    /// (for a stored array of this machine's byte order, checked piece by piece as it arrives).
+    fn read_checked<T: Plain + Sync>(&mut self, out: &mut Vec<T>, check: &Check<'_, T>) -> Result<bool, ReadErrorKind> {
         let what = self.what.clone();
         let bytes = (self.len as u64).saturating_mul(std::mem::size_of::<T>() as u64);
         if bytes > (64 << 20) {
@@ -446,16 +479,19 @@ impl<R: Fill> Array<R> {
         }
         // Zeroed pages from the allocator (no fill pass); the read writes each byte once.
         *out = vec![T::default(); self.len];
-        self.data.fill(bytes_mut(out)).map_err(|e| match e {
+        let swap = self.swap;
+        let first: &Check<'_, T> = if swap { &unchecked } else { check };
+        let ok = self.data.fill_checked(out, first).map_err(|e| match e {
             ReadErrorKind::Truncated => bad(format!("{what}: truncated array data")),
             e => e,
         })?;
-        if self.swap {
+        if swap {
             for x in out.iter_mut() {
                 *x = x.swap();
             }
+            return Ok(check(out));
         }
-        Ok(())
+        Ok(ok)
     }
 
     /// The elements as `i64` (integers, checked to be representable).
@@ -501,10 +537,13 @@ impl<R: Fill> Array<R> {
             Elem::I4 | Elem::U4 => {
                 let signed = self.elem == Elem::I4;
                 let mut v = Vec::<u32>::new();
-                self.read_into(&mut v)?;
-                // One pass for the bounds (also catches negative int32, which reads as >= 2^31):
-                // a vectorised maximum per fixed chunk, the first offender found in its chunk.
+                // The bounds (also catches negative int32, which reads as >= 2^31): a
+                // vectorised maximum of each piece as it arrives; when one is over, the first
+                // offender is found per fixed chunk.
                 let over = |c: &[u32]| c.iter().fold(0u32, |m, &x| m.max(x)) as usize >= bound;
+                if self.read_checked(&mut v, &|c: &[u32]| !over(c))? {
+                    return Ok(v);
+                }
                 if let Some(c) = v.par_chunks(CHECK_CHUNK).position_first(over) {
                     let i =
                         c * CHECK_CHUNK + v[c * CHECK_CHUNK..].iter().position(|&x| x as usize >= bound).unwrap_or(0);
@@ -525,11 +564,15 @@ impl<R: Fill> Array<R> {
         }
     }
 
-    /// The elements as `f64` (read in place for `float64`).
-    fn floats(mut self) -> Result<Vec<f64>, ReadErrorKind> {
+    /// The elements as `f64` (read in place for `float64`), and whether all are known finite
+    /// (checked as a stored `float64` array arrives; `false` also means "not checked").
+    fn floats(mut self) -> Result<(Vec<f64>, bool), ReadErrorKind> {
         let mut v = Vec::<f64>::new();
+        let mut finite = false;
         match self.elem {
-            Elem::F8 => self.read_into(&mut v)?,
+            Elem::F8 => {
+                finite = self.read_checked(&mut v, &|c: &[f64]| c.iter().fold(true, |ok, x| ok & x.is_finite()))?
+            }
             Elem::F4 => {
                 let mut s = Vec::<f32>::new();
                 self.read_into(&mut s)?;
@@ -538,7 +581,7 @@ impl<R: Fill> Array<R> {
             Elem::Bytes(_) => return Err(bad(format!("{}: expected a numeric array", self.what))),
             _ => v = self.integers()?.into_iter().map(|x| x as f64).collect(),
         }
-        Ok(v)
+        Ok((v, finite))
     }
 
     fn bytes(mut self) -> Result<Vec<u8>, ReadErrorKind> {
@@ -615,8 +658,11 @@ fn read_npz_kind(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadErrorK
         (Ok(r), Ok(c)) if r <= u32::MAX as usize && c <= u32::MAX as usize => (r, c),
         _ => return Err(bad(format!("shape ({}, {}) is negative or too large", shape[0], shape[1]))),
     };
-    let data = z.with("data", |a| a.floats())?;
+    let (data, finite) = z.with("data", |a| a.floats())?;
     let nnz = data.len();
+    // Whether the arrays are already known to be valid CSR (range, order and finite values
+    // checked on the way in): then the structure check is not run again.
+    let mut checked = false;
     let arrays = match format.as_str() {
         "csr" | "csc" => {
             let (outer, inner) = if format == "csr" { (nrows, ncols) } else { (ncols, nrows) };
@@ -643,11 +689,16 @@ fn read_npz_kind(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadErrorK
                 return Err(bad("entries in a matrix with no columns"));
             }
             if format == "csr" {
-                canonical(indptr, indices, data, opts.duplicates)?
+                let (arrays, as_given) = canonical(indptr, indices, data, opts.duplicates)?;
+                // As given: indices below `inner` (checked by `indices`), rows strictly
+                // increasing (`canonical`), values finite (checked by `floats`); merged
+                // repeats could sum to infinity, so they are checked again.
+                checked = as_given && finite;
+                arrays
             } else {
                 // Column j's entries: rows indices[indptr[j]..indptr[j+1]].
                 let cols = (0..outer).flat_map(|j| std::iter::repeat_n(j as u32, indptr[j + 1] - indptr[j]));
-                bucket(nrows, &indices, cols, data, opts.duplicates)?
+                bucket(nrows, &indices, cols, data, opts.duplicates)?.0
             }
         }
         "coo" => {
@@ -659,11 +710,14 @@ fn read_npz_kind(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadErrorK
             if (nrows == 0 || ncols == 0) && nnz > 0 {
                 return Err(bad("entries in an empty matrix"));
             }
-            bucket(nrows, &rows, cols.into_iter(), data, opts.duplicates)?
+            bucket(nrows, &rows, cols.into_iter(), data, opts.duplicates)?.0
         }
         other => return Err(bad(format!("sparse format {other:?} is not supported (csr, csc or coo)"))),
     };
     let (indptr, indices, data) = arrays;
+    if checked {
+        return Ok(CsrMatrix::try_from_checked_entries(nrows, ncols, indptr, indices, data)?);
+    }
     // `canonical` checked or established strictly increasing rows.
     Ok(CsrMatrix::try_from_ordered_rows(nrows, ncols, indptr, indices, data)?)
 }
@@ -672,18 +726,19 @@ fn dup_error(dup: (usize, usize)) -> ReadErrorKind {
     ReadErrorKind::DuplicateEntry { row: dup.0 + 1, col: dup.1 + 1, first_line: 0 }
 }
 
-/// CSR arrays as given when every row is strictly increasing, else sorted and merged.
+/// CSR arrays as given when every row is strictly increasing (then `true`), else sorted and
+/// merged.
 fn canonical(
     indptr: Vec<usize>,
     indices: Vec<u32>,
     data: Vec<f64>,
     dup: Duplicates,
-) -> Result<CsrArrays, ReadErrorKind> {
+) -> Result<(CsrArrays, bool), ReadErrorKind> {
     let strict = all_rows_strictly_increasing(&indptr, &indices);
     if strict {
-        return Ok((indptr, indices, data));
+        return Ok(((indptr, indices, data), true));
     }
-    sort_and_merge_rows(indptr, indices, data, dup).map_err(dup_error)
+    Ok((sort_and_merge_rows(indptr, indices, data, dup).map_err(dup_error)?, false))
 }
 
 /// CSR arrays from entries given by row index (`rows[k]`), column and value, in any order.
@@ -693,7 +748,7 @@ fn bucket(
     cols: impl Iterator<Item = u32>,
     vals: Vec<f64>,
     dup: Duplicates,
-) -> Result<CsrArrays, ReadErrorKind> {
+) -> Result<(CsrArrays, bool), ReadErrorKind> {
     let mut indptr = Vec::new();
     limits::try_resize(&mut indptr, nrows + 1, 0usize, || format!("the row pointer of {nrows} rows"))?;
     for &r in rows {
@@ -730,7 +785,7 @@ pub fn read_npy_vector(path: &Path) -> Result<Vec<f64>, ReadError> {
         if a.shape.len() == 2 && a.shape[0] != 1 && a.shape[1] != 1 {
             return Err(bad(format!("a {} x {} matrix where a vector was expected", a.shape[0], a.shape[1])));
         }
-        let v = a.floats()?;
+        let (v, _) = a.floats()?;
         if v.is_empty() {
             return Err(ReadErrorKind::Empty);
         }

@@ -240,7 +240,7 @@ impl Source<'_> {
         match self {
             Source::Stream(r) => {
                 r.read_exact(bytes_mut(out)).map_err(super::lines::io_kind)?;
-                Ok(check(out))
+                Ok(check(0, out))
             }
             Source::Direct { file, pos, end, crc } => {
                 let len = std::mem::size_of_val(out) as u64;
@@ -258,7 +258,7 @@ impl Source<'_> {
                         pread_exact(file, bytes, at + (k * per * std::mem::size_of::<T>()) as u64)?;
                         let mut c = flate2::Crc::new();
                         c.update(bytes);
-                        Ok((c, check(piece)))
+                        Ok((c, check(k * per, piece)))
                     })
                     .collect();
                 let mut ok = true;
@@ -433,11 +433,12 @@ fn npy_header<R: Read>(mut r: R, avail: u64, what: &str) -> Result<Array<R>, Rea
     Ok(Array { elem, swap, shape, len, data: r, what: what.to_string() })
 }
 
-/// A check of a piece of an array (`true`: it passes), run as the piece arrives.
-type Check<'a, T> = dyn Fn(&[T]) -> bool + Sync + 'a;
+/// A check of a piece of an array (`true`: it passes), run as the piece arrives: the index of
+/// its first element in the array, and its elements.
+type Check<'a, T> = dyn Fn(usize, &[T]) -> bool + Sync + 'a;
 
 /// No check.
-fn unchecked<T>(_: &[T]) -> bool {
+fn unchecked<T>(_: usize, _: &[T]) -> bool {
     true
 }
 
@@ -460,7 +461,7 @@ impl Fill for &mut Source<'_> {
 impl<R: Read> Fill for BufReader<R> {
     fn fill_checked<T: Plain + Sync>(&mut self, out: &mut [T], check: &Check<'_, T>) -> Result<bool, ReadErrorKind> {
         self.read_exact(bytes_mut(out)).map_err(super::lines::io_kind)?;
-        Ok(check(out))
+        Ok(check(0, out))
     }
 }
 
@@ -489,7 +490,7 @@ impl<R: Fill> Array<R> {
             for x in out.iter_mut() {
                 *x = x.swap();
             }
-            return Ok(check(out));
+            return Ok(check(0, out));
         }
         Ok(ok)
     }
@@ -524,7 +525,15 @@ impl<R: Fill> Array<R> {
     }
 
     /// Indices in `0..bound` as `u32` (read in place for 32-bit arrays).
-    fn indices(mut self, bound: usize) -> Result<Vec<u32>, ReadErrorKind> {
+    fn indices(self, bound: usize) -> Result<Vec<u32>, ReadErrorKind> {
+        Ok(self.indices_of_rows(bound, None)?.0)
+    }
+
+    /// [`Array::indices`], and with `rows` (a CSR row pointer from 0 to this array's length,
+    /// nondecreasing) whether every row's indices are strictly increasing: checked piece by
+    /// piece as a stored 32-bit array arrives (`false` also means "not checked").
+    fn indices_of_rows(mut self, bound: usize, rows: Option<&[usize]>) -> Result<(Vec<u32>, bool), ReadErrorKind> {
+        let rows = rows.filter(|p| p.last() == Some(&self.len) && p.first() == Some(&0));
         let what = self.what.clone();
         let check = |i: usize, x: i64| {
             if x < 0 || x as u64 >= bound as u64 {
@@ -541,8 +550,13 @@ impl<R: Fill> Array<R> {
                 // vectorised maximum of each piece as it arrives; when one is over, the first
                 // offender is found per fixed chunk.
                 let over = |c: &[u32]| c.iter().fold(0u32, |m, &x| m.max(x)) as usize >= bound;
-                if self.read_checked(&mut v, &|c: &[u32]| !over(c))? {
-                    return Ok(v);
+                let piece_ok = |at: usize, c: &[u32]| !over(c) && rows.is_none_or(|p| rows_increase_in(p, at, c));
+                if self.read_checked(&mut v, &piece_ok)? {
+                    // The pairs that straddle two pieces.
+                    let per = PIECE_BYTES / 4;
+                    let ordered =
+                        rows.is_some_and(|p| (per..v.len()).step_by(per).all(|b| v[b - 1] < v[b] || row_start(p, b)));
+                    return Ok((v, ordered));
                 }
                 if let Some(c) = v.par_chunks(CHECK_CHUNK).position_first(over) {
                     let i =
@@ -550,7 +564,7 @@ impl<R: Fill> Array<R> {
                     let x = if signed { i64::from(v[i] as i32) } else { i64::from(v[i]) };
                     check(i, x)?;
                 }
-                Ok(v)
+                Ok((v, false))
             }
             _ => {
                 let wide = self.integers()?;
@@ -559,7 +573,7 @@ impl<R: Fill> Array<R> {
                 for (i, &x) in wide.iter().enumerate() {
                     v.push(check(i, x)?);
                 }
-                Ok(v)
+                Ok((v, false))
             }
         }
     }
@@ -571,7 +585,7 @@ impl<R: Fill> Array<R> {
         let mut finite = false;
         match self.elem {
             Elem::F8 => {
-                finite = self.read_checked(&mut v, &|c: &[f64]| c.iter().fold(true, |ok, x| ok & x.is_finite()))?
+                finite = self.read_checked(&mut v, &|_, c: &[f64]| c.iter().fold(true, |ok, x| ok & x.is_finite()))?
             }
             Elem::F4 => {
                 let mut s = Vec::<f32>::new();
@@ -666,7 +680,7 @@ fn read_npz_kind(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadErrorK
     let arrays = match format.as_str() {
         "csr" | "csc" => {
             let (outer, inner) = if format == "csr" { (nrows, ncols) } else { (ncols, nrows) };
-            let indices = z.with("indices", |a| a.indices(inner.max(1)))?;
+            // The row pointer first, so the rows' order is checked as the indices arrive.
             let indptr = z.with("indptr", |a| {
                 if a.len != outer + 1 {
                     return Err(bad(format!(
@@ -677,19 +691,21 @@ fn read_npz_kind(path: &Path, opts: ReadOptions) -> Result<CsrMatrix, ReadErrorK
                 }
                 a.integers()
             })?;
+            let ok = indptr[0] == 0 && indptr.windows(2).all(|w| w[0] <= w[1]) && indptr[outer] as u64 == nnz as u64;
+            let indptr: Vec<usize> = indptr.into_iter().map(|x| x as usize).collect();
+            let rows = (ok && format == "csr").then_some(indptr.as_slice());
+            let (indices, ordered) = z.with("indices", |a| a.indices_of_rows(inner.max(1), rows))?;
             if indices.len() != nnz {
                 return Err(bad(format!("indices has {} elements but data has {nnz}", indices.len())));
             }
-            let ok = indptr[0] == 0 && indptr.windows(2).all(|w| w[0] <= w[1]) && indptr[outer] as u64 == nnz as u64;
             if !ok {
                 return Err(bad(format!("indptr does not run from 0 up to {nnz} without decreasing")));
             }
-            let indptr: Vec<usize> = indptr.into_iter().map(|x| x as usize).collect();
             if inner == 0 && nnz > 0 {
                 return Err(bad("entries in a matrix with no columns"));
             }
             if format == "csr" {
-                let (arrays, as_given) = canonical(indptr, indices, data, opts.duplicates)?;
+                let (arrays, as_given) = canonical_known(indptr, indices, data, opts.duplicates, ordered)?;
                 // As given: indices below `inner` (checked by `indices`), rows strictly
                 // increasing (`canonical`), values finite (checked by `floats`); merged
                 // repeats could sum to infinity, so they are checked again.
@@ -726,6 +742,35 @@ fn dup_error(dup: (usize, usize)) -> ReadErrorKind {
     ReadErrorKind::DuplicateEntry { row: dup.0 + 1, col: dup.1 + 1, first_line: 0 }
 }
 
+/// Whether entry `k` (`0 < k < nnz`) starts a nonempty row of the row pointer `p`.
+fn row_start(p: &[usize], k: usize) -> bool {
+    // The last row starting at or before k.
+    let r = p.partition_point(|&x| x <= k) - 1;
+    p[r] == k
+}
+
+/// Whether the rows of the row pointer `p` are strictly increasing within `piece`, the
+/// entries from `at` on (pairs straddling the piece's start are not looked at). As in
+/// [`all_rows_strictly_increasing`]: the descents in the piece, counted branch-free, must all
+/// be at starts of nonempty rows.
+fn rows_increase_in(p: &[usize], at: usize, piece: &[u32]) -> bool {
+    let all = piece.windows(2).fold(0usize, |n, w| n + usize::from(w[0] >= w[1]));
+    if all == 0 {
+        return true;
+    }
+    let end = at + piece.len();
+    let mut at_starts = 0;
+    // Rows starting strictly inside the piece.
+    for r in p.partition_point(|&x| x <= at)..p.len() - 1 {
+        let k = p[r];
+        if k >= end {
+            break;
+        }
+        at_starts += usize::from(k < p[r + 1] && piece[k - 1 - at] >= piece[k - at]);
+    }
+    all == at_starts
+}
+
 /// CSR arrays as given when every row is strictly increasing (then `true`), else sorted and
 /// merged.
 fn canonical(
@@ -734,7 +779,19 @@ fn canonical(
     data: Vec<f64>,
     dup: Duplicates,
 ) -> Result<(CsrArrays, bool), ReadErrorKind> {
-    let strict = all_rows_strictly_increasing(&indptr, &indices);
+    canonical_known(indptr, indices, data, dup, false)
+}
+
+/// [`canonical`], told whether the rows are already known strictly increasing.
+fn canonical_known(
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    data: Vec<f64>,
+    dup: Duplicates,
+    ordered: bool,
+) -> Result<(CsrArrays, bool), ReadErrorKind> {
+    debug_assert!(!ordered || all_rows_strictly_increasing(&indptr, &indices));
+    let strict = ordered || all_rows_strictly_increasing(&indptr, &indices);
     if strict {
         return Ok(((indptr, indices, data), true));
     }
@@ -1007,6 +1064,42 @@ pub fn is_npy(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The order check done piece by piece as the indices arrive (each piece, then the pairs
+    /// straddling two pieces) gives the verdict of the whole-array check, for pieces of any
+    /// size, rows of any length (empty ones too) and descents anywhere.
+    #[test]
+    fn piecewise_row_order_matches_the_whole_check() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(19);
+        for round in 0..3000 {
+            let nrows = rng.random_range(1..12);
+            let mut indptr = vec![0usize];
+            let mut indices = Vec::new();
+            for _ in 0..nrows {
+                let len = rng.random_range(0..6);
+                let mut c = rng.random_range(0..3u32);
+                for _ in 0..len {
+                    indices.push(c);
+                    c += rng.random_range(1..4);
+                }
+                indptr.push(indices.len());
+            }
+            // Break the order somewhere in a third of the rounds (a repeat or a descent).
+            if round % 3 == 0 && indices.len() > 1 {
+                let k = rng.random_range(1..indices.len());
+                indices[k] = indices[k - 1].saturating_sub(rng.random_range(0..2));
+            }
+            let per = rng.random_range(1..8);
+            let pieces = indices.chunks(per).enumerate().all(|(k, c)| rows_increase_in(&indptr, k * per, c));
+            let seams = (per..indices.len()).step_by(per).all(|b| indices[b - 1] < indices[b] || row_start(&indptr, b));
+            assert_eq!(
+                pieces && seams,
+                all_rows_strictly_increasing(&indptr, &indices),
+                "{indptr:?} {indices:?} per {per}"
+            );
+        }
+    }
 
     /// A hand-built archive of arbitrary arrays (the layouts SciPy and NumPy may write).
     fn archive(members: &[Member<'_>], compress: bool) -> tempfile::NamedTempFile {

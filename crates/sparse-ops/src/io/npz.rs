@@ -6,11 +6,13 @@
 //! (and integer) values, either byte order, entries stored or deflate-compressed, ZIP64
 //! archives. Extra arrays (SciPy's `_is_array`) are ignored.
 //!
-//! Cost model. A stored (uncompressed, `save_npz(..., compressed=False)`) entry is read with one
-//! `read` into the final array when its type matches the CSR array's (`float64` values,
-//! `int32` column indices): no intermediate buffer and no per-element pass besides the CRC-32
-//! check and the structure check of [`CsrMatrix::try_from_csr`] (parallel). Other types are converted
-//! element by element. A compressed entry streams through the deflate decoder
+//! Cost model. A stored (uncompressed, `save_npz(..., compressed=False)`) entry is read with
+//! parallel positioned reads of 1 MiB straight into the final array when its type matches the
+//! CSR array's (`float64` values, `int32` column indices): no intermediate buffer, and each
+//! piece's CRC-32 and checks (values finite; indices in range and, the row pointer being read
+//! first, each row strictly increasing) run while the piece is in cache, so a canonical CSR
+//! file needs no further pass over its entries. Other types are converted element by element
+//! and checked by [`CsrMatrix::try_from_csr`] (parallel). A compressed entry streams through the deflate decoder
 //! (`flate2`) into the final array. CSR with sorted, duplicate-free rows (what SciPy writes
 //! after `sum_duplicates`, and what this library writes) is taken as is; otherwise, and for CSC
 //! and COO, the entries are bucketed by row in `O(nnz + nrows)` and each row sorted and merged.

@@ -218,6 +218,38 @@ impl CsrMatrix {
         Self::build(nrows, ncols, indptr, indices.into(), data.into(), true)
     }
 
+    /// [`CsrMatrix::try_from_csr`] for arrays whose entries this crate has just checked
+    /// (column indices below `ncols`, each row strictly increasing, values finite) as they were
+    /// read: only the `O(nrows)` row pointer checks are left.
+    pub(crate) fn try_from_checked_entries(
+        nrows: usize,
+        ncols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f64>,
+    ) -> Result<Self, StructureError> {
+        check_dim(ncols)?;
+        if indptr.len() != nrows + 1
+            || indptr[0] != 0
+            || indptr[nrows] != indices.len()
+            || indices.len() != data.len()
+            || !indptr.windows(2).all(|w| w[0] <= w[1])
+        {
+            // Not what the caller promised: the full check names the problem.
+            return Self::try_from_csr(nrows, ncols, indptr, indices, data);
+        }
+        debug_assert!(indices.iter().all(|&j| (j as usize) < ncols) && data.iter().all(|v| v.is_finite()));
+        debug_assert!(all_rows_strictly_increasing(&indptr, &indices));
+        // SAFETY: the row pointers were just checked (length nrows + 1, from 0 to nnz without
+        // decreasing, nnz the length of both arrays); the caller checked every entry (below
+        // ncols, which fits `u32` by `check_dim`; each row strictly increasing), the promise
+        // of this function, which the debug assertions verify in every test build.
+        let inner = unsafe {
+            SprsCsr::new_unchecked(sprs::CompressedStorage::CSR, (nrows, ncols), indptr, indices.into(), data.into())
+        };
+        Ok(Self::from_valid(inner))
+    }
+
     fn build(
         nrows: usize,
         ncols: usize,

@@ -440,10 +440,11 @@ impl Collector {
                 && indptr.last().is_some_and(|&s| s < len)
                 && last_col.is_some_and(|c| c >= e.cols[0]);
             *strict = *strict && e.strict && !seam;
-            for (k, &r) in e.rows.iter().enumerate() {
-                let r = r as usize;
-                if r + 1 > indptr.len() {
-                    indptr.resize(r + 1, len + k);
+            // Rows only move where the row changes (the rows are sorted): row r starts at
+            // the first entry of a row >= r.
+            for &(r, k) in &e.starts {
+                while indptr.len() <= r as usize {
+                    indptr.push(len + k as usize);
                 }
             }
             len += e.len();
@@ -456,16 +457,18 @@ impl Collector {
         Ok(n)
     }
 
-    /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`.
-    fn finish(self, nrows: usize, dup: Duplicates) -> Result<Result<CsrArrays, (usize, usize)>, ReadErrorKind> {
+    /// CSR arrays with rows sorted and repeats merged, or the first repeated `(row, col)`;
+    /// with `true` when every entry came from the fast path in strict order (then columns are
+    /// in range, rows strictly increasing and values finite: all checked while parsing).
+    fn finish(self, nrows: usize, dup: Duplicates) -> Result<Finished, ReadErrorKind> {
         match self {
             Collector::Sorted { mut indptr, indices, data, strict } => {
                 let end = indices.len();
                 limits::try_resize(&mut indptr, nrows + 1, end, row_ptr_what(nrows))?;
                 if strict {
-                    return Ok(Ok((indptr, indices, data)));
+                    return Ok(Ok(((indptr, indices, data), true)));
                 }
-                Ok(sort_and_merge_rows(indptr, indices, data, dup))
+                Ok(sort_and_merge_rows(indptr, indices, data, dup).map(|a| (a, false)))
             }
             Collector::Triplets { rows, cols, vals } => {
                 let mut indptr = Vec::new();
@@ -486,11 +489,15 @@ impl Collector {
                     *slot += 1;
                 }
                 drop((rows, cols, vals));
-                Ok(sort_and_merge_rows(indptr, indices, data, dup))
+                Ok(sort_and_merge_rows(indptr, indices, data, dup).map(|a| (a, false)))
             }
         }
     }
 }
+
+/// What [`Collector::finish`] gives: the CSR arrays and whether their entries were all checked
+/// while parsing, or the first repeated `(row, col)`.
+type Finished = Result<(CsrArrays, bool), (usize, usize)>;
 
 /// Append `part(p)` of every piece to `dst`, in order, copying the pieces in parallel into
 /// disjoint ranges of `dst`'s spare capacity. Grows `dst` geometrically (typed error when the
@@ -670,13 +677,19 @@ fn read_coordinate(
             ReadError::at(&name, Some(last), ReadErrorKind::TooFewEntries { expected: h.entries, found }).into()
         );
     }
-    let (indptr, indices, data) = match coord.acc.finish(h.nrows, opts.duplicates) {
+    let ((indptr, indices, data), checked) = match coord.acc.finish(h.nrows, opts.duplicates) {
         Err(kind) => return Err(ReadError::at(&name, None, kind).into()),
         Ok(Err((r, c))) => return Err(MmError::Duplicate(r, c)),
         Ok(Ok(arrays)) => arrays,
     };
-    CsrMatrix::try_from_csr(h.nrows, h.ncols, indptr, indices, data)
-        .map_err(|e| ReadError::at(&name, None, e.into()).into())
+    // `finish` returns rows with strictly increasing columns (found so while parsing, or
+    // sorted and merged); entries that all came from the fast path are checked already.
+    let built = if checked {
+        CsrMatrix::try_from_checked_entries(h.nrows, h.ncols, indptr, indices, data)
+    } else {
+        CsrMatrix::try_from_ordered_rows(h.nrows, h.ncols, indptr, indices, data)
+    };
+    built.map_err(|e| ReadError::at(&name, None, e.into()).into())
 }
 
 fn collect_fields<'a>(mut it: impl Iterator<Item = &'a str>) -> [&'a str; 4] {
@@ -818,10 +831,13 @@ mod tests {
         let strict =
             (1..rows.len()).all(|k| rows[k] > rows[k - 1] || (rows[k] == rows[k - 1] && cols[k] > cols[k - 1]));
         let sorted = rows.windows(2).all(|w| w[0] <= w[1]);
+        let starts =
+            (0..rows.len()).filter(|&k| k == 0 || rows[k] != rows[k - 1]).map(|k| (rows[k], k as u32)).collect();
         fast::Entries {
             rows: rows.to_vec(),
             cols: cols.to_vec(),
             vals: vec![1.0; rows.len()],
+            starts,
             newlines: rows.len(),
             sorted,
             strict,
@@ -837,7 +853,7 @@ mod tests {
             assert!(c.extend_sorted(&second).unwrap());
             let out = c.finish(2, Duplicates::Reject).unwrap();
             assert_eq!(out.is_err(), dup);
-            if let Ok((indptr, indices, _)) = out {
+            if let Ok(((indptr, indices, _), _)) = out {
                 assert_eq!((indptr, indices), (vec![0, 3, 4], vec![1, 3, 4, 0]));
             }
         }
@@ -858,8 +874,10 @@ mod tests {
         for p in &pieces[..3] {
             assert!(one.extend_sorted(p).unwrap());
         }
-        let (a, b) =
-            (c.finish(6, Duplicates::Reject).unwrap().unwrap(), one.finish(6, Duplicates::Reject).unwrap().unwrap());
+        let (a, b) = (
+            c.finish(6, Duplicates::Reject).unwrap().unwrap().0,
+            one.finish(6, Duplicates::Reject).unwrap().unwrap().0,
+        );
         assert_eq!(a, b);
         assert_eq!(a.0, vec![0, 2, 2, 4, 4, 4, 5]);
         assert_eq!(a.1, vec![1, 4, 0, 3, 1]);

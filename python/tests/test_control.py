@@ -69,12 +69,19 @@ def test_ctrl_c_ends_the_solve_between_iterations(problem):
         iterations.append(r.nit)
         time.sleep(0.3)  # releases the GIL: the solve is "long"
 
+    # Python keeps SIGINT ignored when it starts with it ignored (a background job of a
+    # non-interactive shell, as CI scripts may start it): Ctrl-C's handler is installed here.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.45, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    t = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        spnewton.minimize(A, b, w=0.01, tol=0.0, max_iter=100, callback=slow)
-    timer.join()
+    try:
+        timer.start()
+        t = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            spnewton.minimize(A, b, w=0.01, tol=0.0, max_iter=100, callback=slow)
+        timer.join()
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert len(iterations) < 10  # it did not run to max_iter
     assert time.perf_counter() - t < 10
     # The module is still usable afterwards.

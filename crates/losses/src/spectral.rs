@@ -191,12 +191,13 @@ pub const PSD_TOL: f64 = 1e-12;
 /// a nonzero row of `U` (rows with `D_i = 0` and `u_i = 0` contribute nothing), write
 /// `D + UCUᵀ = D^{1/2}(I + VCVᵀ)D^{1/2}`, `V = D^{−1/2}U`: it is PSD iff the nonzero
 /// eigenvalues of `VCVᵀ` are `≥ −1`, and those are the eigenvalues of the `k×k` symmetric
-/// `G^{1/2}CG^{1/2}` (or `LᵀCL`, `G = LLᵀ`), `G = VᵀV = Σ_i u_iu_iᵀ/D_i`. So: one `O(n·k²)` sweep over the row
-/// weights the evaluation already holds, and a `k×k` eigenvalue problem (`k ≤ 3`). Exact, not
-/// an estimate: `true` proves `λ_min(H) ≥ −PSD_TOL·λ_max(AᵀDA)` (rounding aside), and it
-/// holds for every convex loss of SPEC §1 (`D ≥ 0`, e.g. softmax's `diag(p) − ppᵀ`, which is
-/// PSD though `C = −1`). `false` proves nothing (a negative `D_i` with `A` annihilating it
-/// still gives `H ⪰ 0`): the caller then runs its Lanczos test.
+/// `LᵀCL` with `G = LLᵀ` (or `G^{1/2}CG^{1/2}`), `G = VᵀV = Σ_i u_iu_iᵀ/D_i`. So: one
+/// `O(n·k²)` sweep over the row weights the evaluation already holds, and a `k×k` eigenvalue
+/// problem (`k ≤ 3`). Exact, not an estimate: `true` proves
+/// `λ_min(H) ≥ −PSD_TOL·λ_max(AᵀDA)` (rounding aside), and it holds for every convex loss of
+/// SPEC §1 (`D ≥ 0`, e.g. softmax's `diag(p) − ppᵀ`, which is PSD though `C = −1`). `false`
+/// proves nothing (a negative `D_i` with `A` annihilating it still gives `H ⪰ 0`): the caller
+/// then runs its Lanczos test.
 pub fn psd_certificate(h: &StructuredHessian, part: Part) -> bool {
     let dvec = h.diagonal(part);
     let (u, k, c) = h.low_rank(part);

@@ -4,12 +4,13 @@
 //! Each step solves `H p = −g` by preconditioned CG from `p = 0` to the Eisenstat–Walker
 //! forcing term `‖Hp + g‖ ≤ η_k‖g‖`, `η_k = min(0.5, √(‖g_k‖/‖g_0‖))` (superlinear local
 //! convergence: `η_k → 0` as `‖g_k‖ → 0`); for the linear loss, a quadratic, `η_k` is at most
-//! half the stopping level `tol·‖g_0‖/‖g_k‖`, so one step solves it. Each CG iteration is one Hessian-vector product,
-//! [`losses::StructuredHessian::apply_fused`]: one pass over `A` (benches/hessian_vector.rs
-//! measures it against the two-pass product). On negative curvature `dᵀHd ≤ 0` CG stops and
-//! the iterate so far is the step (steepest descent `−g` if it is the first CG iteration),
-//! recorded as [`crate::Fallback::CgNegativeCurvature`]; at `max_cg` iterations the iterate is
-//! used, recorded as [`crate::Fallback::CgTruncated`]. The engine's Armijo line search follows.
+//! half the stopping level `tol·‖g_0‖/‖g_k‖`, so one step solves it. Each CG iteration is one
+//! Hessian-vector product, [`losses::StructuredHessian::apply_fused`]: one pass over `A`
+//! (benches/hessian_vector.rs measures it against the two-pass product). On negative
+//! curvature `dᵀHd ≤ 0` CG stops and the iterate so far is the step (steepest descent `−g` if
+//! it is the first CG iteration), recorded as [`crate::Fallback::CgNegativeCurvature`]; at
+//! `max_cg` iterations the iterate is used, recorded as [`crate::Fallback::CgTruncated`]. The
+//! engine's Armijo line search follows.
 //!
 //! ## Cost model
 //!
